@@ -1,0 +1,40 @@
+/**
+ * The model contract: every network blankspot trains, exports, serves or runs in a browser
+ * takes and gives exactly these tensors, so any runtime can swap one model for another.
+ */
+export const MODEL_INPUT_NAME = 'image';
+export const MODEL_OUTPUT_NAME = 'prob';
+/** Optional second output of localising models: one score per position of a coarse grid. */
+export const MODEL_HEATMAP_NAME = 'heatmap';
+/** Side of the square greyscale input, as in the paper. */
+export const INPUT_SIZE = 64;
+/** Side of the white square the paper protocol pastes. */
+export const PAPER_SQUARE_SIZE = 16;
+/** Number of classes: 0 = clean, 1 = a white rectangle was added. */
+export const NUM_CLASSES = 2;
+export const ANOMALY_CLASS = 1;
+
+/** Input tensor shape for a batch of n images: NCHW, one channel, values in [0,1], 0 black, 1 white. */
+export function inputShape(n: number): [number, 1, number, number] {
+  return [n, 1, INPUT_SIZE, INPUT_SIZE];
+}
+
+/** Output tensor shape for a batch of n images: softmax probabilities per class. */
+export function outputShape(n: number): [number, number] {
+  return [n, NUM_CLASSES];
+}
+
+/** Probability of "a white rectangle was added" for each image of a [N,2] `prob` output. */
+export function anomalyScores(prob: ArrayLike<number>): number[] {
+  if (prob.length % NUM_CLASSES !== 0) {
+    throw new RangeError(`prob has ${prob.length} values, not a multiple of ${NUM_CLASSES}`);
+  }
+  const scores: number[] = [];
+  for (let i = 0; i < prob.length; i += NUM_CLASSES) scores.push(prob[i + ANOMALY_CLASS]);
+  return scores;
+}
+
+/** How a model expects its input to be made; stored in model metadata so other runtimes can follow it. */
+export const PREPROCESSING_DESCRIPTION =
+  'RGBA composed onto white, Rec.601 luma (0.299R+0.587G+0.114B)/255, area-averaging resize to 64x64 ' +
+  '(aspect ratio not kept), float32 NCHW [N,1,64,64] in [0,1], 0 black, 1 white';

@@ -1,0 +1,5 @@
+export * from './contract.js';
+export * from './preprocess.js';
+export * from './errors.js';
+export * from './limits.js';
+export * from './verdict.js';

@@ -1,0 +1,48 @@
+/**
+ * Picks the fastest TensorFlow.js backend this machine has: the native TensorFlow bindings when a
+ * user installed them (they cannot be installed everywhere, so they are optional and only loaded
+ * if present), otherwise WASM with blankspot's training kernels, which make it correct and fast.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; the full tfjs bundle would, but we need only core.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { installWasmTrainingKernels } from './wasm-kernels.js';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+async function tryNative(): Promise<boolean> {
+  for (const name of NATIVE_PACKAGES) {
+    try {
+      await import(name);
+      if (tf.findBackend('tensorflow') != null) return true;
+    } catch {
+      // Not installed: the next option is tried.
+    }
+  }
+  return false;
+}
+
+/**
+ * Sets the backend and waits until it is ready. 'auto' prefers native TensorFlow, then WASM.
+ * 'cpu' is the plain JavaScript reference, used by tests as ground truth.
+ */
+export async function useBackend(preferred: BackendName | 'auto' = 'auto'): Promise<BackendName> {
+  if (preferred === 'auto' || preferred === 'tensorflow') {
+    if (await tryNative()) {
+      await tf.setBackend('tensorflow');
+      return 'tensorflow';
+    }
+    if (preferred === 'tensorflow') throw new Error('@tensorflow/tfjs-node(-gpu) is not installed');
+  }
+  const name = preferred === 'cpu' ? 'cpu' : 'wasm';
+  if (name === 'wasm') installWasmTrainingKernels();
+  if (!(await tf.setBackend(name))) throw new Error(`could not start the ${name} backend`);
+  await tf.ready();
+  return name;
+}
+
+export { tf };

@@ -1,0 +1,3 @@
+export * from './backend.js';
+export * from './networks.js';
+export * from './rng.js';

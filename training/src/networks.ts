@@ -1,0 +1,146 @@
+/**
+ * The paper's three networks, written directly on TensorFlow.js ops so that the trainer, the
+ * gradient tests and the ONNX exporter all see the same explicit weights. Layout is NHWC (what
+ * TensorFlow.js runs natively); the model contract's NCHW [N,1,64,64] has the same memory order
+ * because there is one channel.
+ */
+import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
+import { tf } from './backend.js';
+import { Rng } from './rng.js';
+
+export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
+export type NetworkName = (typeof NETWORK_NAMES)[number];
+
+export function isNetworkName(name: string): name is NetworkName {
+  return (NETWORK_NAMES as readonly string[]).includes(name);
+}
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** 'glorot' weights (Lasagne's default, as the paper used), 'zeros' biases. */
+  init: 'glorot' | 'zeros';
+  fanIn?: number;
+  fanOut?: number;
+}
+
+export interface NetworkSpec {
+  name: NetworkName;
+  description: string;
+  params: ParamSpec[];
+  /** Leaky ReLU slope for negative inputs; 0 is plain ReLU; undefined for networks without activations. */
+  leakAlpha?: number;
+}
+
+const FILTERS = 8;
+const KERNEL = 5;
+const POOL = 2;
+/** Spatial side after conv5 valid -> pool2 -> conv5 valid -> pool2 on a 64 input: 64-4=60, 30, 26, 13. */
+const CNN_FEATURE_SIDE = ((INPUT_SIZE - KERNEL + 1) / POOL - KERNEL + 1) / POOL;
+const CNN_FEATURES = CNN_FEATURE_SIDE * CNN_FEATURE_SIDE * FILTERS;
+const PIXELS = INPUT_SIZE * INPUT_SIZE;
+
+function cnnSpec(name: NetworkName, leakAlpha: number, description: string): NetworkSpec {
+  return {
+    name,
+    description,
+    leakAlpha,
+    params: [
+      { name: 'conv1/kernel', shape: [KERNEL, KERNEL, 1, FILTERS], init: 'glorot', fanIn: KERNEL * KERNEL, fanOut: KERNEL * KERNEL * FILTERS },
+      { name: 'conv1/bias', shape: [FILTERS], init: 'zeros' },
+      { name: 'conv2/kernel', shape: [KERNEL, KERNEL, FILTERS, FILTERS], init: 'glorot', fanIn: KERNEL * KERNEL * FILTERS, fanOut: KERNEL * KERNEL * FILTERS },
+      { name: 'conv2/bias', shape: [FILTERS], init: 'zeros' },
+      { name: 'dense/kernel', shape: [CNN_FEATURES, NUM_CLASSES], init: 'glorot', fanIn: CNN_FEATURES, fanOut: NUM_CLASSES },
+      { name: 'dense/bias', shape: [NUM_CLASSES], init: 'zeros' },
+    ],
+  };
+}
+
+export const NETWORKS: Record<NetworkName, NetworkSpec> = {
+  lr: {
+    name: 'lr',
+    description: 'logistic regression: flatten -> dense 2 -> softmax',
+    params: [
+      { name: 'dense/kernel', shape: [PIXELS, NUM_CLASSES], init: 'glorot', fanIn: PIXELS, fanOut: NUM_CLASSES },
+      { name: 'dense/bias', shape: [NUM_CLASSES], init: 'zeros' },
+    ],
+  },
+  'cnn-relu': cnnSpec('cnn-relu', 0, 'conv 8x5x5 -> ReLU -> maxpool 2 -> conv 8x5x5 -> ReLU -> maxpool 2 -> dense 2 -> softmax'),
+  'cnn-leaky': cnnSpec('cnn-leaky', 0.01, 'the same with leaky ReLU (alpha 0.01)'),
+};
+
+export type Params = Record<string, tf.Variable>;
+
+/** Fresh weights for a network, deterministic from the seed. */
+export function initParams(spec: NetworkSpec, seed: string | number): Params {
+  const rng = Rng.for(seed, 'init', spec.name);
+  const params: Params = {};
+  for (const p of spec.params) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    if (p.init === 'glorot') {
+      const limit = Math.sqrt(6 / ((p.fanIn ?? 1) + (p.fanOut ?? 1)));
+      for (let i = 0; i < size; i++) values[i] = rng.uniform(-limit, limit);
+    }
+    params[p.name] = tf.variable(tf.tensor(values, p.shape, 'float32'), true);
+  }
+  return params;
+}
+
+/** Parameters from stored values (a checkpoint), as trainable variables. */
+export function paramsFromValues(spec: NetworkSpec, values: Record<string, Float32Array>): Params {
+  const params: Params = {};
+  for (const p of spec.params) {
+    const v = values[p.name];
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    if (v == null || v.length !== size) throw new Error(`parameter ${p.name} missing or of the wrong size`);
+    params[p.name] = tf.variable(tf.tensor(v, p.shape, 'float32'), true);
+  }
+  return params;
+}
+
+export function disposeParams(params: Params): void {
+  for (const v of Object.values(params)) v.dispose();
+}
+
+function activate(x: tf.Tensor4D, alpha: number): tf.Tensor4D {
+  return alpha === 0 ? tf.relu(x) : tf.leakyRelu(x, alpha);
+}
+
+export interface ForwardResult {
+  logits: tf.Tensor2D;
+  /** Post-activation feature maps of each conv layer, for the dead-unit ("black hole") measure. */
+  activations: tf.Tensor4D[];
+}
+
+/** Logits for a batch of inputs shaped [N,64,64,1] (or [N,4096]). */
+export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): ForwardResult {
+  const n = input.shape[0];
+  if (spec.name === 'lr') {
+    const flat = tf.reshape(input, [n, PIXELS]) as tf.Tensor2D;
+    return { logits: tf.add(tf.matMul(flat, params['dense/kernel'] as tf.Tensor2D), params['dense/bias']), activations: [] };
+  }
+  const alpha = spec.leakAlpha ?? 0;
+  const x = tf.reshape(input, [n, INPUT_SIZE, INPUT_SIZE, 1]) as tf.Tensor4D;
+  const a1 = activate(tf.add(tf.conv2d(x, params['conv1/kernel'] as tf.Tensor4D, 1, 'valid'), params['conv1/bias']), alpha);
+  const p1 = tf.maxPool(a1, POOL, POOL, 'valid');
+  const a2 = activate(tf.add(tf.conv2d(p1, params['conv2/kernel'] as tf.Tensor4D, 1, 'valid'), params['conv2/bias']), alpha);
+  const p2 = tf.maxPool(a2, POOL, POOL, 'valid');
+  const flat = tf.reshape(p2, [n, CNN_FEATURES]) as tf.Tensor2D;
+  const logits = tf.add(tf.matMul(flat, params['dense/kernel'] as tf.Tensor2D), params['dense/bias']) as tf.Tensor2D;
+  return { logits, activations: [a1, a2] };
+}
+
+/** Softmax probabilities, the model contract's `prob`. */
+export function predict(spec: NetworkSpec, params: Params, input: tf.Tensor): tf.Tensor2D {
+  return tf.tidy(() => tf.softmax(forward(spec, params, input).logits));
+}
+
+/** Mean softmax cross-entropy of logits against integer labels. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(labels, NUM_CLASSES);
+    const logp = tf.logSoftmax(logits);
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logp), 1)));
+  });
+}

@@ -1,0 +1,217 @@
+/**
+ * Training kernels for TensorFlow.js's WASM backend, which as shipped (4.22) cannot train a CNN
+ * correctly or quickly:
+ * - it has no Conv2DBackpropFilter, so conv nets do not train at all;
+ * - its MaxPoolGrad starts the running max at the smallest positive float, so windows whose values
+ *   are all negative (common with leaky ReLU) send the gradient to the wrong place;
+ * - its Conv2DBackpropInput is a plain loop that takes over half of each step.
+ * The replacements reuse the backend's own XNNPACK Conv2D, Transpose and Reverse kernels, or are a
+ * tight loop over the WASM heap. Every one is checked against the 'cpu' backend in tests.
+ */
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+const BACKEND = 'wasm';
+
+type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
+
+function kernel(name: string): KernelFunc {
+  const config = getKernel(name, BACKEND);
+  if (config == null) throw new Error(`the wasm backend has no ${name} kernel`);
+  return config.kernelFunc;
+}
+
+/** Runs another WASM kernel from inside a kernel; the result is backend data the caller must free. */
+function run(name: string, backend: BackendWasm, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+  return kernel(name)({ inputs, backend, attrs }) as TensorInfo;
+}
+
+function free(backend: BackendWasm, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+function explicit(top: number, bottom: number, left: number, right: number): backend_util.ExplicitPadding {
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+function assertChannelsLast(dataFormat: unknown): void {
+  if (dataFormat != null && dataFormat !== 'NHWC') throw new Error(`only NHWC is supported, got ${String(dataFormat)}`);
+}
+
+/**
+ * dW[a,b,ci,co] = sum over n,i,j of xpad[n, s*i+a, s*j+b, ci] * dy[n,i,j,co]: a convolution of the
+ * input with channels and batch swapped ([Cin,H,W,N]) by the output gradient used as the filter
+ * ([Ho,Wo,N,Cout], dilated by the forward stride). XNNPACK does the heavy work.
+ */
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: string;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  assertChannelsLast(dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const { top, bottom, left, right } = info.padInfo;
+  const xT = run('Transpose', wasm, { x }, { perm: [3, 1, 2, 0] });
+  const dyT = run('Transpose', wasm, { x: dy }, { perm: [1, 2, 0, 3] });
+  let conv = run('Conv2D', wasm, { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: explicit(top, bottom, left, right),
+    dataFormat: 'NHWC',
+    dilations: [info.strideHeight, info.strideWidth],
+  });
+  free(wasm, xT, dyT);
+  const [kh, kw] = filterShape;
+  if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
+    // 'same' padding with a stride can leave extra rows past the filter: they are not part of dW.
+    const sliced = run('Slice', wasm, { x: conv }, { begin: [0, 0, 0, 0], size: [-1, kh, kw, -1] });
+    free(wasm, conv);
+    conv = sliced;
+  }
+  const dW = run('Transpose', wasm, { x: conv }, { perm: [1, 2, 0, 3] });
+  free(wasm, conv);
+  return dW;
+};
+
+/**
+ * dx for stride 1 is a full correlation of dy with the filter rotated by 180 degrees and its
+ * in/out channels swapped; XNNPACK runs it far faster than the shipped loop. Other strides keep
+ * the shipped kernel, which is correct, only slow.
+ */
+function makeConv2DBackpropInput(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const wasm = args.backend as BackendWasm;
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
+      strides: [number, number] | number;
+      pad: Pad;
+      dataFormat: string;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+    };
+    assertChannelsLast(dataFormat);
+    const info = backend_util.computeConv2DInfo(
+      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+    const { top, left } = info.padInfo;
+    const kh = info.filterHeight;
+    const kw = info.filterWidth;
+    const padTop = kh - 1 - top;
+    const padLeft = kw - 1 - left;
+    const padBottom = info.inHeight - info.outHeight + kh - 1 - padTop;
+    const padRight = info.inWidth - info.outWidth + kw - 1 - padLeft;
+    if (info.strideHeight !== 1 || info.strideWidth !== 1 || Math.min(padTop, padLeft, padBottom, padRight) < 0) {
+      return fallback(args);
+    }
+    const rotated = run('Reverse', wasm, { x: filter }, { dims: [0, 1] });
+    const swapped = run('Transpose', wasm, { x: rotated }, { perm: [0, 1, 3, 2] });
+    free(wasm, rotated);
+    const dx = run('Conv2D', wasm, { x: dy, filter: swapped }, {
+      strides: [1, 1],
+      pad: explicit(padTop, padBottom, padLeft, padRight),
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    });
+    free(wasm, swapped);
+    return dx;
+  };
+}
+
+/**
+ * Routes each output gradient to the first maximum of its window in row-major order, exactly as
+ * the 'cpu' backend and TensorFlow do, starting from -Infinity so negative windows work.
+ */
+const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
+    filterSize: [number, number] | number;
+    strides: [number, number] | number;
+    pad: Pad;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const out = wasm.makeOutput(input.shape, 'float32');
+  const dx = wasm.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  const x = wasm.typedArrayFromHeap(input) as Float32Array;
+  const g = wasm.typedArrayFromHeap(dy) as Float32Array;
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const best = new Int32Array(C);
+  const maxv = new Float32Array(C);
+  for (let b = 0; b < batchSize; b++) {
+    const xb = b * inHeight * inWidth * C;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * strideHeight - padTop;
+      const yMin = Math.max(0, y0);
+      const yMax = Math.min(inHeight, y0 + fh);
+      for (let ox = 0; ox < outWidth; ox++) {
+        const x0 = ox * strideWidth - padLeft;
+        const xMin = Math.max(0, x0);
+        const xMax = Math.min(inWidth, x0 + fw);
+        maxv.fill(Number.NEGATIVE_INFINITY);
+        best.fill(-1);
+        // Channels innermost: contiguous reads, one running max per channel.
+        for (let yy = yMin; yy < yMax; yy++) {
+          for (let xx = xMin; xx < xMax; xx++) {
+            const p = xb + (yy * inWidth + xx) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[p + c];
+              if (v > maxv[c]) {
+                maxv[c] = v;
+                best[c] = p + c;
+              }
+            }
+          }
+        }
+        const gp = ((b * outHeight + oy) * outWidth + ox) * C;
+        for (let c = 0; c < C; c++) if (best[c] >= 0) dx[best[c]] += g[gp + c];
+      }
+    }
+  }
+  return out;
+};
+
+let installed = false;
+
+/** Registers the replacement kernels for the 'wasm' backend (idempotent). Call before training. */
+export function installWasmTrainingKernels(): void {
+  if (installed) return;
+  const shippedInput = getKernel('Conv2DBackpropInput', BACKEND);
+  if (shippedInput == null) throw new Error('the wasm backend is not registered: import @tensorflow/tfjs-backend-wasm first');
+  const replacements: KernelConfig[] = [
+    { kernelName: 'Conv2DBackpropFilter', backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
+    {
+      kernelName: 'Conv2DBackpropInput',
+      backendName: BACKEND,
+      kernelFunc: makeConv2DBackpropInput(shippedInput.kernelFunc),
+      // The shipped kernel stays the fallback for strided convs, so its WASM binding must still be set up.
+      setupFunc: shippedInput.setupFunc,
+    },
+    { kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGrad },
+  ];
+  for (const config of replacements) {
+    if (getKernel(config.kernelName, BACKEND) != null) unregisterKernel(config.kernelName, BACKEND);
+    registerKernel(config);
+  }
+  installed = true;
+}
