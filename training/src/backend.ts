@@ -3,10 +3,9 @@
  * user installed them (they cannot be installed everywhere, so they are optional and only loaded
  * if present), otherwise WASM with blankspot's training kernels, which make it correct and fast.
  */
-import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; the full tfjs bundle would, but we need only core.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import '@tensorflow/tfjs-backend-cpu';
+// The union package, not tfjs-core alone: only its Node build registers the gradients, and it is
+// the instance @tensorflow/tfjs-node plugs its backend into.
+import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/** The `blankspot` command: train networks and preview data sets. */
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { isBlankspotError } from '@blankspot/core';
+import { useBackend, type BackendName } from './backend.js';
+import { buildSplits, type DataOptions } from './datasets/build.js';
+import { writePreviewGrid } from './datasets/preview.js';
+import { PROTOCOLS, type Protocol } from './datasets/protocols.js';
+import { DATASET_NAMES, type DatasetName } from './datasets/sources.js';
+import { NETWORK_NAMES, type NetworkName } from './networks.js';
+import { runTraining } from './run.js';
+import { RECIPES, type RecipeName } from './train.js';
+
+function list<T extends string>(allowed: readonly T[], what: string) {
+  return (value: string): T[] => {
+    const items = value === 'all' || value === 'both' ? [...allowed] : value.split(',').map((s) => s.trim());
+    for (const item of items) {
+      if (!(allowed as readonly string[]).includes(item)) {
+        throw new InvalidArgumentError(`unknown ${what} '${item}' (one of: ${allowed.join(', ')}, all)`);
+      }
+    }
+    return items as T[];
+  };
+}
+
+/** `binary,solid` means two runs; `binary+solid+photos+products` one run on the mixture. */
+function dataList(value: string): DatasetName[][] {
+  if (value === 'all') return DATASET_NAMES.map((d) => [d]);
+  if (value === 'mix') return [[...DATASET_NAMES]];
+  return value.split(',').map((run) => list(DATASET_NAMES, 'data set')(run.replace(/\+/g, ',')));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a positive whole number`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`'${value}' is not a positive number`);
+  return n;
+}
+
+const program = new Command('blankspot').description('blankspot: find white rectangles left in photos by bad retouching');
+
+const dataOptions = (cmd: Command) =>
+  cmd
+    .option('--seed <seed>', 'seed for data, weights and shuffling', '1')
+    .option('--photos <dir>', 'folder of natural photos for the photos set (default: the repo data)')
+    .option('--cutouts <dir>', 'folder of RGBA cut-outs for the products set (default: the repo data)')
+    .option('--catalogue <dir>', 'your own catalogue images, used as the products set');
+
+dataOptions(
+  program
+    .command('train')
+    .description('train networks; one run per network x data set x protocol')
+    .addOption(new Option('--network <names>', `networks: ${NETWORK_NAMES.join(', ')} or all`).default([...NETWORK_NAMES], 'all').argParser(list(NETWORK_NAMES, 'network')))
+    .addOption(new Option('--data <sets>', `data sets, comma = separate runs, + = one mixture; ${DATASET_NAMES.join(', ')}, all or mix`).default(DATASET_NAMES.map((d) => [d]), 'all').argParser(dataList))
+    .addOption(new Option('--protocol <names>', 'paper, realistic or both').default(['paper'], 'paper').argParser(list(PROTOCOLS, 'protocol')))
+    .addOption(new Option('--recipe <name>', 'training recipe').choices(Object.keys(RECIPES)).default('modern'))
+    .option('--epochs <n>', 'override the recipe epochs', positiveInt)
+    .option('--batch-size <n>', 'override the recipe batch size', positiveInt)
+    .option('--lr <rate>', 'override the recipe learning rate', positiveNumber)
+    .option('--train-size <n>', 'training examples', positiveInt, 8000)
+    .option('--val-size <n>', 'validation examples', positiveInt, 1000)
+    .option('--test-size <n>', 'test examples', positiveInt, 1000)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .option('--out <dir>', 'where runs are written', 'runs')
+    .option('--quiet', 'no progress bar, one line per epoch'),
+).action(async (o) => {
+  const backend = await useBackend(o.backend as BackendName | 'auto');
+  const showBar = !o.quiet && process.stderr.isTTY;
+  for (const protocol of o.protocol as Protocol[]) {
+    for (const sets of o.data as DatasetName[][]) {
+      const data = sets.join('+');
+      const counts = { train: o.trainSize as number, val: o.valSize as number, test: o.testSize as number };
+      const dataBar = showBar ? new cliProgress.SingleBar({ format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` }, cliProgress.Presets.shades_classic) : null;
+      dataBar?.start(counts.train + counts.val + counts.test, 0);
+      const options: DataOptions = {
+        sets, protocol, seed: o.seed, counts, photosDir: o.photos, cutoutsDir: o.cutouts, catalogueDir: o.catalogue,
+        onProgress: (done) => dataBar?.update(done),
+      };
+      const splits = await buildSplits(options);
+      dataBar?.stop();
+      for (const network of o.network as NetworkName[]) {
+        const recipe = RECIPES[o.recipe as RecipeName];
+        const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
+        const bar = showBar
+          ? new cliProgress.SingleBar(
+              { format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}` },
+              cliProgress.Presets.shades_classic,
+            )
+          : null;
+        let batchesPerEpoch = 0;
+        let lastVal = '-';
+        const { dir, log } = await runTraining(
+          splits,
+          { network, recipe: o.recipe, protocol, data, seed: o.seed, counts, backend, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr },
+          resolve(o.out),
+          {
+            onBatch: ({ epoch, batch, batches, loss, accuracy }) => {
+              if (bar == null) return;
+              if (batchesPerEpoch === 0) {
+                batchesPerEpoch = batches;
+                bar.start(batches * epochs, 0, { epoch, loss: '-', acc: '-', val: lastVal });
+              }
+              bar.update((epoch - 1) * batches + batch, { epoch, loss: loss.toFixed(4), acc: accuracy.toFixed(3), val: lastVal });
+            },
+            onEpoch: (e) => {
+              lastVal = e.valAccuracy.toFixed(4);
+              if (bar == null) {
+                console.log(
+                  `${network} ${data} ${protocol} epoch ${e.epoch}/${epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${e.trainAccuracy.toFixed(4)}, ` +
+                    `val loss ${e.valLoss.toFixed(4)} acc ${e.valAccuracy.toFixed(4)}` +
+                    (e.deadFraction == null ? '' : `, dead units ${(100 * e.deadFraction).toFixed(1)}%`) +
+                    `, ${e.secondsPer1000.toFixed(3)} s/epoch/1000 images`,
+                );
+              }
+            },
+          },
+        );
+        bar?.stop();
+        console.log(`${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)} -> ${dir}`);
+      }
+    }
+  }
+});
+
+dataOptions(
+  program
+    .command('dataset')
+    .description('preview a data set as an image grid (positives outlined in red)')
+    .addOption(new Option('--data <set>', 'data set, or several joined with +').default(['photos'], 'photos').argParser((v) => dataList(v)[0]))
+    .addOption(new Option('--protocol <name>', 'protocol').choices([...PROTOCOLS]).default('paper'))
+    .addOption(new Option('--split <name>', 'split').choices(['train', 'val', 'test']).default('train'))
+    .option('-n, --count <n>', 'examples in the grid', positiveInt, 64)
+    .option('--out <file>', 'PNG file to write', 'dataset.png'),
+).action(async (o) => {
+  const counts = { train: 0, val: 0, test: 0 };
+  counts[o.split as keyof typeof counts] = o.count as number;
+  const splits = await buildSplits({
+    sets: o.data, protocol: o.protocol, seed: o.seed, counts, photosDir: o.photos, cutoutsDir: o.cutouts, catalogueDir: o.catalogue,
+  });
+  const ex = splits[o.split as 'train'];
+  await writePreviewGrid(ex, resolve(o.out), ex.count);
+  const positives = ex.labels.reduce((a, b) => a + b, 0);
+  console.log(`wrote ${o.out}: ${ex.count} examples of ${o.data.join('+')} (${o.protocol}, ${o.split}), ${positives} with a rectangle`);
+});
+
+program.parseAsync().catch((e: unknown) => {
+  if (isBlankspotError(e)) {
+    console.error(`blankspot: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+});

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { INPUT_SIZE, PAPER_SQUARE_SIZE } from '@blankspot/core';
+import { buildSplits, exampleImage } from './build.js';
+import { listImages, splitFiles } from './sources.js';
+import { REPO_DATA_DIR } from './build.js';
+import { join } from 'node:path';
+
+const counts = (train: number, val = 0, test = 0) => ({ train, val, test });
+
+describe('paper protocol', () => {
+  it('pastes a 16x16 square of exactly 1.0, fully inside, on half the images, uniformly placed', async () => {
+    const n = 4000;
+    const { train } = await buildSplits({ sets: ['binary'], protocol: 'paper', seed: 'proto', counts: counts(n) });
+    let positives = 0;
+    const xs = new Array(INPUT_SIZE - PAPER_SQUARE_SIZE + 1).fill(0);
+    const ys = new Array(INPUT_SIZE - PAPER_SQUARE_SIZE + 1).fill(0);
+    for (let i = 0; i < n; i++) {
+      const img = exampleImage(train, i);
+      const ones = img.reduce((a, v) => a + (v === 1 ? 1 : 0), 0);
+      if (train.labels[i] === 0) {
+        expect(ones).toBe(0);
+        continue;
+      }
+      positives++;
+      const [x, y, w, h] = train.boxes.subarray(i * 4, i * 4 + 4);
+      expect([w, h]).toEqual([PAPER_SQUARE_SIZE, PAPER_SQUARE_SIZE]);
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(y).toBeGreaterThanOrEqual(0);
+      expect(x + w).toBeLessThanOrEqual(INPUT_SIZE);
+      expect(y + h).toBeLessThanOrEqual(INPUT_SIZE);
+      // On a black background, exactly the 256 pixels of the square are 1.0, and they are the box.
+      expect(ones).toBe(PAPER_SQUARE_SIZE * PAPER_SQUARE_SIZE);
+      for (let r = y; r < y + h; r++) for (let c = x; c < x + w; c++) expect(img[r * INPUT_SIZE + c]).toBe(1);
+      xs[x]++;
+      ys[y]++;
+    }
+    // Label rate 1/2: within 3.5 standard deviations of a fair coin.
+    expect(Math.abs(positives - n / 2)).toBeLessThan(3.5 * Math.sqrt(n / 4));
+    // Positions uniform over the 49 places: chi-square with 48 degrees of freedom, p > 0.001.
+    for (const counts of [xs, ys]) {
+      const expected = positives / counts.length;
+      const chi2 = counts.reduce((a, c) => a + (c - expected) ** 2 / expected, 0);
+      expect(chi2).toBeLessThan(84.04);
+      expect(counts.every((c) => c > 0)).toBe(true);
+    }
+  });
+
+  it('gives the same set for the same seed and a different one for another seed', async () => {
+    const opts = { sets: ['photos' as const, 'solid' as const], protocol: 'paper' as const, counts: counts(40, 10, 10) };
+    const a = await buildSplits({ ...opts, seed: 7 });
+    const b = await buildSplits({ ...opts, seed: 7 });
+    const c = await buildSplits({ ...opts, seed: 8 });
+    for (const split of ['train', 'val', 'test'] as const) {
+      expect(Buffer.from(a[split].images.buffer).equals(Buffer.from(b[split].images.buffer))).toBe(true);
+      expect(Array.from(a[split].labels)).toEqual(Array.from(b[split].labels));
+    }
+    expect(Buffer.from(a.train.images.buffer).equals(Buffer.from(c.train.images.buffer))).toBe(false);
+  });
+
+  it('keeps Solid backgrounds uniform and darker than the square', async () => {
+    const { train } = await buildSplits({ sets: ['solid'], protocol: 'paper', seed: 's', counts: counts(200) });
+    const levels = new Set<number>();
+    for (let i = 0; i < train.count; i++) {
+      const img = exampleImage(train, i);
+      const bg = train.labels[i] === 1 && train.boxes[i * 4] === 0 && train.boxes[i * 4 + 1] === 0 ? img[4095] : img[0];
+      expect(bg).toBeLessThan(0.91);
+      expect(img.every((v) => v === 1 || Math.abs(v - bg) < 1e-6)).toBe(true);
+      levels.add(Math.round(bg * 255));
+    }
+    expect(levels.size).toBeGreaterThan(100);
+  });
+});
+
+describe('realistic protocol', () => {
+  it('pastes a white rectangle of 20-30% of each side and JPEG-compresses every image', async () => {
+    const { train } = await buildSplits({ sets: ['photos'], protocol: 'realistic', seed: 'r', counts: counts(60) });
+    let positives = 0;
+    for (let i = 0; i < train.count; i++) {
+      if (train.labels[i] === 0) continue;
+      positives++;
+      const [x, y, w, h] = train.boxes.subarray(i * 4, i * 4 + 4);
+      expect(w / INPUT_SIZE).toBeGreaterThanOrEqual(0.19);
+      expect(w / INPUT_SIZE).toBeLessThanOrEqual(0.31);
+      expect(h / INPUT_SIZE).toBeGreaterThanOrEqual(0.19);
+      expect(h / INPUT_SIZE).toBeLessThanOrEqual(0.31);
+      // The inside of the rectangle stays near white after JPEG and resizing.
+      const img = exampleImage(train, i);
+      const cx = Math.floor(x + w / 2);
+      const cy = Math.floor(y + h / 2);
+      expect(img[cy * INPUT_SIZE + cx]).toBeGreaterThan(0.9);
+    }
+    expect(positives).toBeGreaterThan(15);
+    expect(positives).toBeLessThan(45);
+  });
+});
+
+describe('splits by source photo', () => {
+  it('never shares a photo between train, val and test', async () => {
+    const files = await listImages(join(REPO_DATA_DIR, 'photos/natural'));
+    const s = splitFiles(files, 3);
+    const all = [...s.train, ...s.val, ...s.test];
+    expect(new Set(all).size).toBe(files.length);
+    expect(all.length).toBe(files.length);
+    expect(s.test.length).toBeGreaterThan(30);
+    expect(s.train.length).toBeGreaterThan(150);
+  });
+
+  it('rejects an empty folder with a clear error', async () => {
+    await expect(buildSplits({ sets: ['photos'], protocol: 'paper', seed: 1, counts: counts(1), photosDir: '/nonexistent' })).rejects.toThrow(/cannot read image folder/);
+  });
+});

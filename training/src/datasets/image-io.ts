@@ -1,0 +1,96 @@
+/** Node adapter for images: decoding (with EXIF orientation), resizing, composing and JPEG, via sharp. */
+import sharp from 'sharp';
+import type { RgbaImage } from '@blankspot/core';
+
+export async function decodeFile(path: string): Promise<RgbaImage> {
+  const { data, info } = await sharp(path).rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+export async function resizeRgba(image: RgbaImage, width: number, height: number): Promise<RgbaImage> {
+  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
+    .resize(width, height, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** JPEG round trip at the given quality: the compression artefacts every real upload carries. */
+export async function jpegRoundTrip(image: RgbaImage, quality: number): Promise<RgbaImage> {
+  const jpeg = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality })
+    .toBuffer();
+  return decodeBuffer(jpeg);
+}
+
+export async function decodeBuffer(bytes: Uint8Array): Promise<RgbaImage> {
+  const { data, info } = await sharp(bytes).rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+export interface Layer {
+  image: RgbaImage;
+  left: number;
+  top: number;
+}
+
+/** Layers composed in order over a solid background, by sharp (premultiplied alpha). */
+export async function compose(width: number, height: number, background: number, layers: Layer[]): Promise<RgbaImage> {
+  const { data, info } = await sharp({
+    create: { width, height, channels: 4, background: { r: background, g: background, b: background, alpha: 1 } },
+  })
+    .composite(
+      layers.map((l) => ({
+        input: Buffer.from(l.image.data.buffer, l.image.data.byteOffset, l.image.data.length),
+        raw: { width: l.image.width, height: l.image.height, channels: 4 as const },
+        left: Math.round(l.left),
+        top: Math.round(l.top),
+      })),
+    )
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** A soft shadow: the object's alpha, blurred, as a translucent black layer. */
+export async function softShadow(object: RgbaImage, sigma: number, opacity: number): Promise<RgbaImage> {
+  const pad = Math.ceil(sigma * 3);
+  const w = object.width + 2 * pad;
+  const h = object.height + 2 * pad;
+  const mask = new Uint8Array(w * h * 4);
+  for (let y = 0; y < object.height; y++) {
+    for (let x = 0; x < object.width; x++) {
+      const a = object.data[(y * object.width + x) * 4 + 3];
+      mask[((y + pad) * w + x + pad) * 4 + 3] = Math.round(a * opacity);
+    }
+  }
+  const { data, info } = await sharp(mask, { raw: { width: w, height: h, channels: 4 } })
+    .blur(sigma)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** Writes a greyscale [0,1] image (with optional RGB overlay) as PNG. */
+export async function writeRgbPng(path: string, width: number, height: number, rgb: Uint8Array): Promise<void> {
+  await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(path);
+}
+
+export function cropRgba(image: RgbaImage, left: number, top: number, width: number, height: number): RgbaImage {
+  const out = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * image.width + left) * 4;
+    out.set(image.data.subarray(from, from + width * 4), y * width * 4);
+  }
+  return { width, height, data: out };
+}
+
+export function solidRgba(width: number, height: number, level: number): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < data.length; i += 4) {
+    data[i] = data[i + 1] = data[i + 2] = level;
+    data[i + 3] = 255;
+  }
+  return { width, height, data };
+}
