@@ -7,6 +7,7 @@
 import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
 import { tf } from './backend.js';
 import { Rng } from './rng.js';
+import { ACT_BIAS_GRAD } from './wasm-kernels.js';
 
 export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
@@ -103,8 +104,45 @@ export function disposeParams(params: Params): void {
   for (const v of Object.values(params)) v.dispose();
 }
 
-function activate(x: tf.Tensor4D, alpha: number): tf.Tensor4D {
-  return alpha === 0 ? tf.relu(x) : tf.leakyRelu(x, alpha);
+/**
+ * conv 5x5 valid + bias + (leaky) ReLU as one fused forward op with a hand-written backward step:
+ * tfjs would otherwise run the activation and bias gradients as separate broadcasting ops, and
+ * would compute the first layer's input gradient, which nothing needs.
+ */
+function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha: number, inputGrad: boolean): tf.Tensor4D {
+  const layer = tf.customGrad((...args: unknown[]) => {
+    const [xIn, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+    // The kernel, not tf.fused.conv2d: while gradients are recorded that op unfuses itself.
+    // ReLU fuses into XNNPACK's output clamp; leaky ReLU does not, so it runs as its own kernel.
+    const z = tf.engine().runKernel('FusedConv2D', { x: xIn, filter: w, bias: b }, {
+      strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1],
+      activation: alpha === 0 ? 'relu' : 'linear',
+    }) as tf.Tensor4D;
+    const y = alpha === 0 ? z : tf.leakyRelu(z, alpha);
+    save([xIn, w, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws, ys] = saved as tf.Tensor4D[];
+        const [dz, db] = actBiasGrad(ys, dy as tf.Tensor4D, alpha);
+        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: xs, dy: dz }, {
+          strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: ws.shape,
+        }) as tf.Tensor4D;
+        const dx = inputGrad ? tf.conv2dTranspose(dz, ws, xs.shape, 1, 'valid') : tf.zerosLike(xs);
+        return [dx, dw, db];
+      },
+    };
+  });
+  return layer(x, kernel, bias) as tf.Tensor4D;
+}
+
+/** dz and the bias gradient: one fused kernel on WASM, plain ops on other backends. */
+function actBiasGrad(y: tf.Tensor4D, dy: tf.Tensor4D, alpha: number): [tf.Tensor4D, tf.Tensor1D] {
+  if (tf.getBackend() === 'wasm') {
+    return tf.engine().runKernel(ACT_BIAS_GRAD, { y, dy }, { alpha }) as unknown as [tf.Tensor4D, tf.Tensor1D];
+  }
+  const dz = tf.where(tf.greater(y, 0), dy, tf.mul(dy, alpha)) as tf.Tensor4D;
+  return [dz, tf.sum(dz, [0, 1, 2]) as tf.Tensor1D];
 }
 
 export interface ForwardResult {
@@ -122,9 +160,9 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
   }
   const alpha = spec.leakAlpha ?? 0;
   const x = tf.reshape(input, [n, INPUT_SIZE, INPUT_SIZE, 1]) as tf.Tensor4D;
-  const a1 = activate(tf.add(tf.conv2d(x, params['conv1/kernel'] as tf.Tensor4D, 1, 'valid'), params['conv1/bias']), alpha);
+  const a1 = convLayer(x, params['conv1/kernel'] as tf.Tensor4D, params['conv1/bias'] as tf.Tensor1D, alpha, false);
   const p1 = tf.maxPool(a1, POOL, POOL, 'valid');
-  const a2 = activate(tf.add(tf.conv2d(p1, params['conv2/kernel'] as tf.Tensor4D, 1, 'valid'), params['conv2/bias']), alpha);
+  const a2 = convLayer(p1, params['conv2/kernel'] as tf.Tensor4D, params['conv2/bias'] as tf.Tensor1D, alpha, true);
   const p2 = tf.maxPool(a2, POOL, POOL, 'valid');
   const flat = tf.reshape(p2, [n, CNN_FEATURES]) as tf.Tensor2D;
   const logits = tf.add(tf.matMul(flat, params['dense/kernel'] as tf.Tensor2D), params['dense/bias']) as tf.Tensor2D;

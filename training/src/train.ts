@@ -1,11 +1,11 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
-import { INPUT_SIZE } from '@blankspot/core';
 import { tf } from './backend.js';
 import type { Examples, Splits } from './datasets/build.js';
 import { crossEntropy, forward, initParams, type NetworkName, type NetworkSpec, NETWORKS, type Params } from './networks.js';
 import { Rng } from './rng.js';
-
-const PIXELS = INPUT_SIZE * INPUT_SIZE;
+import { gatherBatch } from './batch.js';
+import { ParallelGradients, defaultThreads } from './parallel.js';
+import type { BackendName } from './backend.js';
 
 export interface Recipe {
   name: string;
@@ -62,6 +62,8 @@ export interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  /** Threads computing gradients (data parallel); default: all cores. */
+  threads?: number;
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number }) => void;
   onEpoch?: (log: EpochLog) => void | Promise<void>;
 }
@@ -82,19 +84,6 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   if (optimizer.getClassName() === 'SGD') (optimizer as tf.SGDOptimizer).setLearningRate(lr);
   // Adam reads this field on every step; it is not exposed as a setter.
   else (optimizer as unknown as { learningRate: number }).learningRate = lr;
-}
-
-/** Copies the chosen examples into one batch tensor [n,64,64,1] and its labels. */
-export function gatherBatch(ex: Examples, indices: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const n = indices.length;
-  const images = new Float32Array(n * PIXELS);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const j = indices[i];
-    images.set(ex.images.subarray(j * PIXELS, (j + 1) * PIXELS), i * PIXELS);
-    labels[i] = ex.labels[j];
-  }
-  return { x: tf.tensor4d(images, [n, INPUT_SIZE, INPUT_SIZE, 1]), y: tf.tensor1d(labels, 'int32') };
 }
 
 export interface Evaluation {
@@ -155,10 +144,12 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   };
   const params = initParams(spec, options.seed);
   const optimizer = makeOptimizer(recipe, recipe.learningRate);
-  const vars = Object.values(params);
   const epochs: EpochLog[] = [];
   const { train: trainSet, val } = data;
   const batches = Math.ceil(trainSet.count / recipe.batchSize);
+  const backend = tf.getBackend() as BackendName;
+  const parallel = new ParallelGradients(spec, params, trainSet, options.threads ?? defaultThreads(), backend);
+  try {
   for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
     const lr =
       recipe.schedule === 'cosine'
@@ -171,25 +162,19 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
     let correct = 0;
     for (let b = 0; b < batches; b++) {
       const idx = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
-      const stats = tf.tidy(() => {
-        const { x, y } = gatherBatch(trainSet, idx);
-        let hits: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = forward(spec, params, x).logits;
-          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-          return crossEntropy(logits, y);
-        }, vars);
-        optimizer.applyGradients(grads);
-        const kept = hits as unknown as tf.Scalar;
-        const out = tf.stack([value, kept]);
-        kept.dispose();
-        return out;
+      const step = await parallel.compute(idx);
+      // Mean gradient over the batch, applied on the main thread's weights.
+      const grads: Record<string, tf.Tensor> = {};
+      spec.params.forEach((p, i) => {
+        const g = step.grads[i];
+        for (let j = 0; j < g.length; j++) g[j] /= step.count;
+        grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
       });
-      const [loss, hits] = stats.dataSync() as Float32Array;
-      stats.dispose();
-      lossSum += loss * idx.length;
-      correct += hits;
-      options.onBatch?.({ epoch, batch: b + 1, batches, loss, accuracy: hits / idx.length });
+      optimizer.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+      lossSum += step.lossSum;
+      correct += step.hits;
+      options.onBatch?.({ epoch, batch: b + 1, batches, loss: step.lossSum / step.count, accuracy: step.hits / step.count });
     }
     const seconds = (performance.now() - started) / 1000;
     const v = evaluate(spec, params, val);
@@ -206,6 +191,9 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
     };
     epochs.push(log);
     await options.onEpoch?.(log);
+  }
+  } finally {
+    await parallel.close();
   }
   optimizer.dispose();
   return { spec, params, epochs, recipe };

@@ -156,6 +156,11 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const fw = info.effectiveFilterWidth;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (fh === 2 && fw === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 &&
+      inHeight >= 2 * outHeight && inWidth >= 2 * outWidth) {
+    maxPoolGrad2x2(x, g, dx, batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    return out;
+  }
   const best = new Int32Array(C);
   const maxv = new Float32Array(C);
   for (let b = 0; b < batchSize; b++) {
@@ -191,6 +196,83 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
+/**
+ * The common 2x2 stride-2 case without padding, branch-free: the first-maximum rule is computed
+ * with comparisons turned into 0/1 integers, because ReLU outputs make the branches unpredictable.
+ */
+function maxPoolGrad2x2(
+  x: Float32Array, g: Float32Array, dx: Float32Array,
+  batch: number, inH: number, inW: number, C: number, outH: number, outW: number,
+): void {
+  const row = inW * C;
+  let gi = 0;
+  for (let b = 0; b < batch; b++) {
+    const xb = b * inH * row;
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        const p00 = xb + 2 * oy * row + 2 * ox * C;
+        for (let c = 0; c < C; c++, gi++) {
+          const i00 = p00 + c;
+          const x00 = x[i00];
+          const x01 = x[i00 + C];
+          const x10 = x[i00 + row];
+          const x11 = x[i00 + row + C];
+          // Strict '>' keeps the earlier position on ties, as the reference does.
+          const top = +(x01 > x00);
+          const bottom = +(x11 > x10);
+          const down = +(Math.max(x10, x11) > Math.max(x00, x01));
+          dx[i00 + top * C + down * (row + (bottom - top) * C)] = g[gi];
+        }
+      }
+    }
+  }
+}
+
+/** Kernel name of the fused activation-and-bias gradient used by blankspot's conv layers. */
+export const ACT_BIAS_GRAD = 'BlankspotActBiasGrad';
+
+/**
+ * One pass for the two cheap but memory-bound parts of a conv layer's backward step: the gradient
+ * through ReLU/leaky ReLU (dz = y>0 ? dy : alpha*dy, from the activation output y) and the bias
+ * gradient (the sum of dz over batch and positions). As separate tfjs ops they are six broadcasts.
+ */
+const actBiasGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { y, dy } = inputs as { y: TensorInfo; dy: TensorInfo };
+  const alpha = (attrs as unknown as { alpha: number }).alpha;
+  const C = y.shape[y.shape.length - 1];
+  const dzInfo = wasm.makeOutput(y.shape, 'float32');
+  const dbInfo = wasm.makeOutput([C], 'float32');
+  const yv = wasm.typedArrayFromHeap(y) as Float32Array;
+  const gv = wasm.typedArrayFromHeap(dy) as Float32Array;
+  const dz = wasm.typedArrayFromHeap(dzInfo) as Float32Array;
+  const db = new Float64Array(C);
+  // Branch-free (the sign of y is a coin flip for the branch predictor): slope = alpha or 1.
+  const rise = 1 - alpha;
+  for (let i = 0; i < yv.length; i += C) {
+    for (let c = 0; c < C; c++) {
+      const v = gv[i + c] * (alpha + rise * +(yv[i + c] > 0));
+      dz[i + c] = v;
+      db[c] += v;
+    }
+  }
+  (wasm.typedArrayFromHeap(dbInfo) as Float32Array).set(db);
+  return [dzInfo, dbInfo];
+};
+
+/** Leaky ReLU forward, branch-free; the shipped WASM kernel takes longer than the convolution before it. */
+const leakyRelu: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x } = inputs as { x: TensorInfo };
+  const alpha = (attrs as unknown as { alpha: number }).alpha;
+  const out = wasm.makeOutput(x.shape, 'float32');
+  const xv = wasm.typedArrayFromHeap(x) as Float32Array;
+  const yv = wasm.typedArrayFromHeap(out) as Float32Array;
+  const rise = 1 - alpha;
+  for (let i = 0; i < xv.length; i++) yv[i] = xv[i] * (alpha + rise * +(xv[i] > 0));
+  return out;
+};
+
 let installed = false;
 
 /** Registers the replacement kernels for the 'wasm' backend (idempotent). Call before training. */
@@ -208,6 +290,8 @@ export function installWasmTrainingKernels(): void {
       setupFunc: shippedInput.setupFunc,
     },
     { kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGrad },
+    { kernelName: ACT_BIAS_GRAD, backendName: BACKEND, kernelFunc: actBiasGrad },
+    { kernelName: 'LeakyRelu', backendName: BACKEND, kernelFunc: leakyRelu },
   ];
   for (const config of replacements) {
     if (getKernel(config.kernelName, BACKEND) != null) unregisterKernel(config.kernelName, BACKEND);

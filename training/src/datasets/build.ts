@@ -77,8 +77,9 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
     const count = options.counts[split];
     const ex: Examples = {
       count,
-      images: new Float32Array(count * PIXELS),
-      labels: new Uint8Array(count),
+      // Shared memory: gradient worker threads read the same examples without a copy.
+      images: new Float32Array(new SharedArrayBuffer(count * PIXELS * 4)),
+      labels: new Uint8Array(new SharedArrayBuffer(count)),
       boxes: new Float32Array(count * 4).fill(-1),
       setIndex: new Uint8Array(count),
       sets: options.sets,

@@ -1,0 +1,26 @@
+/** A gradient worker thread: holds a copy of the network and computes gradient sums for shards. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { tf, useBackend } from './backend.js';
+import { NETWORKS, initParams } from './networks.js';
+import { shardGradients, type WorkerInit } from './parallel.js';
+
+const init = workerData as WorkerInit;
+const ready = (async () => {
+  await useBackend(init.backend);
+  const spec = NETWORKS[init.network];
+  return { spec, params: initParams(spec, 0) };
+})();
+
+parentPort!.on('message', async (m: { weights: Float32Array[]; indices: Int32Array }) => {
+  try {
+    const { spec, params } = await ready;
+    spec.params.forEach((p, i) => {
+      const v = params[p.name];
+      tf.tidy(() => v.assign(tf.tensor(m.weights[i], p.shape, 'float32')));
+    });
+    const result = shardGradients(spec, params, init.examples, m.indices);
+    parentPort!.postMessage(result, result.grads.map((g) => g.buffer as ArrayBuffer));
+  } catch (e) {
+    parentPort!.postMessage({ error: e instanceof Error ? e.message : String(e) });
+  }
+});

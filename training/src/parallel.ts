@@ -1,0 +1,148 @@
+/**
+ * Data-parallel gradients: WASM runs one thread in Node, so each extra core gets a worker thread
+ * with its own copy of the network. Every step the batch is split into shards, each thread computes
+ * its shard's gradient sum, and the main thread adds them up: the same gradient as one thread
+ * computing the whole batch, up to float rounding. The training set is shared memory, so a step
+ * only ships the weights (a few thousand floats) and the shard's indices.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { tf, type BackendName } from './backend.js';
+import type { Examples } from './datasets/build.js';
+import { crossEntropy, forward, type NetworkSpec, type Params } from './networks.js';
+import { gatherBatch } from './batch.js';
+
+export interface ShardResult {
+  count: number;
+  /** Sum (not mean) of the loss over the shard. */
+  lossSum: number;
+  hits: number;
+  /** Gradient sums per parameter, in the order of spec.params. */
+  grads: Float32Array[];
+}
+
+/** Gradient sums of the cross-entropy over some examples: the work one thread does in a step. */
+export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardResult {
+  const vars = spec.params.map((p) => params[p.name]);
+  const n = indices.length;
+  const out = tf.tidy(() => {
+    const { x, y } = gatherBatch(ex, indices);
+    let hits: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = forward(spec, params, x).logits;
+      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+      // Sum, not mean, so shards of different sizes add up to the batch.
+      return tf.mul(crossEntropy(logits, y), n) as tf.Scalar;
+    }, vars);
+    const kept = hits as unknown as tf.Scalar;
+    const stats = tf.stack([value, kept]);
+    kept.dispose();
+    return { stats, grads: vars.map((v) => grads[v.name]) };
+  });
+  const [lossSum, hits] = out.stats.dataSync() as Float32Array;
+  const grads = out.grads.map((g) => Float32Array.from(g.dataSync() as Float32Array));
+  tf.dispose([out.stats, ...out.grads]);
+  return { count: n, lossSum, hits, grads };
+}
+
+export interface WorkerInit {
+  network: NetworkSpec['name'];
+  backend: BackendName;
+  examples: Examples;
+}
+
+// Worker threads need JavaScript: when this module runs from TypeScript sources (tests), use the build.
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/parallel-worker.js', import.meta.url)
+  : new URL('./parallel-worker.js', import.meta.url);
+
+interface Pending {
+  resolve: (r: ShardResult) => void;
+  reject: (e: Error) => void;
+}
+
+class GradientWorker {
+  private readonly worker: Worker;
+  private pending: Pending | null = null;
+  private failure: Error | null = null;
+
+  constructor(init: WorkerInit) {
+    this.worker = new Worker(WORKER_URL, { workerData: init });
+    this.worker.on('message', (m: ShardResult | { error: string }) => {
+      const p = this.pending;
+      this.pending = null;
+      if ('error' in m) p?.reject(new Error(`gradient worker failed: ${m.error}`));
+      else p?.resolve(m);
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`gradient worker exited with code ${code}`));
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure = e;
+    this.pending?.reject(e);
+    this.pending = null;
+  }
+
+  compute(weights: Float32Array[], indices: Int32Array): Promise<ShardResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage({ weights, indices });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/** How many threads to train with by default: every core, as WASM cannot thread itself in Node. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** Computes batch gradients over `threads` threads (the calling one included). */
+export class ParallelGradients {
+  private readonly workers: GradientWorker[];
+
+  constructor(
+    private readonly spec: NetworkSpec,
+    private readonly params: Params,
+    private readonly examples: Examples,
+    threads: number,
+    backend: BackendName,
+  ) {
+    const extra = Math.max(0, Math.min(threads, 64) - 1);
+    this.workers = Array.from({ length: extra }, () => new GradientWorker({ network: spec.name, backend, examples }));
+  }
+
+  /** Sums over the batch of loss, hits and gradients. */
+  async compute(indices: number[]): Promise<ShardResult> {
+    const shards = this.workers.length + 1;
+    const size = Math.ceil(indices.length / shards);
+    const weights = this.workers.length ? this.spec.params.map((p) => this.params[p.name].dataSync() as Float32Array) : [];
+    const remote = this.workers.map((w, k) => {
+      const part = indices.slice((k + 1) * size, (k + 2) * size);
+      return part.length ? w.compute(weights, Int32Array.from(part)) : null;
+    });
+    const total = shardGradients(this.spec, this.params, this.examples, indices.slice(0, size));
+    for (const r of await Promise.all(remote)) {
+      if (r == null) continue;
+      total.count += r.count;
+      total.lossSum += r.lossSum;
+      total.hits += r.hits;
+      r.grads.forEach((g, i) => {
+        const t = total.grads[i];
+        for (let j = 0; j < t.length; j++) t[j] += g[j];
+      });
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
