@@ -31,11 +31,11 @@ export const RECIPES = {
   modern: {
     name: 'modern',
     optimizer: 'adam',
-    learningRate: 0.003,
+    learningRate: 0.001,
     epochs: 30,
-    batchSize: 64,
+    batchSize: 32,
     schedule: 'cosine',
-    description: 'Adam, learning rate 0.003 with cosine decay to 0, batch 64, 30 epochs',
+    description: 'Adam, learning rate 0.001 with cosine decay to 0, batch 32, 30 epochs',
   },
 } as const satisfies Record<string, Recipe>;
 export type RecipeName = keyof typeof RECIPES;

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BLANKSPOT_CLI } from './index.js';
+
+const run = promisify(execFile);
+let dir: string;
+
+function blankspot(...args: string[]) {
+  return run(process.execPath, [BLANKSPOT_CLI, ...args], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-e2e-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Log {
+  config: { network: string; data: string; protocol: string };
+  epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number; deadFraction: number | null; secondsPer1000: number }>;
+  test: { accuracy: number; perSet: Record<string, { count: number; accuracy: number }> };
+}
+
+describe('blankspot train', () => {
+  it('trains every network on every set under both protocols, and a mixture, writing logs and checkpoints', async () => {
+    const { stdout } = await blankspot(
+      'train', '--network', 'all', '--data', 'binary,solid,photos,products,binary+solid+photos+products',
+      '--protocol', 'both', '--recipe', 'modern', '--epochs', '1',
+      '--train-size', '48', '--val-size', '16', '--test-size', '16', '--quiet', '--out', 'runs',
+    );
+    const finished = stdout.split('\n').filter((l) => l.includes('test accuracy'));
+    expect(finished).toHaveLength(3 * 5 * 2);
+    for (const protocol of ['paper', 'realistic']) {
+      for (const data of ['binary', 'solid', 'photos', 'products', 'binary+solid+photos+products']) {
+        for (const network of ['lr', 'cnn-relu', 'cnn-leaky']) {
+          const runDir = join(dir, 'runs', protocol, data, `${network}-modern`);
+          const log = JSON.parse(await readFile(join(runDir, 'log.json'), 'utf8')) as Log;
+          expect(log.config).toMatchObject({ network, data, protocol });
+          expect(log.epochs).toHaveLength(1);
+          expect(Number.isFinite(log.epochs[0].trainLoss)).toBe(true);
+          expect(log.epochs[0].secondsPer1000).toBeGreaterThan(0);
+          expect(log.epochs[0].deadFraction === null).toBe(network === 'lr');
+          expect(log.test.accuracy).toBeGreaterThanOrEqual(0);
+          expect(Object.keys(log.test.perSet)).toEqual(data.split('+'));
+          const weights = await stat(join(runDir, 'weights.bin'));
+          expect(weights.size).toBe(4 * (network === 'lr' ? 4096 * 2 + 2 : 5 * 5 * 8 + 8 + 5 * 5 * 8 * 8 + 8 + 1352 * 2 + 2));
+        }
+      }
+    }
+  });
+
+  it('explains bad options instead of crashing', async () => {
+    await expect(blankspot('train', '--network', 'resnet')).rejects.toMatchObject({ stderr: expect.stringContaining("unknown network 'resnet'") });
+    await expect(blankspot('train', '--data', 'photos', '--photos', join(dir, 'missing'), '--epochs', '1', '--quiet')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('cannot read image folder'),
+    });
+  });
+});
+
+describe('blankspot dataset', () => {
+  it('writes a preview grid of the requested set', async () => {
+    const { stdout } = await blankspot('dataset', '--data', 'products', '--protocol', 'realistic', '-n', '16', '--out', 'grid.png');
+    expect(stdout).toMatch(/wrote grid\.png: 16 examples of products \(realistic, train\), \d+ with a rectangle/);
+    const meta = await sharp(join(dir, 'grid.png')).metadata();
+    // 4x4 tiles of 128 px with 4 px gaps.
+    expect(meta.width).toBe(4 * 132 + 4);
+    expect(meta.height).toBe(4 * 132 + 4);
+  });
+});

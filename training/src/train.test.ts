@@ -1,0 +1,89 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend } from './backend.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { buildSplits, type Splits } from './datasets/build.js';
+import { NETWORKS, initParams, paramsFromValues, predict, disposeParams } from './networks.js';
+import { ParallelGradients, shardGradients } from './parallel.js';
+import { runTraining } from './run.js';
+
+let dir: string;
+beforeAll(async () => {
+  await useBackend('wasm');
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-train-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const counts = { train: 1536, val: 256, test: 256 };
+
+describe('the trainer', () => {
+  for (const set of ['binary', 'solid'] as const) {
+    let data: Splits;
+    for (const network of ['cnn-relu', 'cnn-leaky'] as const) {
+      it(`${network} reaches 100% validation accuracy on ${set} in a short run`, async () => {
+        data ??= await buildSplits({ sets: [set], protocol: 'paper', seed: `t-${set}`, counts });
+        const { dir: out, log } = await runTraining(
+          data,
+          { network, recipe: 'modern', protocol: 'paper', data: set, seed: 1, counts, backend: 'wasm', epochs: 8 },
+          dir,
+        );
+        const last = log.epochs.at(-1)!;
+        expect(last.valAccuracy).toBe(1);
+        expect(log.test!.accuracy).toBeGreaterThanOrEqual(0.995);
+        expect(log.epochs).toHaveLength(8);
+        expect(last.trainLoss).toBeLessThan(log.epochs[0].trainLoss);
+        expect(last.deadFraction).toBeGreaterThanOrEqual(0);
+        expect(last.deadFraction).toBeLessThanOrEqual(1);
+        // The checkpoint gives back the network that was logged.
+        const ckpt = await loadCheckpoint(out);
+        expect(ckpt.meta.network).toBe(network);
+        expect((ckpt.meta.training.validation as { accuracy: number }).accuracy).toBe(1);
+        const params = paramsFromValues(NETWORKS[network], ckpt.values);
+        const idx = Array.from({ length: 64 }, (_, i) => i);
+        const probs = tf.tidy(() => predict(NETWORKS[network], params, tf.tensor4d(data.val.images.slice(0, 64 * 4096), [64, 64, 64, 1])).arraySync());
+        probs.forEach((p, i) => expect(p[1] >= 0.5 ? 1 : 0).toBe(data.val.labels[idx[i]]));
+        disposeParams(params);
+      });
+    }
+  }
+
+  it('computes the same gradient on two threads as on one', async () => {
+    const data = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'par', counts: { train: 96, val: 0, test: 0 } });
+    const spec = NETWORKS['cnn-leaky'];
+    const params = initParams(spec, 5);
+    const indices = Array.from({ length: 96 }, (_, i) => (i * 7) % 96);
+    const single = shardGradients(spec, params, data.train, indices);
+    const parallel = new ParallelGradients(spec, params, data.train, 2, 'wasm');
+    const both = await parallel.compute(indices);
+    await parallel.close();
+    expect(both.count).toBe(96);
+    expect(both.hits).toBe(single.hits);
+    expect(both.lossSum).toBeCloseTo(single.lossSum, 3);
+    both.grads.forEach((g, i) => {
+      const ref = single.grads[i];
+      let num = 0;
+      let den = 0;
+      for (let j = 0; j < g.length; j++) {
+        num += (g[j] - ref[j]) ** 2;
+        den += ref[j] ** 2;
+      }
+      expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+    });
+    disposeParams(params);
+  });
+
+  it('refuses missing or damaged checkpoints with a clear error', async () => {
+    await expect(loadCheckpoint(join(dir, 'nope'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
+    const bad = join(dir, 'bad');
+    const data = await buildSplits({ sets: ['binary'], protocol: 'paper', seed: 1, counts: { train: 64, val: 16, test: 16 } });
+    const { dir: good } = await runTraining(data, { network: 'lr', recipe: 'paper', protocol: 'paper', data: 'binary', seed: 1, counts, backend: 'wasm', epochs: 1 }, bad);
+    await writeFile(join(good, 'weights.bin'), new Uint8Array(100));
+    await expect(loadCheckpoint(good)).rejects.toThrow(/truncated|wrong shape/);
+    await writeFile(join(good, 'model.json'), '{"format":"something else"}');
+    await expect(loadCheckpoint(good)).rejects.toThrow(/not a blankspot checkpoint/);
+  });
+});
