@@ -3,3 +3,4 @@ export * from './preprocess.js';
 export * from './errors.js';
 export * from './limits.js';
 export * from './verdict.js';
+export * from './manifest.js';

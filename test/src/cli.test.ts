@@ -64,6 +64,24 @@ describe('blankspot train', () => {
   });
 });
 
+describe('blankspot export', () => {
+  it('exports a trained run to ONNX and publishes it to a manifest', async () => {
+    const run = join(dir, 'runs', 'paper', 'binary', 'cnn-leaky-modern');
+    const { stdout } = await blankspot('export', run, '--out', 'models/cnn-leaky.onnx', '--name', 'cnn-leaky', '--manifest', 'models/manifest.json', '--default');
+    expect(stdout).toMatch(/wrote .*cnn-leaky\.onnx: cnn-leaky, \d+ bytes, sha256 [0-9a-f]{64}; ONNX Runtime vs TensorFlow.js max \|diff\| .* on 256 inputs/);
+    const manifest = JSON.parse(await readFile(join(dir, 'models', 'manifest.json'), 'utf8')) as { default: string; models: Array<{ name: string; size: number }> };
+    expect(manifest.default).toBe('cnn-leaky');
+    expect(manifest.models[0].size).toBe((await stat(join(dir, 'models', 'cnn-leaky.onnx'))).size);
+  });
+
+  it('says clearly when the checkpoint is not one', async () => {
+    await expect(blankspot('export', join(dir, 'nothing-here'))).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('not a blankspot checkpoint'),
+    });
+  });
+});
+
 describe('blankspot dataset', () => {
   it('writes a preview grid of the requested set', async () => {
     const { stdout } = await blankspot('dataset', '--data', 'products', '--protocol', 'realistic', '-n', '16', '--out', 'grid.png');

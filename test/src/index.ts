@@ -1,4 +1,4 @@
 import { fileURLToPath } from 'node:url';
 
 /** The built `blankspot` command, as `npx blankspot` runs it. */
-export const BLANKSPOT_CLI = fileURLToPath(new URL('../../training/dist/cli.js', import.meta.url));
+export const BLANKSPOT_CLI = fileURLToPath(new URL('../../cli/dist/cli.js', import.meta.url));

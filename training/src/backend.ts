@@ -29,11 +29,18 @@ async function tryNative(): Promise<boolean> {
  * Sets the backend and waits until it is ready. 'auto' prefers native TensorFlow, then WASM.
  * 'cpu' is the plain JavaScript reference, used by tests as ground truth.
  */
+let active: BackendName | null = null;
+
+/** The backend useBackend() set, or null before it ran. */
+export function activeBackend(): BackendName | null {
+  return active;
+}
+
 export async function useBackend(preferred: BackendName | 'auto' = 'auto'): Promise<BackendName> {
   if (preferred === 'auto' || preferred === 'tensorflow') {
     if (await tryNative()) {
       await tf.setBackend('tensorflow');
-      return 'tensorflow';
+      return (active = 'tensorflow');
     }
     if (preferred === 'tensorflow') throw new Error('@tensorflow/tfjs-node(-gpu) is not installed');
   }
@@ -41,7 +48,7 @@ export async function useBackend(preferred: BackendName | 'auto' = 'auto'): Prom
   if (name === 'wasm') installWasmTrainingKernels();
   if (!(await tf.setBackend(name))) throw new Error(`could not start the ${name} backend`);
   await tf.ready();
-  return name;
+  return (active = name);
 }
 
 export { tf };

@@ -25,12 +25,26 @@ export interface ParamSpec {
   fanOut?: number;
 }
 
+/**
+ * One step of a network, in a form any runtime can follow: the trainer runs these with TensorFlow.js
+ * and the exporter writes them as ONNX nodes, so a network added here is trained and exported alike.
+ * Parameter names point into `params`. Convolutions are 'valid', stride 1, kernels HWIO.
+ */
+export type Layer =
+  | { op: 'conv'; kernel: string; bias: string }
+  | { op: 'relu' }
+  | { op: 'leakyRelu'; alpha: number }
+  | { op: 'maxPool'; size: number }
+  | { op: 'flatten' }
+  | { op: 'dense'; kernel: string; bias: string }
+  | { op: 'softmax' };
+
 export interface NetworkSpec {
   name: NetworkName;
   description: string;
   params: ParamSpec[];
-  /** Leaky ReLU slope for negative inputs; 0 is plain ReLU; undefined for networks without activations. */
-  leakAlpha?: number;
+  /** Input to `prob`; the last layer is always softmax. */
+  layers: Layer[];
 }
 
 const FILTERS = 8;
@@ -41,11 +55,10 @@ const CNN_FEATURE_SIDE = ((INPUT_SIZE - KERNEL + 1) / POOL - KERNEL + 1) / POOL;
 const CNN_FEATURES = CNN_FEATURE_SIDE * CNN_FEATURE_SIDE * FILTERS;
 const PIXELS = INPUT_SIZE * INPUT_SIZE;
 
-function cnnSpec(name: NetworkName, leakAlpha: number, description: string): NetworkSpec {
+function cnnSpec(name: NetworkName, activation: Layer, description: string): NetworkSpec {
   return {
     name,
     description,
-    leakAlpha,
     params: [
       { name: 'conv1/kernel', shape: [KERNEL, KERNEL, 1, FILTERS], init: 'glorot', fanIn: KERNEL * KERNEL, fanOut: KERNEL * KERNEL * FILTERS },
       { name: 'conv1/bias', shape: [FILTERS], init: 'zeros' },
@@ -53,6 +66,17 @@ function cnnSpec(name: NetworkName, leakAlpha: number, description: string): Net
       { name: 'conv2/bias', shape: [FILTERS], init: 'zeros' },
       { name: 'dense/kernel', shape: [CNN_FEATURES, NUM_CLASSES], init: 'glorot', fanIn: CNN_FEATURES, fanOut: NUM_CLASSES },
       { name: 'dense/bias', shape: [NUM_CLASSES], init: 'zeros' },
+    ],
+    layers: [
+      { op: 'conv', kernel: 'conv1/kernel', bias: 'conv1/bias' },
+      activation,
+      { op: 'maxPool', size: POOL },
+      { op: 'conv', kernel: 'conv2/kernel', bias: 'conv2/bias' },
+      activation,
+      { op: 'maxPool', size: POOL },
+      { op: 'flatten' },
+      { op: 'dense', kernel: 'dense/kernel', bias: 'dense/bias' },
+      { op: 'softmax' },
     ],
   };
 }
@@ -65,9 +89,10 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
       { name: 'dense/kernel', shape: [PIXELS, NUM_CLASSES], init: 'glorot', fanIn: PIXELS, fanOut: NUM_CLASSES },
       { name: 'dense/bias', shape: [NUM_CLASSES], init: 'zeros' },
     ],
+    layers: [{ op: 'flatten' }, { op: 'dense', kernel: 'dense/kernel', bias: 'dense/bias' }, { op: 'softmax' }],
   },
-  'cnn-relu': cnnSpec('cnn-relu', 0, 'conv 8x5x5 -> ReLU -> maxpool 2 -> conv 8x5x5 -> ReLU -> maxpool 2 -> dense 2 -> softmax'),
-  'cnn-leaky': cnnSpec('cnn-leaky', 0.01, 'the same with leaky ReLU (alpha 0.01)'),
+  'cnn-relu': cnnSpec('cnn-relu', { op: 'relu' }, 'conv 8x5x5 -> ReLU -> maxpool 2 -> conv 8x5x5 -> ReLU -> maxpool 2 -> dense 2 -> softmax'),
+  'cnn-leaky': cnnSpec('cnn-leaky', { op: 'leakyRelu', alpha: 0.01 }, 'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax'),
 };
 
 export type Params = Record<string, tf.Variable>;
@@ -151,22 +176,53 @@ export interface ForwardResult {
   activations: tf.Tensor4D[];
 }
 
-/** Logits for a batch of inputs shaped [N,64,64,1] (or [N,4096]). */
+function slopeOf(layer: Layer | undefined): number | null {
+  if (layer?.op === 'relu') return 0;
+  if (layer?.op === 'leakyRelu') return layer.alpha;
+  return null;
+}
+
+/** Logits (everything but the final softmax) for a batch of inputs shaped [N,64,64,1] or [N,4096]. */
 export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): ForwardResult {
   const n = input.shape[0];
-  if (spec.name === 'lr') {
-    const flat = tf.reshape(input, [n, PIXELS]) as tf.Tensor2D;
-    return { logits: tf.add(tf.matMul(flat, params['dense/kernel'] as tf.Tensor2D), params['dense/bias']), activations: [] };
+  let x: tf.Tensor = tf.reshape(input, [n, INPUT_SIZE, INPUT_SIZE, 1]);
+  const activations: tf.Tensor4D[] = [];
+  let firstConv = true;
+  const layers = spec.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i];
+    switch (layer.op) {
+      case 'conv': {
+        // A conv and the activation after it run as one layer with a hand-written backward step.
+        const slope = slopeOf(layers[i + 1]);
+        if (slope == null) throw new Error(`${spec.name}: a conv must be followed by relu or leakyRelu`);
+        x = convLayer(x as tf.Tensor4D, params[layer.kernel] as tf.Tensor4D, params[layer.bias] as tf.Tensor1D, slope, !firstConv);
+        activations.push(x as tf.Tensor4D);
+        firstConv = false;
+        i++;
+        break;
+      }
+      case 'relu':
+        x = tf.relu(x);
+        break;
+      case 'leakyRelu':
+        x = tf.leakyRelu(x, layer.alpha);
+        break;
+      case 'maxPool':
+        x = tf.maxPool(x as tf.Tensor4D, layer.size, layer.size, 'valid');
+        break;
+      case 'flatten':
+        x = tf.reshape(x, [n, -1]);
+        break;
+      case 'dense':
+        x = tf.add(tf.matMul(x as tf.Tensor2D, params[layer.kernel] as tf.Tensor2D), params[layer.bias]);
+        break;
+      case 'softmax':
+        if (i !== layers.length - 1) throw new Error(`${spec.name}: softmax must be the last layer`);
+        break;
+    }
   }
-  const alpha = spec.leakAlpha ?? 0;
-  const x = tf.reshape(input, [n, INPUT_SIZE, INPUT_SIZE, 1]) as tf.Tensor4D;
-  const a1 = convLayer(x, params['conv1/kernel'] as tf.Tensor4D, params['conv1/bias'] as tf.Tensor1D, alpha, false);
-  const p1 = tf.maxPool(a1, POOL, POOL, 'valid');
-  const a2 = convLayer(p1, params['conv2/kernel'] as tf.Tensor4D, params['conv2/bias'] as tf.Tensor1D, alpha, true);
-  const p2 = tf.maxPool(a2, POOL, POOL, 'valid');
-  const flat = tf.reshape(p2, [n, CNN_FEATURES]) as tf.Tensor2D;
-  const logits = tf.add(tf.matMul(flat, params['dense/kernel'] as tf.Tensor2D), params['dense/bias']) as tf.Tensor2D;
-  return { logits, activations: [a1, a2] };
+  return { logits: x as tf.Tensor2D, activations };
 }
 
 /** Softmax probabilities, the model contract's `prob`. */

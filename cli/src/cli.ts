@@ -4,14 +4,22 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { isBlankspotError } from '@blankspot/core';
-import { useBackend, type BackendName } from './backend.js';
-import { buildSplits, type DataOptions } from './datasets/build.js';
-import { writePreviewGrid } from './datasets/preview.js';
-import { PROTOCOLS, type Protocol } from './datasets/protocols.js';
-import { DATASET_NAMES, type DatasetName } from './datasets/sources.js';
-import { NETWORK_NAMES, type NetworkName } from './networks.js';
-import { runTraining } from './run.js';
-import { RECIPES, type RecipeName } from './train.js';
+import {
+  DATASET_NAMES,
+  NETWORK_NAMES,
+  PROTOCOLS,
+  RECIPES,
+  buildSplits,
+  runTraining,
+  useBackend,
+  writePreviewGrid,
+  type BackendName,
+  type DataOptions,
+  type DatasetName,
+  type NetworkName,
+  type Protocol,
+  type RecipeName,
+} from '@blankspot/training';
 
 function list<T extends string>(allowed: readonly T[], what: string) {
   return (value: string): T[] => {
@@ -128,6 +136,34 @@ dataOptions(
     }
   }
 });
+
+program
+  .command('export')
+  .description('export a trained checkpoint to ONNX, checked against the trainer; optionally publish it to a models/ manifest')
+  .argument('<checkpoint>', 'a run folder written by blankspot train (model.json + weights.bin)')
+  .option('--out <file>', 'ONNX file to write (default: <name>.onnx)')
+  .option('--name <name>', 'model name (default: the network name)')
+  .option('--model-version <version>', 'model version', '1.0.0')
+  .option('--manifest <file>', 'add the model to this manifest (the ONNX file must be in the same folder) and write its model card')
+  .option('--default', 'make it the manifest default')
+  .action(async (checkpoint: string, o) => {
+    // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
+    const { exportCheckpoint, publishModel } = await import('@blankspot/export');
+    await useBackend('auto');
+    const name = (o.name as string | undefined) ?? undefined;
+    const result = await exportCheckpoint(resolve(checkpoint), resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`), {
+      name,
+      version: o.modelVersion,
+    });
+    console.log(
+      `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
+        `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
+    );
+    if (o.manifest) {
+      const manifest = await publishModel(result, resolve(o.manifest), Boolean(o.default));
+      console.log(`updated ${o.manifest}: ${manifest.models.length} models, default ${manifest.default}`);
+    }
+  });
 
 dataOptions(
   program

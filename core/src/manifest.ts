@@ -1,0 +1,93 @@
+/**
+ * models/manifest.json: the only way the API, the widget and the catalogue checker find a model.
+ * Each entry names its file and the file's sha256, which loaders check before using the bytes.
+ */
+import { BlankspotError } from './errors.js';
+
+export const MANIFEST_VERSION = 1;
+
+export interface ModelMetrics {
+  accuracy: number;
+  loss?: number;
+  /** Accuracy per data set of a mixture. */
+  perSet?: Record<string, { count: number; accuracy: number }>;
+}
+
+export interface ModelEntry {
+  /** Unique name, e.g. "cnn-leaky". */
+  name: string;
+  version: string;
+  /** File name relative to the manifest. */
+  file: string;
+  sha256: string;
+  size: number;
+  network: string;
+  recipe: string;
+  protocol: string;
+  data: string;
+  /** Decision threshold on the anomaly probability. */
+  threshold: number;
+  /** True when the model also outputs a `heatmap` from which a box can be derived. */
+  localises: boolean;
+  metrics: { validation: ModelMetrics; test?: ModelMetrics };
+  trainedAt: string;
+  /** Short model card, relative to the manifest. */
+  card?: string;
+}
+
+export interface ModelManifest {
+  version: number;
+  /** Name of the model used when a request names none. */
+  default: string;
+  models: ModelEntry[];
+}
+
+function fail(message: string): never {
+  throw new BlankspotError('BAD_MODEL_FILE', `models/manifest.json: ${message}`);
+}
+
+/** Validates a parsed manifest; throws BAD_MODEL_FILE with the first problem found. */
+export function parseManifest(json: unknown): ModelManifest {
+  const m = json as ModelManifest;
+  if (m == null || typeof m !== 'object') fail('not a JSON object');
+  if (m.version !== MANIFEST_VERSION) fail(`version ${String(m.version)} is not supported (expected ${MANIFEST_VERSION})`);
+  if (!Array.isArray(m.models) || m.models.length === 0) fail('lists no models');
+  const names = new Set<string>();
+  for (const e of m.models) {
+    if (typeof e?.name !== 'string' || e.name === '') fail('a model has no name');
+    if (names.has(e.name)) fail(`model ${e.name} is listed twice`);
+    names.add(e.name);
+    if (typeof e.file !== 'string' || e.file.includes('..') || e.file.startsWith('/')) fail(`model ${e.name} has a bad file path`);
+    if (!/^[0-9a-f]{64}$/.test(String(e.sha256))) fail(`model ${e.name} has no valid sha256`);
+    if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
+    if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
+  }
+  if (!names.has(m.default)) fail(`default model ${String(m.default)} is not listed`);
+  return m;
+}
+
+export function findModel(manifest: ModelManifest, name?: string): ModelEntry {
+  const wanted = name ?? manifest.default;
+  const entry = manifest.models.find((e) => e.name === wanted);
+  if (entry == null) throw new BlankspotError('NOT_FOUND', `no model named '${wanted}'`);
+  return entry;
+}
+
+// WebCrypto is a global in Node 20, browsers and Workers alike; only its shape is declared here.
+declare const crypto: { subtle: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } };
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Refuses model bytes that are not exactly the file the manifest lists. */
+export async function verifyModelBytes(entry: ModelEntry, bytes: Uint8Array): Promise<void> {
+  if (bytes.length !== entry.size) {
+    throw new BlankspotError('BAD_MODEL_FILE', `${entry.file} has ${bytes.length} bytes, the manifest says ${entry.size}`);
+  }
+  const actual = await sha256Hex(bytes);
+  if (actual !== entry.sha256) {
+    throw new BlankspotError('BAD_MODEL_FILE', `${entry.file} does not match its sha256 in the manifest (got ${actual})`);
+  }
+}

@@ -1,0 +1,39 @@
+"""Independent check of an exported blankspot model with runtimes other than ONNX Runtime.
+
+usage: check_onnx.py MODEL.onnx INPUTS.f32 EXPECTED.f32 [TOLERANCE]
+
+INPUTS.f32 holds N*64*64 little-endian float32 values (the model contract's [N,1,64,64]),
+EXPECTED.f32 the N*2 probabilities blankspot computed. The model must pass onnx.checker, and
+OpenCV's DNN module must load it and give the same probabilities within TOLERANCE (default 1e-4).
+Prints one JSON line; exits 1 on any disagreement.
+"""
+import json
+import sys
+
+import cv2
+import numpy as np
+import onnx
+
+model_path, inputs_path, expected_path = sys.argv[1:4]
+tolerance = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4
+
+model = onnx.load(model_path)
+onnx.checker.check_model(model, full_check=True)
+inputs = np.fromfile(inputs_path, dtype="<f4").reshape(-1, 1, 64, 64)
+expected = np.fromfile(expected_path, dtype="<f4").reshape(-1, 2)
+
+net = cv2.dnn.readNetFromONNX(model_path)
+net.setInput(inputs, "image")
+got = net.forward("prob")
+diff = float(np.max(np.abs(got - expected)))
+report = {
+    "checker": "ok",
+    "opset": model.opset_import[0].version,
+    "ir_version": model.ir_version,
+    "metadata": {p.key: p.value for p in model.metadata_props},
+    "opencv": cv2.__version__,
+    "count": int(inputs.shape[0]),
+    "opencv_max_abs_diff": diff,
+}
+print(json.dumps(report))
+sys.exit(0 if diff <= tolerance else 1)

@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findModel, parseManifest, verifyModelBytes } from '@blankspot/core';
+import { NETWORK_NAMES, NETWORKS, buildSplits, loadCheckpoint, runTraining, useBackend, type Splits } from '@blankspot/training';
+import { PARITY_TOLERANCE, exportCheckpoint, onnxProbabilities, probeInputs, tfjsProbabilities } from './export.js';
+import { denseToGemmB, hwioToOihw, readOnnxMetadata } from './onnx-graph.js';
+import { publishModel } from './models.js';
+
+const CHECK_SCRIPT = fileURLToPath(new URL('../scripts/check_onnx.py', import.meta.url));
+let dir: string;
+let data: Splits;
+let probe: Float32Array;
+
+beforeAll(async () => {
+  await useBackend('wasm');
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-export-'));
+  data = await buildSplits({ sets: ['binary', 'photos'], protocol: 'paper', seed: 'export', counts: { train: 256, val: 64, test: 64 } });
+  probe = await probeInputs();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function pythonHas(modules: string[]): Promise<boolean> {
+  try {
+    await promisify(execFile)('/usr/bin/python3', ['-c', `import ${modules.join(', ')}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('layout conversions', () => {
+  it('moves HWIO conv weights to OIHW', () => {
+    // kh=1, kw=2, ci=2, co=3: value = h*1000 + w*100 + i*10 + o
+    const w = new Float32Array(12);
+    for (let x = 0; x < 2; x++) for (let i = 0; i < 2; i++) for (let o = 0; o < 3; o++) w[(x * 2 + i) * 3 + o] = x * 100 + i * 10 + o;
+    const out = hwioToOihw(w, [1, 2, 2, 3]);
+    for (let o = 0; o < 3; o++) for (let i = 0; i < 2; i++) for (let x = 0; x < 2; x++) expect(out[(o * 2 + i) * 2 + x]).toBe(x * 100 + i * 10 + o);
+  });
+  it('reorders dense weights from NHWC to NCHW flattening and transposes them for Gemm transB=1', () => {
+    const [C, H, W, K] = [2, 2, 3, 2];
+    const w = new Float32Array(C * H * W * K);
+    for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) w[((h * W + x) * C + c) * K + k] = c * 1000 + h * 100 + x * 10 + k;
+    const b = denseToGemmB(w, [C * H * W, K], [C, H, W]);
+    for (let k = 0; k < K; k++) for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) expect(b[k * C * H * W + (c * H + h) * W + x]).toBe(c * 1000 + h * 100 + x * 10 + k);
+    expect(() => denseToGemmB(w, [C * H * W, K], [3, 3, 3])).toThrow();
+  });
+});
+
+describe('export to ONNX', () => {
+  for (const network of NETWORK_NAMES) {
+    it(`${network}: ONNX Runtime gives the trainer's probabilities on ${256} inputs, and OpenCV agrees`, async () => {
+      const { dir: ckpt } = await runTraining(
+        data,
+        { network, recipe: 'modern', protocol: 'paper', data: 'binary+photos', seed: 3, counts: { train: 256, val: 64, test: 64 }, backend: 'wasm', epochs: 1 },
+        join(dir, 'runs'),
+      );
+      const out = join(dir, 'models', `${network}.onnx`);
+      const result = await exportCheckpoint(ckpt, out, { name: network, version: '0.0.1', probe });
+      expect(result.probeCount).toBeGreaterThanOrEqual(256);
+      expect(result.maxAbsDiff).toBeLessThanOrEqual(PARITY_TOLERANCE);
+
+      // From the file on disk, independently of the exporter's own check.
+      const { values } = await loadCheckpoint(ckpt);
+      const expected = tfjsProbabilities(NETWORKS[network], values, probe);
+      const got = await onnxProbabilities(out, probe);
+      let diff = 0;
+      for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - expected[i]));
+      expect(diff).toBeLessThanOrEqual(1e-5);
+      // The probabilities are not trivially constant: the check means something.
+      const scores = Array.from({ length: got.length / 2 }, (_, i) => got[2 * i + 1]);
+      expect(Math.max(...scores) - Math.min(...scores)).toBeGreaterThan(0.01);
+
+      const md = readOnnxMetadata(await readFile(out));
+      expect(md).toMatchObject({ name: network, version: '0.0.1', network, recipe: 'modern', protocol: 'paper', data: 'binary+photos' });
+      expect(Number(md.validation_accuracy)).toBeGreaterThan(0);
+      expect(md.preprocessing).toContain('Rec.601');
+      expect(Date.parse(md.trained_at)).not.toBeNaN();
+
+      if (!(await pythonHas(['onnx', 'cv2', 'numpy']))) {
+        // CI installs Debian's python3-onnx and python3-opencv, so there this check always runs.
+        if (process.env.CI) throw new Error('python3-onnx / python3-opencv missing in CI');
+        console.warn('skipping the onnx.checker / OpenCV check: install python3-onnx python3-opencv');
+        return;
+      }
+      const inputsFile = join(dir, `${network}.in.f32`);
+      const expectedFile = join(dir, `${network}.out.f32`);
+      await writeFile(inputsFile, new Uint8Array(probe.buffer, probe.byteOffset, probe.byteLength));
+      await writeFile(expectedFile, new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength));
+      const { stdout } = await promisify(execFile)('/usr/bin/python3', [CHECK_SCRIPT, out, inputsFile, expectedFile, '1e-4']);
+      const report = JSON.parse(stdout) as { checker: string; opset: number; opencv_max_abs_diff: number; count: number };
+      expect(report.checker).toBe('ok');
+      expect(report.opset).toBe(13);
+      expect(report.count).toBe(256);
+      expect(report.opencv_max_abs_diff).toBeLessThanOrEqual(1e-4);
+    });
+  }
+
+  it('publishes models into a manifest that loaders verify by sha256', async () => {
+    const models = join(dir, 'published');
+    await mkdir(models, { recursive: true });
+    const ckpt = join(dir, 'runs', 'paper', 'binary+photos', 'cnn-leaky-modern');
+    const a = await exportCheckpoint(ckpt, join(models, 'cnn-leaky.onnx'), { name: 'cnn-leaky', probe });
+    await publishModel(a, join(models, 'manifest.json'), true);
+    const b = await exportCheckpoint(join(dir, 'runs', 'paper', 'binary+photos', 'lr-modern'), join(models, 'lr.onnx'), { name: 'lr', probe });
+    await publishModel(b, join(models, 'manifest.json'), false);
+    const manifest = parseManifest(JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')));
+    expect(manifest.default).toBe('cnn-leaky');
+    expect(manifest.models.map((m) => m.name)).toEqual(['cnn-leaky', 'lr']);
+    const entry = findModel(manifest);
+    expect(entry).toMatchObject({ file: 'cnn-leaky.onnx', network: 'cnn-leaky', protocol: 'paper', data: 'binary+photos', size: a.bytes });
+    expect(entry.metrics.test?.perSet).toHaveProperty('photos');
+    const bytes = new Uint8Array(await readFile(join(models, entry.file)));
+    await expect(verifyModelBytes(entry, bytes)).resolves.toBeUndefined();
+    const tampered = Uint8Array.from(bytes);
+    tampered[100] ^= 1;
+    await expect(verifyModelBytes(entry, tampered)).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
+    const card = await readFile(join(models, 'cnn-leaky.md'), 'utf8');
+    expect(card).toContain(entry.sha256);
+  });
+
+  it('refuses an unknown or corrupt checkpoint clearly', async () => {
+    await expect(exportCheckpoint(join(dir, 'missing'), join(dir, 'x.onnx'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
+    const broken = join(dir, 'broken');
+    await mkdir(broken, { recursive: true });
+    await writeFile(join(broken, 'model.json'), JSON.stringify({ format: 'blankspot-checkpoint', version: 1, network: 'resnet', params: [] }));
+    await expect(exportCheckpoint(broken, join(dir, 'x.onnx'))).rejects.toThrow(/unknown network 'resnet'/);
+  });
+});

@@ -1,0 +1,3 @@
+export * from './onnx-graph.js';
+export * from './export.js';
+export * from './models.js';
