@@ -65,9 +65,24 @@ dataOptions(
   program
     .command('train')
     .description('train networks; one run per network x data set x protocol')
-    .addOption(new Option('--network <names>', `networks: ${NETWORK_NAMES.join(', ')} or all`).default([...NETWORK_NAMES], 'all').argParser(list(NETWORK_NAMES, 'network')))
-    .addOption(new Option('--data <sets>', `data sets, comma = separate runs, + = one mixture; ${DATASET_NAMES.join(', ')}, all or mix`).default(DATASET_NAMES.map((d) => [d]), 'all').argParser(dataList))
-    .addOption(new Option('--protocol <names>', 'paper, realistic or both').default(['paper'], 'paper').argParser(list(PROTOCOLS, 'protocol')))
+    .addOption(
+      new Option('--network <names>', `networks: ${NETWORK_NAMES.join(', ')} or all`)
+        .default([...NETWORK_NAMES], 'all')
+        .argParser(list(NETWORK_NAMES, 'network')),
+    )
+    .addOption(
+      new Option('--data <sets>', `data sets, comma = separate runs, + = one mixture; ${DATASET_NAMES.join(', ')}, all or mix`)
+        .default(
+          DATASET_NAMES.map((d) => [d]),
+          'all',
+        )
+        .argParser(dataList),
+    )
+    .addOption(
+      new Option('--protocol <names>', 'paper, realistic or both')
+        .default(['paper'], 'paper')
+        .argParser(list(PROTOCOLS, 'protocol')),
+    )
     .addOption(new Option('--recipe <name>', 'training recipe').choices(Object.keys(RECIPES)).default('modern'))
     .option('--epochs <n>', 'override the recipe epochs', positiveInt)
     .option('--batch-size <n>', 'override the recipe batch size', positiveInt)
@@ -75,7 +90,9 @@ dataOptions(
     .option('--train-size <n>', 'training examples', positiveInt, 8000)
     .option('--val-size <n>', 'validation examples', positiveInt, 1000)
     .option('--test-size <n>', 'test examples', positiveInt, 1000)
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .addOption(
+      new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    )
     .option('--out <dir>', 'where runs are written', 'runs')
     .option('--quiet', 'no progress bar, one line per epoch'),
 ).action(async (o) => {
@@ -85,10 +102,21 @@ dataOptions(
     for (const sets of o.data as DatasetName[][]) {
       const data = sets.join('+');
       const counts = { train: o.trainSize as number, val: o.valSize as number, test: o.testSize as number };
-      const dataBar = showBar ? new cliProgress.SingleBar({ format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` }, cliProgress.Presets.shades_classic) : null;
+      const dataBar = showBar
+        ? new cliProgress.SingleBar(
+            { format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` },
+            cliProgress.Presets.shades_classic,
+          )
+        : null;
       dataBar?.start(counts.train + counts.val + counts.test, 0);
       const options: DataOptions = {
-        sets, protocol, seed: o.seed, counts, photosDir: o.photos, cutoutsDir: o.cutouts, catalogueDir: o.catalogue,
+        sets,
+        protocol,
+        seed: o.seed,
+        counts,
+        photosDir: o.photos,
+        cutoutsDir: o.cutouts,
+        catalogueDir: o.catalogue,
         onProgress: (done) => dataBar?.update(done),
       };
       const splits = await buildSplits(options);
@@ -98,7 +126,9 @@ dataOptions(
         const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
         const bar = showBar
           ? new cliProgress.SingleBar(
-              { format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}` },
+              {
+                format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}`,
+              },
               cliProgress.Presets.shades_classic,
             )
           : null;
@@ -106,7 +136,18 @@ dataOptions(
         let lastVal = '-';
         const { dir, log } = await runTraining(
           splits,
-          { network, recipe: o.recipe, protocol, data, seed: o.seed, counts, backend, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr },
+          {
+            network,
+            recipe: o.recipe,
+            protocol,
+            data,
+            seed: o.seed,
+            counts,
+            backend,
+            epochs: o.epochs,
+            batchSize: o.batchSize,
+            learningRate: o.lr,
+          },
           resolve(o.out),
           {
             onBatch: ({ epoch, batch, batches, loss, accuracy }) => {
@@ -131,7 +172,9 @@ dataOptions(
           },
         );
         bar?.stop();
-        console.log(`${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)} -> ${dir}`);
+        console.log(
+          `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)} -> ${dir}`,
+        );
       }
     }
   }
@@ -144,17 +187,24 @@ program
   .option('--out <file>', 'ONNX file to write (default: <name>.onnx)')
   .option('--name <name>', 'model name (default: the network name)')
   .option('--model-version <version>', 'model version', '1.0.0')
-  .option('--manifest <file>', 'add the model to this manifest (the ONNX file must be in the same folder) and write its model card')
+  .option(
+    '--manifest <file>',
+    'add the model to this manifest (the ONNX file must be in the same folder) and write its model card',
+  )
   .option('--default', 'make it the manifest default')
   .action(async (checkpoint: string, o) => {
     // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
     const { exportCheckpoint, publishModel } = await import('@blankspot/export');
     await useBackend('auto');
     const name = (o.name as string | undefined) ?? undefined;
-    const result = await exportCheckpoint(resolve(checkpoint), resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`), {
-      name,
-      version: o.modelVersion,
-    });
+    const result = await exportCheckpoint(
+      resolve(checkpoint),
+      resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`),
+      {
+        name,
+        version: o.modelVersion,
+      },
+    );
     console.log(
       `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
         `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
@@ -169,7 +219,11 @@ dataOptions(
   program
     .command('dataset')
     .description('preview a data set as an image grid (positives outlined in red)')
-    .addOption(new Option('--data <set>', 'data set, or several joined with +').default(['photos'], 'photos').argParser((v) => dataList(v)[0]))
+    .addOption(
+      new Option('--data <set>', 'data set, or several joined with +')
+        .default(['photos'], 'photos')
+        .argParser((v) => dataList(v)[0]),
+    )
     .addOption(new Option('--protocol <name>', 'protocol').choices([...PROTOCOLS]).default('paper'))
     .addOption(new Option('--split <name>', 'split').choices(['train', 'val', 'test']).default('train'))
     .option('-n, --count <n>', 'examples in the grid', positiveInt, 64)
@@ -178,12 +232,20 @@ dataOptions(
   const counts = { train: 0, val: 0, test: 0 };
   counts[o.split as keyof typeof counts] = o.count as number;
   const splits = await buildSplits({
-    sets: o.data, protocol: o.protocol, seed: o.seed, counts, photosDir: o.photos, cutoutsDir: o.cutouts, catalogueDir: o.catalogue,
+    sets: o.data,
+    protocol: o.protocol,
+    seed: o.seed,
+    counts,
+    photosDir: o.photos,
+    cutoutsDir: o.cutouts,
+    catalogueDir: o.catalogue,
   });
   const ex = splits[o.split as 'train'];
   await writePreviewGrid(ex, resolve(o.out), ex.count);
   const positives = ex.labels.reduce((a, b) => a + b, 0);
-  console.log(`wrote ${o.out}: ${ex.count} examples of ${o.data.join('+')} (${o.protocol}, ${o.split}), ${positives} with a rectangle`);
+  console.log(
+    `wrote ${o.out}: ${ex.count} examples of ${o.data.join('+')} (${o.protocol}, ${o.split}), ${positives} with a rectangle`,
+  );
 });
 
 program.parseAsync().catch((e: unknown) => {

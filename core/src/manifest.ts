@@ -57,7 +57,8 @@ export function parseManifest(json: unknown): ModelManifest {
     if (typeof e?.name !== 'string' || e.name === '') fail('a model has no name');
     if (names.has(e.name)) fail(`model ${e.name} is listed twice`);
     names.add(e.name);
-    if (typeof e.file !== 'string' || e.file.includes('..') || e.file.startsWith('/')) fail(`model ${e.name} has a bad file path`);
+    if (typeof e.file !== 'string' || e.file.includes('..') || e.file.startsWith('/'))
+      fail(`model ${e.name} has a bad file path`);
     if (!/^[0-9a-f]{64}$/.test(String(e.sha256))) fail(`model ${e.name} has no valid sha256`);
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);

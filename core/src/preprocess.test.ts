@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { INPUT_SIZE, anomalyScores, preprocess, resizeArea, rgbaToGrey, verdictFromScore, BlankspotError, toErrorBody } from './index.js';
+import {
+  INPUT_SIZE,
+  anomalyScores,
+  preprocess,
+  resizeArea,
+  rgbaToGrey,
+  verdictFromScore,
+  BlankspotError,
+  toErrorBody,
+} from './index.js';
 
 function solid(width: number, height: number, rgba: [number, number, number, number]) {
   const data = new Uint8Array(width * height * 4);
@@ -9,7 +18,12 @@ function solid(width: number, height: number, rgba: [number, number, number, num
 
 describe('preprocess', () => {
   it('maps white to 1 and black to 0, any size to 64x64', () => {
-    for (const [w, h] of [[64, 64], [1000, 750], [7, 300], [3, 2]]) {
+    for (const [w, h] of [
+      [64, 64],
+      [1000, 750],
+      [7, 300],
+      [3, 2],
+    ]) {
       const white = preprocess(solid(w, h, [255, 255, 255, 255]));
       expect(white.length).toBe(INPUT_SIZE * INPUT_SIZE);
       for (const v of white) expect(v).toBeCloseTo(1, 6);

@@ -19,7 +19,12 @@ let probe: Float32Array;
 beforeAll(async () => {
   await useBackend('wasm');
   dir = await mkdtemp(join(tmpdir(), 'blankspot-export-'));
-  data = await buildSplits({ sets: ['binary', 'photos'], protocol: 'paper', seed: 'export', counts: { train: 256, val: 64, test: 64 } });
+  data = await buildSplits({
+    sets: ['binary', 'photos'],
+    protocol: 'paper',
+    seed: 'export',
+    counts: { train: 256, val: 64, test: 64 },
+  });
   probe = await probeInputs();
 });
 afterAll(async () => {
@@ -39,16 +44,24 @@ describe('layout conversions', () => {
   it('moves HWIO conv weights to OIHW', () => {
     // kh=1, kw=2, ci=2, co=3: value = h*1000 + w*100 + i*10 + o
     const w = new Float32Array(12);
-    for (let x = 0; x < 2; x++) for (let i = 0; i < 2; i++) for (let o = 0; o < 3; o++) w[(x * 2 + i) * 3 + o] = x * 100 + i * 10 + o;
+    for (let x = 0; x < 2; x++)
+      for (let i = 0; i < 2; i++) for (let o = 0; o < 3; o++) w[(x * 2 + i) * 3 + o] = x * 100 + i * 10 + o;
     const out = hwioToOihw(w, [1, 2, 2, 3]);
-    for (let o = 0; o < 3; o++) for (let i = 0; i < 2; i++) for (let x = 0; x < 2; x++) expect(out[(o * 2 + i) * 2 + x]).toBe(x * 100 + i * 10 + o);
+    for (let o = 0; o < 3; o++)
+      for (let i = 0; i < 2; i++) for (let x = 0; x < 2; x++) expect(out[(o * 2 + i) * 2 + x]).toBe(x * 100 + i * 10 + o);
   });
   it('reorders dense weights from NHWC to NCHW flattening and transposes them for Gemm transB=1', () => {
     const [C, H, W, K] = [2, 2, 3, 2];
     const w = new Float32Array(C * H * W * K);
-    for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) w[((h * W + x) * C + c) * K + k] = c * 1000 + h * 100 + x * 10 + k;
+    for (let h = 0; h < H; h++)
+      for (let x = 0; x < W; x++)
+        for (let c = 0; c < C; c++)
+          for (let k = 0; k < K; k++) w[((h * W + x) * C + c) * K + k] = c * 1000 + h * 100 + x * 10 + k;
     const b = denseToGemmB(w, [C * H * W, K], [C, H, W]);
-    for (let k = 0; k < K; k++) for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) expect(b[k * C * H * W + (c * H + h) * W + x]).toBe(c * 1000 + h * 100 + x * 10 + k);
+    for (let k = 0; k < K; k++)
+      for (let c = 0; c < C; c++)
+        for (let h = 0; h < H; h++)
+          for (let x = 0; x < W; x++) expect(b[k * C * H * W + (c * H + h) * W + x]).toBe(c * 1000 + h * 100 + x * 10 + k);
     expect(() => denseToGemmB(w, [C * H * W, K], [3, 3, 3])).toThrow();
   });
 });
@@ -58,7 +71,16 @@ describe('export to ONNX', () => {
     it(`${network}: ONNX Runtime gives the trainer's probabilities on ${256} inputs, and OpenCV agrees`, async () => {
       const { dir: ckpt } = await runTraining(
         data,
-        { network, recipe: 'modern', protocol: 'paper', data: 'binary+photos', seed: 3, counts: { train: 256, val: 64, test: 64 }, backend: 'wasm', epochs: 1 },
+        {
+          network,
+          recipe: 'modern',
+          protocol: 'paper',
+          data: 'binary+photos',
+          seed: 3,
+          counts: { train: 256, val: 64, test: 64 },
+          backend: 'wasm',
+          epochs: 1,
+        },
         join(dir, 'runs'),
       );
       const out = join(dir, 'models', `${network}.onnx`);
@@ -78,7 +100,14 @@ describe('export to ONNX', () => {
       expect(Math.max(...scores) - Math.min(...scores)).toBeGreaterThan(0.01);
 
       const md = readOnnxMetadata(await readFile(out));
-      expect(md).toMatchObject({ name: network, version: '0.0.1', network, recipe: 'modern', protocol: 'paper', data: 'binary+photos' });
+      expect(md).toMatchObject({
+        name: network,
+        version: '0.0.1',
+        network,
+        recipe: 'modern',
+        protocol: 'paper',
+        data: 'binary+photos',
+      });
       expect(Number(md.validation_accuracy)).toBeGreaterThan(0);
       expect(md.preprocessing).toContain('Rec.601');
       expect(Date.parse(md.trained_at)).not.toBeNaN();
@@ -108,13 +137,22 @@ describe('export to ONNX', () => {
     const ckpt = join(dir, 'runs', 'paper', 'binary+photos', 'cnn-leaky-modern');
     const a = await exportCheckpoint(ckpt, join(models, 'cnn-leaky.onnx'), { name: 'cnn-leaky', probe });
     await publishModel(a, join(models, 'manifest.json'), true);
-    const b = await exportCheckpoint(join(dir, 'runs', 'paper', 'binary+photos', 'lr-modern'), join(models, 'lr.onnx'), { name: 'lr', probe });
+    const b = await exportCheckpoint(join(dir, 'runs', 'paper', 'binary+photos', 'lr-modern'), join(models, 'lr.onnx'), {
+      name: 'lr',
+      probe,
+    });
     await publishModel(b, join(models, 'manifest.json'), false);
     const manifest = parseManifest(JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')));
     expect(manifest.default).toBe('cnn-leaky');
     expect(manifest.models.map((m) => m.name)).toEqual(['cnn-leaky', 'lr']);
     const entry = findModel(manifest);
-    expect(entry).toMatchObject({ file: 'cnn-leaky.onnx', network: 'cnn-leaky', protocol: 'paper', data: 'binary+photos', size: a.bytes });
+    expect(entry).toMatchObject({
+      file: 'cnn-leaky.onnx',
+      network: 'cnn-leaky',
+      protocol: 'paper',
+      data: 'binary+photos',
+      size: a.bytes,
+    });
     expect(entry.metrics.test?.perSet).toHaveProperty('photos');
     const bytes = new Uint8Array(await readFile(join(models, entry.file)));
     await expect(verifyModelBytes(entry, bytes)).resolves.toBeUndefined();
@@ -129,7 +167,10 @@ describe('export to ONNX', () => {
     await expect(exportCheckpoint(join(dir, 'missing'), join(dir, 'x.onnx'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     const broken = join(dir, 'broken');
     await mkdir(broken, { recursive: true });
-    await writeFile(join(broken, 'model.json'), JSON.stringify({ format: 'blankspot-checkpoint', version: 1, network: 'resnet', params: [] }));
+    await writeFile(
+      join(broken, 'model.json'),
+      JSON.stringify({ format: 'blankspot-checkpoint', version: 1, network: 'resnet', params: [] }),
+    );
     await expect(exportCheckpoint(broken, join(dir, 'x.onnx'))).rejects.toThrow(/unknown network 'resnet'/);
   });
 });

@@ -3,13 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import {
-  BlankspotError,
-  INPUT_SIZE,
-  MODEL_INPUT_NAME,
-  MODEL_OUTPUT_NAME,
-  PREPROCESSING_DESCRIPTION,
-} from '@blankspot/core';
+import { BlankspotError, INPUT_SIZE, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, PREPROCESSING_DESCRIPTION } from '@blankspot/core';
 import {
   NETWORKS,
   Rng,
@@ -56,7 +50,12 @@ export interface ExportResult {
  * square (256 by default), plus uniform noise. Deterministic.
  */
 export async function probeInputs(photoCrops = 192, noise = 64): Promise<Float32Array> {
-  const { val } = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'onnx-parity', counts: { train: 0, val: photoCrops, test: 0 } });
+  const { val } = await buildSplits({
+    sets: ['photos'],
+    protocol: 'paper',
+    seed: 'onnx-parity',
+    counts: { train: 0, val: photoCrops, test: 0 },
+  });
   const out = new Float32Array((photoCrops + noise) * PIXELS);
   out.set(val.images);
   const rng = new Rng('onnx-parity-noise');
@@ -130,7 +129,10 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   const got = await onnxProbabilities(bytes, probe);
   const diff = maxAbsDiff(expected, got);
   if (!(diff <= PARITY_TOLERANCE)) {
-    throw new BlankspotError('BAD_MODEL_FILE', `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`);
+    throw new BlankspotError(
+      'BAD_MODEL_FILE',
+      `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
+    );
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);

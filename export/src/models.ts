@@ -26,7 +26,10 @@ export function manifestEntry(result: ExportResult): ModelEntry {
     threshold: DEFAULT_THRESHOLD,
     localises: false,
     metrics: {
-      validation: { accuracy: Number(md.validation_accuracy), perSet: md.validation_per_set ? JSON.parse(md.validation_per_set) : undefined },
+      validation: {
+        accuracy: Number(md.validation_accuracy),
+        perSet: md.validation_per_set ? JSON.parse(md.validation_per_set) : undefined,
+      },
       test: metrics(md.test),
     },
     trainedAt: md.trained_at,

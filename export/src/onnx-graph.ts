@@ -114,8 +114,17 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
         initializers.push(tensor(w, [co, ci, kh, kw], hwioToOihw(param(layer.kernel), shapes[layer.kernel])));
         initializers.push(tensor(layer.bias, [co], param(layer.bias)));
         nodes.push({
-          opType: 'Conv', name: out, input: [current, w, layer.bias], output: [out],
-          attribute: [ints('kernel_shape', [kh, kw]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), ints('dilations', [1, 1]), int('group', 1)],
+          opType: 'Conv',
+          name: out,
+          input: [current, w, layer.bias],
+          output: [out],
+          attribute: [
+            ints('kernel_shape', [kh, kw]),
+            ints('strides', [1, 1]),
+            ints('pads', [0, 0, 0, 0]),
+            ints('dilations', [1, 1]),
+            int('group', 1),
+          ],
         });
         shape = [co, shape[1] - kh + 1, shape[2] - kw + 1];
         break;
@@ -128,8 +137,15 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
         break;
       case 'maxPool':
         nodes.push({
-          opType: 'MaxPool', name: out, input: [current], output: [out],
-          attribute: [ints('kernel_shape', [layer.size, layer.size]), ints('strides', [layer.size, layer.size]), ints('pads', [0, 0, 0, 0])],
+          opType: 'MaxPool',
+          name: out,
+          input: [current],
+          output: [out],
+          attribute: [
+            ints('kernel_shape', [layer.size, layer.size]),
+            ints('strides', [layer.size, layer.size]),
+            ints('pads', [0, 0, 0, 0]),
+          ],
         });
         shape = [shape[0], Math.floor(shape[1] / layer.size), Math.floor(shape[2] / layer.size)];
         break;
@@ -141,10 +157,15 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
       case 'dense': {
         const [features, outputs] = shapes[layer.kernel];
         if (flattenedFrom == null) throw new Error(`${spec.name}: dense layer without a flatten before it`);
-        initializers.push(tensor(layer.kernel, [outputs, features], denseToGemmB(param(layer.kernel), shapes[layer.kernel], flattenedFrom)));
+        initializers.push(
+          tensor(layer.kernel, [outputs, features], denseToGemmB(param(layer.kernel), shapes[layer.kernel], flattenedFrom)),
+        );
         initializers.push(tensor(layer.bias, [outputs], param(layer.bias)));
         nodes.push({
-          opType: 'Gemm', name: out, input: [current, layer.kernel, layer.bias], output: [out],
+          opType: 'Gemm',
+          name: out,
+          input: [current, layer.kernel, layer.bias],
+          output: [out],
           attribute: [float('alpha', 1), float('beta', 1), int('transA', 0), int('transB', 1)],
         });
         shape = [outputs];

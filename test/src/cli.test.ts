@@ -30,9 +30,26 @@ interface Log {
 describe('blankspot train', () => {
   it('trains every network on every set under both protocols, and a mixture, writing logs and checkpoints', async () => {
     const { stdout } = await blankspot(
-      'train', '--network', 'all', '--data', 'binary,solid,photos,products,binary+solid+photos+products',
-      '--protocol', 'both', '--recipe', 'modern', '--epochs', '1',
-      '--train-size', '48', '--val-size', '16', '--test-size', '16', '--quiet', '--out', 'runs',
+      'train',
+      '--network',
+      'all',
+      '--data',
+      'binary,solid,photos,products,binary+solid+photos+products',
+      '--protocol',
+      'both',
+      '--recipe',
+      'modern',
+      '--epochs',
+      '1',
+      '--train-size',
+      '48',
+      '--val-size',
+      '16',
+      '--test-size',
+      '16',
+      '--quiet',
+      '--out',
+      'runs',
     );
     const finished = stdout.split('\n').filter((l) => l.includes('test accuracy'));
     expect(finished).toHaveLength(3 * 5 * 2);
@@ -56,8 +73,12 @@ describe('blankspot train', () => {
   });
 
   it('explains bad options instead of crashing', async () => {
-    await expect(blankspot('train', '--network', 'resnet')).rejects.toMatchObject({ stderr: expect.stringContaining("unknown network 'resnet'") });
-    await expect(blankspot('train', '--data', 'photos', '--photos', join(dir, 'missing'), '--epochs', '1', '--quiet')).rejects.toMatchObject({
+    await expect(blankspot('train', '--network', 'resnet')).rejects.toMatchObject({
+      stderr: expect.stringContaining("unknown network 'resnet'"),
+    });
+    await expect(
+      blankspot('train', '--data', 'photos', '--photos', join(dir, 'missing'), '--epochs', '1', '--quiet'),
+    ).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('cannot read image folder'),
     });
@@ -67,9 +88,24 @@ describe('blankspot train', () => {
 describe('blankspot export', () => {
   it('exports a trained run to ONNX and publishes it to a manifest', async () => {
     const run = join(dir, 'runs', 'paper', 'binary', 'cnn-leaky-modern');
-    const { stdout } = await blankspot('export', run, '--out', 'models/cnn-leaky.onnx', '--name', 'cnn-leaky', '--manifest', 'models/manifest.json', '--default');
-    expect(stdout).toMatch(/wrote .*cnn-leaky\.onnx: cnn-leaky, \d+ bytes, sha256 [0-9a-f]{64}; ONNX Runtime vs TensorFlow.js max \|diff\| .* on 256 inputs/);
-    const manifest = JSON.parse(await readFile(join(dir, 'models', 'manifest.json'), 'utf8')) as { default: string; models: Array<{ name: string; size: number }> };
+    const { stdout } = await blankspot(
+      'export',
+      run,
+      '--out',
+      'models/cnn-leaky.onnx',
+      '--name',
+      'cnn-leaky',
+      '--manifest',
+      'models/manifest.json',
+      '--default',
+    );
+    expect(stdout).toMatch(
+      /wrote .*cnn-leaky\.onnx: cnn-leaky, \d+ bytes, sha256 [0-9a-f]{64}; ONNX Runtime vs TensorFlow.js max \|diff\| .* on 256 inputs/,
+    );
+    const manifest = JSON.parse(await readFile(join(dir, 'models', 'manifest.json'), 'utf8')) as {
+      default: string;
+      models: Array<{ name: string; size: number }>;
+    };
     expect(manifest.default).toBe('cnn-leaky');
     expect(manifest.models[0].size).toBe((await stat(join(dir, 'models', 'cnn-leaky.onnx'))).size);
   });
@@ -84,7 +120,17 @@ describe('blankspot export', () => {
 
 describe('blankspot dataset', () => {
   it('writes a preview grid of the requested set', async () => {
-    const { stdout } = await blankspot('dataset', '--data', 'products', '--protocol', 'realistic', '-n', '16', '--out', 'grid.png');
+    const { stdout } = await blankspot(
+      'dataset',
+      '--data',
+      'products',
+      '--protocol',
+      'realistic',
+      '-n',
+      '16',
+      '--out',
+      'grid.png',
+    );
     expect(stdout).toMatch(/wrote grid\.png: 16 examples of products \(realistic, train\), \d+ with a rectangle/);
     const meta = await sharp(join(dir, 'grid.png')).metadata();
     // 4x4 tiles of 128 px with 4 px gaps.

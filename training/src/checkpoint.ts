@@ -25,7 +25,12 @@ export interface Checkpoint {
   values: Record<string, Float32Array>;
 }
 
-export async function saveCheckpoint(dir: string, network: NetworkName, params: Params, training: Record<string, unknown>): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  network: NetworkName,
+  params: Params,
+  training: Record<string, unknown>,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries: CheckpointMeta['params'] = [];
   const chunks: Float32Array[] = [];
@@ -60,7 +65,8 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     bad(`${dir} is not a blankspot checkpoint: model.json is missing or not JSON`, e);
   }
   if (meta?.format !== CHECKPOINT_FORMAT) bad(`${dir}/model.json is not a blankspot checkpoint`);
-  if (meta.version !== CHECKPOINT_VERSION) bad(`checkpoint version ${meta.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+  if (meta.version !== CHECKPOINT_VERSION)
+    bad(`checkpoint version ${meta.version} is not supported (expected ${CHECKPOINT_VERSION})`);
   if (!isNetworkName(String(meta.network))) bad(`unknown network '${meta.network}' in ${dir}/model.json`);
   let bytes: Buffer;
   try {

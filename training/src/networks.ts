@@ -60,9 +60,21 @@ function cnnSpec(name: NetworkName, activation: Layer, description: string): Net
     name,
     description,
     params: [
-      { name: 'conv1/kernel', shape: [KERNEL, KERNEL, 1, FILTERS], init: 'glorot', fanIn: KERNEL * KERNEL, fanOut: KERNEL * KERNEL * FILTERS },
+      {
+        name: 'conv1/kernel',
+        shape: [KERNEL, KERNEL, 1, FILTERS],
+        init: 'glorot',
+        fanIn: KERNEL * KERNEL,
+        fanOut: KERNEL * KERNEL * FILTERS,
+      },
       { name: 'conv1/bias', shape: [FILTERS], init: 'zeros' },
-      { name: 'conv2/kernel', shape: [KERNEL, KERNEL, FILTERS, FILTERS], init: 'glorot', fanIn: KERNEL * KERNEL * FILTERS, fanOut: KERNEL * KERNEL * FILTERS },
+      {
+        name: 'conv2/kernel',
+        shape: [KERNEL, KERNEL, FILTERS, FILTERS],
+        init: 'glorot',
+        fanIn: KERNEL * KERNEL * FILTERS,
+        fanOut: KERNEL * KERNEL * FILTERS,
+      },
       { name: 'conv2/bias', shape: [FILTERS], init: 'zeros' },
       { name: 'dense/kernel', shape: [CNN_FEATURES, NUM_CLASSES], init: 'glorot', fanIn: CNN_FEATURES, fanOut: NUM_CLASSES },
       { name: 'dense/bias', shape: [NUM_CLASSES], init: 'zeros' },
@@ -91,8 +103,16 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
     ],
     layers: [{ op: 'flatten' }, { op: 'dense', kernel: 'dense/kernel', bias: 'dense/bias' }, { op: 'softmax' }],
   },
-  'cnn-relu': cnnSpec('cnn-relu', { op: 'relu' }, 'conv 8x5x5 -> ReLU -> maxpool 2 -> conv 8x5x5 -> ReLU -> maxpool 2 -> dense 2 -> softmax'),
-  'cnn-leaky': cnnSpec('cnn-leaky', { op: 'leakyRelu', alpha: 0.01 }, 'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax'),
+  'cnn-relu': cnnSpec(
+    'cnn-relu',
+    { op: 'relu' },
+    'conv 8x5x5 -> ReLU -> maxpool 2 -> conv 8x5x5 -> ReLU -> maxpool 2 -> dense 2 -> softmax',
+  ),
+  'cnn-leaky': cnnSpec(
+    'cnn-leaky',
+    { op: 'leakyRelu', alpha: 0.01 },
+    'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax',
+  ),
 };
 
 export type Params = Record<string, tf.Variable>;
@@ -139,10 +159,17 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
     const [xIn, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
     // The kernel, not tf.fused.conv2d: while gradients are recorded that op unfuses itself.
     // ReLU fuses into XNNPACK's output clamp; leaky ReLU does not, so it runs as its own kernel.
-    const z = tf.engine().runKernel('FusedConv2D', { x: xIn, filter: w, bias: b }, {
-      strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1],
-      activation: alpha === 0 ? 'relu' : 'linear',
-    }) as tf.Tensor4D;
+    const z = tf.engine().runKernel(
+      'FusedConv2D',
+      { x: xIn, filter: w, bias: b },
+      {
+        strides: [1, 1],
+        pad: 'valid',
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        activation: alpha === 0 ? 'relu' : 'linear',
+      },
+    ) as tf.Tensor4D;
     const y = alpha === 0 ? z : tf.leakyRelu(z, alpha);
     save([xIn, w, y]);
     return {
@@ -150,9 +177,16 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws, ys] = saved as tf.Tensor4D[];
         const [dz, db] = actBiasGrad(ys, dy as tf.Tensor4D, alpha);
-        const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: xs, dy: dz }, {
-          strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: ws.shape,
-        }) as tf.Tensor4D;
+        const dw = tf.engine().runKernel(
+          'Conv2DBackpropFilter',
+          { x: xs, dy: dz },
+          {
+            strides: [1, 1],
+            pad: 'valid',
+            dataFormat: 'NHWC',
+            filterShape: ws.shape,
+          },
+        ) as tf.Tensor4D;
         const dx = inputGrad ? tf.conv2dTranspose(dz, ws, xs.shape, 1, 'valid') : tf.zerosLike(xs);
         return [dx, dw, db];
       },
@@ -196,7 +230,13 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         // A conv and the activation after it run as one layer with a hand-written backward step.
         const slope = slopeOf(layers[i + 1]);
         if (slope == null) throw new Error(`${spec.name}: a conv must be followed by relu or leakyRelu`);
-        x = convLayer(x as tf.Tensor4D, params[layer.kernel] as tf.Tensor4D, params[layer.bias] as tf.Tensor1D, slope, !firstConv);
+        x = convLayer(
+          x as tf.Tensor4D,
+          params[layer.kernel] as tf.Tensor4D,
+          params[layer.bias] as tf.Tensor1D,
+          slope,
+          !firstConv,
+        );
         activations.push(x as tf.Tensor4D);
         firstConv = false;
         i++;

@@ -19,7 +19,10 @@ parentPort!.on('message', async (m: { weights: Float32Array[]; indices: Int32Arr
       tf.tidy(() => v.assign(tf.tensor(m.weights[i], p.shape, 'float32')));
     });
     const result = shardGradients(spec, params, init.examples, m.indices);
-    parentPort!.postMessage(result, result.grads.map((g) => g.buffer as ArrayBuffer));
+    parentPort!.postMessage(
+      result,
+      result.grads.map((g) => g.buffer as ArrayBuffer),
+    );
   } catch (e) {
     parentPort!.postMessage({ error: e instanceof Error ? e.message : String(e) });
   }

@@ -44,7 +44,9 @@ describe('the trainer', () => {
         expect((ckpt.meta.training.validation as { accuracy: number }).accuracy).toBe(1);
         const params = paramsFromValues(NETWORKS[network], ckpt.values);
         const idx = Array.from({ length: 64 }, (_, i) => i);
-        const probs = tf.tidy(() => predict(NETWORKS[network], params, tf.tensor4d(data.val.images.slice(0, 64 * 4096), [64, 64, 64, 1])).arraySync());
+        const probs = tf.tidy(() =>
+          predict(NETWORKS[network], params, tf.tensor4d(data.val.images.slice(0, 64 * 4096), [64, 64, 64, 1])).arraySync(),
+        );
         probs.forEach((p, i) => expect(p[1] >= 0.5 ? 1 : 0).toBe(data.val.labels[idx[i]]));
         disposeParams(params);
       });
@@ -80,7 +82,11 @@ describe('the trainer', () => {
     await expect(loadCheckpoint(join(dir, 'nope'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     const bad = join(dir, 'bad');
     const data = await buildSplits({ sets: ['binary'], protocol: 'paper', seed: 1, counts: { train: 64, val: 16, test: 16 } });
-    const { dir: good } = await runTraining(data, { network: 'lr', recipe: 'paper', protocol: 'paper', data: 'binary', seed: 1, counts, backend: 'wasm', epochs: 1 }, bad);
+    const { dir: good } = await runTraining(
+      data,
+      { network: 'lr', recipe: 'paper', protocol: 'paper', data: 'binary', seed: 1, counts, backend: 'wasm', epochs: 1 },
+      bad,
+    );
     await writeFile(join(good, 'weights.bin'), new Uint8Array(100));
     await expect(loadCheckpoint(good)).rejects.toThrow(/truncated|wrong shape/);
     await writeFile(join(good, 'model.json'), '{"format":"something else"}');

@@ -150,48 +150,48 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   const backend = tf.getBackend() as BackendName;
   const parallel = new ParallelGradients(spec, params, trainSet, options.threads ?? defaultThreads(), backend);
   try {
-  for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
-    const lr =
-      recipe.schedule === 'cosine'
-        ? 0.5 * recipe.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / recipe.epochs))
-        : recipe.learningRate;
-    setLearningRate(optimizer, lr);
-    const order = Rng.for(options.seed, 'shuffle', epoch).shuffle(Array.from({ length: trainSet.count }, (_, i) => i));
-    const started = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    for (let b = 0; b < batches; b++) {
-      const idx = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
-      const step = await parallel.compute(idx);
-      // Mean gradient over the batch, applied on the main thread's weights.
-      const grads: Record<string, tf.Tensor> = {};
-      spec.params.forEach((p, i) => {
-        const g = step.grads[i];
-        for (let j = 0; j < g.length; j++) g[j] /= step.count;
-        grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
-      });
-      optimizer.applyGradients(grads);
-      tf.dispose(Object.values(grads));
-      lossSum += step.lossSum;
-      correct += step.hits;
-      options.onBatch?.({ epoch, batch: b + 1, batches, loss: step.lossSum / step.count, accuracy: step.hits / step.count });
+    for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+      const lr =
+        recipe.schedule === 'cosine'
+          ? 0.5 * recipe.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / recipe.epochs))
+          : recipe.learningRate;
+      setLearningRate(optimizer, lr);
+      const order = Rng.for(options.seed, 'shuffle', epoch).shuffle(Array.from({ length: trainSet.count }, (_, i) => i));
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        const idx = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
+        const step = await parallel.compute(idx);
+        // Mean gradient over the batch, applied on the main thread's weights.
+        const grads: Record<string, tf.Tensor> = {};
+        spec.params.forEach((p, i) => {
+          const g = step.grads[i];
+          for (let j = 0; j < g.length; j++) g[j] /= step.count;
+          grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
+        });
+        optimizer.applyGradients(grads);
+        tf.dispose(Object.values(grads));
+        lossSum += step.lossSum;
+        correct += step.hits;
+        options.onBatch?.({ epoch, batch: b + 1, batches, loss: step.lossSum / step.count, accuracy: step.hits / step.count });
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const v = evaluate(spec, params, val);
+      const log: EpochLog = {
+        epoch,
+        trainLoss: lossSum / trainSet.count,
+        trainAccuracy: correct / trainSet.count,
+        valLoss: v.loss,
+        valAccuracy: v.accuracy,
+        deadFraction: deadUnitFraction(spec, params, val),
+        learningRate: lr,
+        seconds,
+        secondsPer1000: (seconds * 1000) / trainSet.count,
+      };
+      epochs.push(log);
+      await options.onEpoch?.(log);
     }
-    const seconds = (performance.now() - started) / 1000;
-    const v = evaluate(spec, params, val);
-    const log: EpochLog = {
-      epoch,
-      trainLoss: lossSum / trainSet.count,
-      trainAccuracy: correct / trainSet.count,
-      valLoss: v.loss,
-      valAccuracy: v.accuracy,
-      deadFraction: deadUnitFraction(spec, params, val),
-      learningRate: lr,
-      seconds,
-      secondsPer1000: (seconds * 1000) / trainSet.count,
-    };
-    epochs.push(log);
-    await options.onEpoch?.(log);
-  }
   } finally {
     await parallel.close();
   }

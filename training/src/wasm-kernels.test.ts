@@ -86,12 +86,24 @@ describe('wasm training kernels match the cpu backend', () => {
   ];
   for (const c of cases) {
     it(`Conv2DBackpropFilter and Conv2DBackpropInput, ${c.label}`, async () => {
-      const xv = randomValues(c.x.reduce((a, b) => a * b), `x-${c.label}`, -1, 1);
-      const fv = randomValues(c.f.reduce((a, b) => a * b), `f-${c.label}`, -1, 1);
+      const xv = randomValues(
+        c.x.reduce((a, b) => a * b),
+        `x-${c.label}`,
+        -1,
+        1,
+      );
+      const fv = randomValues(
+        c.f.reduce((a, b) => a * b),
+        `f-${c.label}`,
+        -1,
+        1,
+      );
       const run = () => {
         const x = tf.tensor4d(xv, c.x as [number, number, number, number]);
         const f = tf.tensor4d(fv, c.f as [number, number, number, number]);
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad))));
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad))),
+        );
         const [dx, df] = g([x, f]);
         return [dx.dataSync() as Float32Array, df.dataSync() as Float32Array];
       };
@@ -106,9 +118,11 @@ describe('wasm training kernels match the cpu backend', () => {
     const xv = randomValues(2 * 6 * 6 * 3, 'pool', -2, -1);
     xv[0] = xv[3]; // a tie inside one window: the first position wins
     const run = () =>
-      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.reshape(tf.range(1, 2 * 3 * 3 * 3 + 1), [2, 3, 3, 3]))))(
-        tf.tensor4d(xv, [2, 6, 6, 3]),
-      ).dataSync() as Float32Array;
+      tf
+        .grad((a: tf.Tensor) =>
+          tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.reshape(tf.range(1, 2 * 3 * 3 * 3 + 1), [2, 3, 3, 3]))),
+        )(tf.tensor4d(xv, [2, 6, 6, 3]))
+        .dataSync() as Float32Array;
     const ref = await onBackend('cpu', run);
     const got = await onBackend('wasm', run);
     expect(Array.from(got)).toEqual(Array.from(ref));

@@ -41,7 +41,12 @@ function free(backend: BackendWasm, ...infos: TensorInfo[]): void {
 }
 
 function explicit(top: number, bottom: number, left: number, right: number): backend_util.ExplicitPadding {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 function assertChannelsLast(dataFormat: unknown): void {
@@ -65,16 +70,27 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   };
   assertChannelsLast(dataFormat);
   const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { top, bottom, left, right } = info.padInfo;
   const xT = run('Transpose', wasm, { x }, { perm: [3, 1, 2, 0] });
   const dyT = run('Transpose', wasm, { x: dy }, { perm: [1, 2, 0, 3] });
-  let conv = run('Conv2D', wasm, { x: xT, filter: dyT }, {
-    strides: [1, 1],
-    pad: explicit(top, bottom, left, right),
-    dataFormat: 'NHWC',
-    dilations: [info.strideHeight, info.strideWidth],
-  });
+  let conv = run(
+    'Conv2D',
+    wasm,
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      pad: explicit(top, bottom, left, right),
+      dataFormat: 'NHWC',
+      dilations: [info.strideHeight, info.strideWidth],
+    },
+  );
   free(wasm, xT, dyT);
   const [kh, kw] = filterShape;
   if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
@@ -106,7 +122,13 @@ function makeConv2DBackpropInput(fallback: KernelFunc): KernelFunc {
     };
     assertChannelsLast(dataFormat);
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const { top, left } = info.padInfo;
     const kh = info.filterHeight;
     const kw = info.filterWidth;
@@ -120,12 +142,17 @@ function makeConv2DBackpropInput(fallback: KernelFunc): KernelFunc {
     const rotated = run('Reverse', wasm, { x: filter }, { dims: [0, 1] });
     const swapped = run('Transpose', wasm, { x: rotated }, { perm: [0, 1, 3, 2] });
     free(wasm, rotated);
-    const dx = run('Conv2D', wasm, { x: dy, filter: swapped }, {
-      strides: [1, 1],
-      pad: explicit(padTop, padBottom, padLeft, padRight),
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    });
+    const dx = run(
+      'Conv2D',
+      wasm,
+      { x: dy, filter: swapped },
+      {
+        strides: [1, 1],
+        pad: explicit(padTop, padBottom, padLeft, padRight),
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      },
+    );
     free(wasm, swapped);
     return dx;
   };
@@ -145,7 +172,13 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
   const info = backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const out = wasm.makeOutput(input.shape, 'float32');
   const dx = wasm.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
@@ -156,8 +189,16 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const fw = info.effectiveFilterWidth;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
-  if (fh === 2 && fw === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 &&
-      inHeight >= 2 * outHeight && inWidth >= 2 * outWidth) {
+  if (
+    fh === 2 &&
+    fw === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    inHeight >= 2 * outHeight &&
+    inWidth >= 2 * outWidth
+  ) {
     maxPoolGrad2x2(x, g, dx, batchSize, inHeight, inWidth, C, outHeight, outWidth);
     return out;
   }
@@ -201,8 +242,15 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
  * with comparisons turned into 0/1 integers, because ReLU outputs make the branches unpredictable.
  */
 function maxPoolGrad2x2(
-  x: Float32Array, g: Float32Array, dx: Float32Array,
-  batch: number, inH: number, inW: number, C: number, outH: number, outW: number,
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  inH: number,
+  inW: number,
+  C: number,
+  outH: number,
+  outW: number,
 ): void {
   const row = inW * C;
   let gi = 0;

@@ -31,16 +31,29 @@ const PAPER_2015_GPU: Record<string, number> = { lr: 1.0, 'cnn-relu': 2.94, 'cnn
 async function torchTimes(): Promise<Record<string, number> | null> {
   const script = fileURLToPath(new URL('../../bench/torch_speed.py', import.meta.url));
   try {
-    const { stdout } = await promisify(execFile)('/usr/bin/python3', [script, String(threads), String(batch), String(images), String(epochs)]);
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', [
+      script,
+      String(threads),
+      String(batch),
+      String(images),
+      String(epochs),
+    ]);
     return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
   } catch (e) {
-    console.error(`PyTorch baseline skipped (${(e as Error).message.split('\n')[0]}); install Debian's python3-torch to compare.`);
+    console.error(
+      `PyTorch baseline skipped (${(e as Error).message.split('\n')[0]}); install Debian's python3-torch to compare.`,
+    );
     return null;
   }
 }
 
 const backend = await useBackend(values.backend as BackendName | 'auto');
-const data = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'bench', counts: { train: images, val: 64, test: 0 } });
+const data = await buildSplits({
+  sets: ['photos'],
+  protocol: 'paper',
+  seed: 'bench',
+  counts: { train: images, val: 64, test: 0 },
+});
 const ours: Record<string, number> = {};
 for (const network of NETWORK_NAMES) {
   // One extra epoch first: JIT warm-up and worker start-up are not the steady state.
@@ -49,10 +62,14 @@ for (const network of NETWORK_NAMES) {
   ours[network] = timed.reduce((a, e) => a + e.secondsPer1000, 0) / timed.length;
 }
 const torch = await torchTimes();
-console.log(`\nseconds per epoch per 1000 images (${images} images, batch ${batch}, ${threads} threads, tfjs backend ${backend})\n`);
+console.log(
+  `\nseconds per epoch per 1000 images (${images} images, batch ${batch}, ${threads} threads, tfjs backend ${backend})\n`,
+);
 console.log('| network | blankspot (tfjs) | PyTorch, same CPU | blankspot / PyTorch | paper, 2015 GPU |');
 console.log('|---|---|---|---|---|');
 for (const network of NETWORK_NAMES) {
   const t = torch?.[network];
-  console.log(`| ${network} | ${ours[network].toFixed(3)} | ${t == null ? 'n/a' : t.toFixed(3)} | ${t == null ? 'n/a' : (ours[network] / t).toFixed(2) + 'x'} | ${PAPER_2015_GPU[network].toFixed(2)} |`);
+  console.log(
+    `| ${network} | ${ours[network].toFixed(3)} | ${t == null ? 'n/a' : t.toFixed(3)} | ${t == null ? 'n/a' : (ours[network] / t).toFixed(2) + 'x'} | ${PAPER_2015_GPU[network].toFixed(2)} |`,
+  );
 }

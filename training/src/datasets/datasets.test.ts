@@ -106,6 +106,8 @@ describe('splits by source photo', () => {
   });
 
   it('rejects an empty folder with a clear error', async () => {
-    await expect(buildSplits({ sets: ['photos'], protocol: 'paper', seed: 1, counts: counts(1), photosDir: '/nonexistent' })).rejects.toThrow(/cannot read image folder/);
+    await expect(
+      buildSplits({ sets: ['photos'], protocol: 'paper', seed: 1, counts: counts(1), photosDir: '/nonexistent' }),
+    ).rejects.toThrow(/cannot read image folder/);
   });
 });

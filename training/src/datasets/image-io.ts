@@ -74,7 +74,9 @@ export async function softShadow(object: RgbaImage, sigma: number, opacity: numb
 
 /** Writes a greyscale [0,1] image (with optional RGB overlay) as PNG. */
 export async function writeRgbPng(path: string, width: number, height: number, rgb: Uint8Array): Promise<void> {
-  await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 export function cropRgba(image: RgbaImage, left: number, top: number, width: number, height: number): RgbaImage {

@@ -132,7 +132,12 @@ export async function productSource(cutoutDir: string, seed: string | number, ca
         layers.push({ image: shadow, left: left - pad + rng.uniform(2, 8), top: top - pad + rng.uniform(2, 8) });
       }
       layers.push({ image: object, left, top });
-      return compose(canvas, canvas, background, layers.map((l) => clipLayer(l, canvas)));
+      return compose(
+        canvas,
+        canvas,
+        background,
+        layers.map((l) => clipLayer(l, canvas)),
+      );
     },
   };
 }
