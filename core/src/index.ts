@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './verdict.js';
 export * from './manifest.js';
+export * from './image-format.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   INPUT_SIZE,
   anomalyScores,
+  greyToInput,
   preprocess,
   resizeArea,
   rgbaToGrey,
@@ -68,6 +69,22 @@ describe('preprocess', () => {
     const meanIn = Array.from(input).reduce((a, b) => a + b, 0) / input.length;
     const expected = (40 / 255) * (1 - 1 / 16) + 1 / 16;
     expect(meanIn).toBeCloseTo(expected, 5);
+  });
+
+  it('equals the two-step grey-then-resize computation', () => {
+    for (const [w, h] of [
+      [64, 64],
+      [333, 101],
+      [40, 90],
+      [1001, 999],
+    ]) {
+      const data = new Uint8Array(w * h * 4);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) % 256;
+      const img = { width: w, height: h, data };
+      const fused = preprocess(img);
+      const twoStep = greyToInput(rgbaToGrey(img));
+      for (let i = 0; i < fused.length; i++) expect(Math.abs(fused[i] - twoStep[i])).toBeLessThan(1e-5);
+    }
   });
 
   it('rejects malformed pixel buffers', () => {

@@ -1,0 +1,163 @@
+/**
+ * What an uploaded file is, judged from its bytes (never from a header or a file name), and how
+ * large it claims to be, read from its header before anything is decoded: a decompression bomb is
+ * refused while it is still a few kilobytes.
+ */
+import { BlankspotError } from './errors.js';
+import { LIMITS } from './limits.js';
+
+export const ALLOWED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+export type ImageType = (typeof ALLOWED_IMAGE_TYPES)[number];
+
+export interface ImageInfo {
+  type: ImageType;
+  width: number;
+  height: number;
+}
+
+const ascii = (bytes: Uint8Array, at: number, text: string) => {
+  if (at + text.length > bytes.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+};
+
+/** Names a few formats people upload by mistake, for a helpful 415 message. */
+function otherFormat(bytes: Uint8Array): string | null {
+  if (ascii(bytes, 0, '%PDF-')) return 'PDF';
+  if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return 'GIF';
+  if (ascii(bytes, 4, 'ftyp')) {
+    const brand = String.fromCharCode(...bytes.subarray(8, 12));
+    if (/^(heic|heix|hevc|hevx|heim|heis|mif1|msf1)$/.test(brand)) return 'HEIC/HEIF';
+    if (/^avi[fs]$/.test(brand)) return 'AVIF';
+    return 'an ISO media file';
+  }
+  if (ascii(bytes, 0, 'II*\0') || ascii(bytes, 0, 'MM\0*')) return 'TIFF';
+  if (ascii(bytes, 0, 'BM')) return 'BMP';
+  if (ascii(bytes, 0, 'PK\x03\x04')) return 'a ZIP archive';
+  let i = 0;
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3;
+  while (i < bytes.length && i < 64 && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  if (bytes[i] === 0x3c /* < */) return 'SVG, HTML or XML';
+  return null;
+}
+
+/** JPEG, PNG or WebP by magic bytes; anything else is a 415. */
+export function sniffImageType(bytes: Uint8Array): ImageType {
+  if (bytes.length === 0) throw new BlankspotError('BAD_REQUEST', 'the request has no image');
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (ascii(bytes, 0, '\x89PNG\r\n\x1a\n')) return 'image/png';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'image/webp';
+  const other = otherFormat(bytes);
+  throw new BlankspotError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `${other ? `${other} is` : 'this file is'} not an allowed image format (allowed: JPEG, PNG, WebP)`,
+  );
+}
+
+// Markers of active or container formats. Found inside a JPEG/PNG/WebP, they make it a polyglot:
+// a file that another program would open as something else.
+const POLYGLOT_MARKERS = ['<script', '<html', '<svg', '<?xml', '<!doctype', '%PDF-', 'PK\x03\x04', '<?php', '<body', '<iframe'];
+const SCAN_BYTES = 64 * 1024;
+
+function findMarker(bytes: Uint8Array): string | null {
+  const scan = (from: number, to: number): string | null => {
+    for (let i = from; i < to; i++) {
+      const b = bytes[i] | 0x20; // lower-case ASCII letters; other bytes change harmlessly
+      if (b !== 0x3c /* < */ && bytes[i] !== 0x25 /* % */ && bytes[i] !== 0x50 /* P */) continue;
+      for (const m of POLYGLOT_MARKERS) {
+        let ok = i + m.length <= to;
+        for (let k = 0; ok && k < m.length; k++) {
+          const c = m.charCodeAt(k);
+          const v = c >= 0x61 && c <= 0x7a ? bytes[i + k] | 0x20 : bytes[i + k];
+          if (v !== c) ok = false;
+        }
+        if (ok) return m;
+      }
+    }
+    return null;
+  };
+  const head = Math.min(bytes.length, SCAN_BYTES);
+  return scan(0, head) ?? (bytes.length > head ? scan(Math.max(head, bytes.length - SCAN_BYTES), bytes.length) : null);
+}
+
+function readU16BE(b: Uint8Array, i: number) {
+  return (b[i] << 8) | b[i + 1];
+}
+function readU32BE(b: Uint8Array, i: number) {
+  return ((b[i] << 24) >>> 0) + (b[i + 1] << 16) + (b[i + 2] << 8) + b[i + 3];
+}
+function readU24LE(b: Uint8Array, i: number) {
+  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
+}
+
+function truncated(what: string): never {
+  throw new BlankspotError('UNDECODABLE_IMAGE', `the ${what} is truncated or damaged: no image size in its header`);
+}
+
+function jpegSize(b: Uint8Array): [number, number] {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) truncated('JPEG');
+    const marker = b[i + 1];
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    const length = readU16BE(b, i + 2);
+    if (length < 2) truncated('JPEG');
+    // SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return [readU16BE(b, i + 7), readU16BE(b, i + 5)];
+    }
+    i += 2 + length;
+  }
+  truncated('JPEG');
+}
+
+function pngSize(b: Uint8Array): [number, number] {
+  if (b.length < 24 || !ascii(b, 12, 'IHDR')) truncated('PNG');
+  return [readU32BE(b, 16), readU32BE(b, 20)];
+}
+
+function webpSize(b: Uint8Array): [number, number] {
+  if (b.length < 30) truncated('WebP');
+  if (ascii(b, 12, 'VP8 ')) {
+    // Lossy: a 3-byte frame tag, the start code 9d 01 2a, then 14-bit little-endian width and height.
+    if (b[23] !== 0x9d || b[24] !== 0x01 || b[25] !== 0x2a) truncated('WebP');
+    return [(b[26] | (b[27] << 8)) & 0x3fff, (b[28] | (b[29] << 8)) & 0x3fff];
+  }
+  if (ascii(b, 12, 'VP8L')) {
+    const bits = b[21] | (b[22] << 8) | (b[23] << 16) | (b[24] << 24);
+    return [(bits & 0x3fff) + 1, ((bits >>> 14) & 0x3fff) + 1];
+  }
+  if (ascii(b, 12, 'VP8X')) return [readU24LE(b, 24) + 1, readU24LE(b, 27) + 1];
+  truncated('WebP');
+}
+
+/**
+ * Type and size of an upload, checked against the limits: 415 for formats that are not allowed or
+ * polyglots, 422 for headers that are damaged or claim more pixels than the limit.
+ */
+export function inspectImage(bytes: Uint8Array, limits: { maxPixels: number; maxSide: number } = LIMITS): ImageInfo {
+  const type = sniffImageType(bytes);
+  const marker = findMarker(bytes);
+  if (marker != null) {
+    throw new BlankspotError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the file is an image and something else too (it contains '${marker.trim()}')`,
+    );
+  }
+  const [width, height] = type === 'image/jpeg' ? jpegSize(bytes) : type === 'image/png' ? pngSize(bytes) : webpSize(bytes);
+  if (width < 1 || height < 1) truncated(type.slice(6).toUpperCase());
+  if (width > limits.maxSide || height > limits.maxSide || width * height > limits.maxPixels) {
+    throw new BlankspotError(
+      'IMAGE_TOO_LARGE',
+      `the image is ${width}x${height} pixels; the limit is ${limits.maxPixels} pixels and ${limits.maxSide} per side`,
+    );
+  }
+  return { type, width, height };
+}

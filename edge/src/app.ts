@@ -1,0 +1,226 @@
+/**
+ * The blankspot API as one Hono app. It knows nothing of Node or Workers: decoding and ONNX
+ * sessions come from the runtime adapter (see runtime.ts).
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { BlankspotError, toErrorBody, type ErrorCode } from '@blankspot/core';
+import { apiKeyAuth } from './auth.js';
+import { checkImage } from './check.js';
+import { DEFAULT_CONFIG, type EdgeConfig } from './config.js';
+import { DEMO_PAGE } from './demo-page.js';
+import { ConcurrencyLimiter } from './limiter.js';
+import { ModelRegistry } from './models.js';
+import type { EdgeRuntime } from './runtime.js';
+import { CheckQuery, CheckResult, ErrorBody, Health, ModelList } from './schemas.js';
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'MODEL_UNAVAILABLE',
+};
+
+/** Hono's own HTTP errors (body limit, malformed input) become blankspot errors with the same status. */
+function asBlankspotError(err: unknown): unknown {
+  if (err instanceof HTTPException) {
+    const code = STATUS_CODES[err.status];
+    if (code) return new BlankspotError(code, err.message || code.toLowerCase().replace(/_/g, ' '));
+  }
+  return err;
+}
+
+const errorResponses = Object.fromEntries(
+  [400, 401, 413, 415, 422, 429, 500, 503].map((s) => [
+    s,
+    { description: 'error', content: { 'application/json': { schema: ErrorBody } } },
+  ]),
+);
+
+const BINARY = { type: 'string' as const, format: 'binary' };
+
+const checkRoute = createRoute({
+  method: 'post',
+  path: '/v1/check',
+  summary: 'Check one photo for a white rectangle',
+  description:
+    'Send the photo as the raw request body (its type is read from its bytes, not the Content-Type header) or as the ' +
+    'multipart/form-data field `image`. JPEG, PNG and WebP are accepted.',
+  request: {
+    query: CheckQuery,
+    // Plain OpenAPI schemas, not zod: the body is binary and read by the handler, which sniffs its bytes.
+    body: {
+      required: true,
+      content: {
+        'application/octet-stream': { schema: BINARY },
+        'image/jpeg': { schema: BINARY },
+        'image/png': { schema: BINARY },
+        'image/webp': { schema: BINARY },
+        'multipart/form-data': { schema: { type: 'object', properties: { image: BINARY }, required: ['image'] } },
+      },
+    },
+  },
+  responses: { 200: { description: 'the verdict', content: { 'application/json': { schema: CheckResult } } }, ...errorResponses },
+});
+
+const modelsRoute = createRoute({
+  method: 'get',
+  path: '/v1/models',
+  summary: 'The models this API serves, from models/manifest.json',
+  responses: { 200: { description: 'models', content: { 'application/json': { schema: ModelList } } }, ...errorResponses },
+});
+
+const healthRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Whether the models loaded, and why not if one did not',
+  responses: {
+    200: { description: 'the default model is ready', content: { 'application/json': { schema: Health } } },
+    503: { description: 'the default model is not ready', content: { 'application/json': { schema: Health } } },
+  },
+});
+
+async function readImageBytes(req: Request): Promise<Uint8Array> {
+  const type = req.headers.get('content-type') ?? '';
+  if (type.toLowerCase().startsWith('multipart/form-data')) {
+    let form: FormData;
+    try {
+      form = await req.formData();
+    } catch (e) {
+      if (e instanceof HTTPException || e instanceof BlankspotError) throw e;
+      throw new BlankspotError('BAD_REQUEST', 'the multipart body is malformed');
+    }
+    const file = form.get('image');
+    if (file == null || typeof file === 'string')
+      throw new BlankspotError('BAD_REQUEST', "multipart field 'image' is missing or not a file");
+    return new Uint8Array(await file.arrayBuffer());
+  }
+  return new Uint8Array(await req.arrayBuffer());
+}
+
+export interface App {
+  app: OpenAPIHono<{ Variables: { requestId: string } }>;
+  /** Resolves once every model has loaded or failed. */
+  ready: Promise<ModelRegistry>;
+}
+
+export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {}): App {
+  const config: EdgeConfig = { ...DEFAULT_CONFIG, ...options };
+  const ready = ModelRegistry.load(runtime);
+  const limiter = new ConcurrencyLimiter(config.maxConcurrent, config.maxQueue);
+  const app = new OpenAPIHono<{ Variables: { requestId: string } }>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        throw new BlankspotError(
+          'BAD_REQUEST',
+          `invalid ${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'bad value'}`,
+        );
+      }
+    },
+  });
+
+  app.use('*', requestId());
+  app.use(
+    '/v1/*',
+    cors({
+      origin: (origin) => (config.corsOrigins.includes('*') || config.corsOrigins.includes(origin) ? origin : null),
+      allowMethods: ['GET', 'POST', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-API-Key'],
+      exposeHeaders: ['Retry-After', 'X-Request-Id'],
+      maxAge: 600,
+    }),
+  );
+  app.use('/v1/*', apiKeyAuth(config.apiKeys));
+  app.use(
+    '/v1/check',
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: () => {
+        throw new BlankspotError('PAYLOAD_TOO_LARGE', `the upload is larger than ${config.maxBodyBytes} bytes`);
+      },
+    }),
+  );
+
+  app.openapi(checkRoute, async (c) => {
+    const { model } = c.req.valid('query');
+    const registry = await ready;
+    const chosen = registry.get(model);
+    const bytes = await readImageBytes(c.req.raw);
+    const result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config));
+    return c.json({ ...result, requestId: c.get('requestId') }, 200);
+  });
+
+  app.openapi(modelsRoute, async (c) => {
+    const registry = await ready;
+    if (registry.manifest == null) throw new BlankspotError('MODEL_UNAVAILABLE', `no models: ${registry.manifestError}`);
+    return c.json(
+      {
+        models: registry.list().map(({ entry, session }) => ({
+          name: entry.name,
+          version: entry.version,
+          default: entry.name === registry.defaultName,
+          ready: session != null,
+          network: entry.network,
+          protocol: entry.protocol,
+          data: entry.data,
+          threshold: entry.threshold,
+          localises: entry.localises,
+          validationAccuracy: entry.metrics.validation.accuracy,
+          sha256: entry.sha256,
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(healthRoute, async (c) => {
+    const registry = await ready;
+    const models = registry.list().map((s) => ({ name: s.entry.name, ready: s.session != null, error: s.error }));
+    const defaultReady = models.some((m) => m.name === registry.defaultName && m.ready);
+    const status = registry.manifest == null || !defaultReady ? 'unavailable' : models.every((m) => m.ready) ? 'ok' : 'degraded';
+    const body = {
+      status,
+      runtime: runtime.name,
+      models,
+      ...(registry.manifestError ? { error: registry.manifestError } : {}),
+    } as const;
+    return status === 'unavailable' ? c.json(body, 503) : c.json(body, 200);
+  });
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'blankspot API',
+      version: '1.0.0',
+      description: 'Finds white rectangles left in product photos by bad retouching.',
+    },
+  });
+
+  app.get('/', (c) => c.html(DEMO_PAGE));
+
+  app.notFound((c) =>
+    c.json(toErrorBody(new BlankspotError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c.get('requestId')).body, 404),
+  );
+
+  // The one place errors become responses: a code, a message, the request id; never a stack trace.
+  app.onError((err, c) => {
+    const e = asBlankspotError(err);
+    if (!(e instanceof BlankspotError)) console.error(`[${c.get('requestId')}]`, err);
+    const { status, body } = toErrorBody(e, c.get('requestId'));
+    if (status === 429) c.header('Retry-After', '1');
+    // The rest of an oversized upload is never read, so this connection cannot carry another request:
+    // say so, or a keep-alive client would send its next request into a socket about to close.
+    if (status === 413) c.header('Connection', 'close');
+    return c.json(body, status as ContentfulStatusCode);
+  });
+
+  return { app, ready };
+}

@@ -1,0 +1,74 @@
+/** The models of the manifest, loaded once: verified by sha256, each with its session or the reason it failed. */
+import { BlankspotError, findModel, verifyModelBytes, type ModelEntry, type ModelManifest } from '@blankspot/core';
+import type { EdgeRuntime, InferenceSession } from './runtime.js';
+
+export interface ModelState {
+  entry: ModelEntry;
+  session: InferenceSession | null;
+  error: string | null;
+}
+
+export class ModelRegistry {
+  private constructor(
+    readonly manifest: ModelManifest | null,
+    private readonly states: Map<string, ModelState>,
+    /** Why the manifest itself could not be read, if it could not. */
+    readonly manifestError: string | null,
+  ) {}
+
+  /** Loads every model; a model that fails is kept with its error so /healthz can say why. */
+  static async load(runtime: EdgeRuntime): Promise<ModelRegistry> {
+    let manifest: ModelManifest;
+    try {
+      manifest = await runtime.readManifest();
+    } catch (e) {
+      return new ModelRegistry(null, new Map(), e instanceof Error ? e.message : String(e));
+    }
+    const states = new Map<string, ModelState>();
+    await Promise.all(
+      manifest.models.map(async (entry) => {
+        try {
+          const bytes = await runtime.readModelFile(entry.file);
+          await verifyModelBytes(entry, bytes);
+          states.set(entry.name, { entry, session: await runtime.createSession(bytes), error: null });
+        } catch (e) {
+          states.set(entry.name, { entry, session: null, error: e instanceof Error ? e.message : String(e) });
+        }
+      }),
+    );
+    return new ModelRegistry(manifest, states, null);
+  }
+
+  list(): ModelState[] {
+    return this.manifest ? this.manifest.models.map((m) => this.states.get(m.name)!) : [];
+  }
+
+  get defaultName(): string | null {
+    return this.manifest?.default ?? null;
+  }
+
+  /** The ready session of a model, or the error the API answers with. */
+  get(name?: string): { entry: ModelEntry; session: InferenceSession } {
+    if (this.manifest == null) throw new BlankspotError('MODEL_UNAVAILABLE', `no models: ${this.manifestError}`);
+    let entry: ModelEntry;
+    try {
+      entry = findModel(this.manifest, name);
+    } catch {
+      throw new BlankspotError('BAD_REQUEST', `unknown model '${name}'; GET /v1/models lists them`);
+    }
+    const state = this.states.get(entry.name)!;
+    if (state.session == null)
+      throw new BlankspotError('MODEL_UNAVAILABLE', `model ${entry.name} is unavailable: ${state.error}`);
+    return { entry, session: state.session };
+  }
+
+  /** Marks a model as failed (e.g. its session broke mid-run) so health reports it. */
+  fail(name: string, error: string): void {
+    const state = this.states.get(name);
+    if (state) state.error = error;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([...this.states.values()].map((s) => s.session?.release()));
+  }
+}

@@ -1,0 +1,30 @@
+/** Decoding on Node with sharp (libvips): EXIF orientation, first frame, any colour model, to 8-bit RGBA. */
+import sharp from 'sharp';
+import { BlankspotError, type ImageInfo, type RgbaImage } from '@blankspot/core';
+import type { ImageDecoder } from '../runtime.js';
+
+export function sharpDecoder(limits: { maxPixels: number }): ImageDecoder {
+  return {
+    async decode(bytes: Uint8Array, _info: ImageInfo): Promise<RgbaImage> {
+      try {
+        const { data, info } = await sharp(bytes, {
+          // A second guard after the header check: libvips refuses to decode more pixels than this.
+          limitInputPixels: limits.maxPixels,
+          failOn: 'error',
+          animated: false,
+        })
+          .rotate()
+          .toColourspace('srgb')
+          .ensureAlpha()
+          .raw({ depth: 'uchar' })
+          .toBuffer({ resolveWithObject: true });
+        if (info.channels !== 4) throw new Error(`unexpected ${info.channels} channels`);
+        return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        if (/pixel limit/i.test(message)) throw new BlankspotError('IMAGE_TOO_LARGE', 'the image has more pixels than the limit');
+        throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
+      }
+    },
+  };
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/** `blankspot-edge` / `npm start`: the API and demo page on localhost, serving models/ through its manifest. */
+import { parseArgs } from 'node:util';
+import { configFromEnv } from '../config.js';
+import { startNodeServer } from './server.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '8787' },
+    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
+    models: { type: 'string' },
+    'require-models': { type: 'boolean', default: false },
+  },
+});
+
+try {
+  const server = await startNodeServer({
+    port: Number(values.port),
+    hostname: values.host,
+    modelsDir: values.models,
+    config: configFromEnv(process.env),
+    requireModels: values['require-models'],
+  });
+  console.log(`blankspot API and demo page on ${server.url}`);
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+}

@@ -1,0 +1,36 @@
+/**
+ * What the app needs from a runtime, and nothing more: each adapter (Node, Cloudflare Workers)
+ * implements these in a few lines with that runtime's own image decoder and ONNX Runtime build.
+ */
+import type { ImageInfo, ModelManifest, RgbaImage } from '@blankspot/core';
+
+export interface ImageDecoder {
+  /**
+   * Decoded RGBA of the first frame, EXIF orientation applied, any colour model (CMYK, grey,
+   * 16-bit) brought to 8-bit RGBA. The header was already checked against the limits.
+   */
+  decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage>;
+}
+
+export interface ModelOutputs {
+  /** [N,2] softmax probabilities. */
+  prob: Float32Array;
+  /** Localisers: [N,H,W] scores per position. */
+  heatmap?: { data: Float32Array; height: number; width: number };
+}
+
+export interface InferenceSession {
+  /** Runs a batch of n model inputs (n*64*64 values). */
+  run(input: Float32Array, n: number): Promise<ModelOutputs>;
+  release(): Promise<void>;
+}
+
+export interface EdgeRuntime {
+  /** 'node', 'workerd'... reported by /healthz. */
+  name: string;
+  decoder: ImageDecoder;
+  readManifest(): Promise<ModelManifest>;
+  /** The bytes of a model file named in the manifest. */
+  readModelFile(file: string): Promise<Uint8Array>;
+  createSession(modelBytes: Uint8Array): Promise<InferenceSession>;
+}

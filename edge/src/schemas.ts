@@ -1,0 +1,67 @@
+/** The API's shapes, once: they validate requests and generate /openapi.json. */
+import { z } from '@hono/zod-openapi';
+import { ALLOWED_IMAGE_TYPES, ERROR_STATUS } from '@blankspot/core';
+
+export const CheckQuery = z.object({
+  model: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .optional()
+    .openapi({ description: 'Model name from GET /v1/models; the default model when omitted.', example: 'cnn-leaky' }),
+});
+
+export const Box = z
+  .object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() })
+  .openapi('Box', { description: 'The white rectangle, in the photo’s own pixels (after EXIF orientation).' });
+
+export const CheckResult = z
+  .object({
+    flagged: z.boolean().openapi({ description: 'True when a white rectangle was found.' }),
+    score: z.number().min(0).max(1).openapi({ description: 'Probability that a white rectangle was added.' }),
+    threshold: z.number(),
+    model: z.object({ name: z.string(), version: z.string() }),
+    box: Box.nullable(),
+    image: z.object({ type: z.enum(ALLOWED_IMAGE_TYPES), width: z.number().int(), height: z.number().int() }),
+    timings: z.object({ decodeMs: z.number(), preprocessMs: z.number(), inferenceMs: z.number(), totalMs: z.number() }),
+    requestId: z.string(),
+  })
+  .openapi('CheckResult');
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...Array<keyof typeof ERROR_STATUS>]),
+      message: z.string(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const ModelInfo = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    default: z.boolean(),
+    ready: z.boolean(),
+    network: z.string(),
+    protocol: z.string(),
+    data: z.string(),
+    threshold: z.number(),
+    localises: z.boolean(),
+    validationAccuracy: z.number(),
+    sha256: z.string(),
+  })
+  .openapi('Model');
+
+export const ModelList = z.object({ models: z.array(ModelInfo) }).openapi('ModelList');
+
+export const Health = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'unavailable']),
+    runtime: z.string(),
+    models: z.array(z.object({ name: z.string(), ready: z.boolean(), error: z.string().nullable() })),
+    error: z.string().optional(),
+  })
+  .openapi('Health');
