@@ -2,7 +2,7 @@
  * The blankspot API as one Hono app. It knows nothing of Node or Workers: decoding and ONNX
  * sessions come from the runtime adapter (see runtime.ts).
  */
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
