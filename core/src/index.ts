@@ -5,3 +5,5 @@ export * from './limits.js';
 export * from './verdict.js';
 export * from './manifest.js';
 export * from './image-format.js';
+export * from './orientation.js';
+export * from './webp-frames.js';

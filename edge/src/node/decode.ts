@@ -2,10 +2,12 @@
 import sharp from 'sharp';
 import { BlankspotError, type ImageInfo, type RgbaImage } from '@blankspot/core';
 import type { ImageDecoder } from '../runtime.js';
+import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 
 export function sharpDecoder(limits: { maxPixels: number }): ImageDecoder {
   return {
-    async decode(bytes: Uint8Array, _info: ImageInfo): Promise<RgbaImage> {
+    async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
+      if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, limits);
       try {
         const { data, info } = await sharp(bytes, {
           // A second guard after the header check: libvips refuses to decode more pixels than this.

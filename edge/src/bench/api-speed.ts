@@ -1,0 +1,79 @@
+/**
+ * `npm run bench:api`: requests/s and latency of POST /v1/check on the Node server, next to a bare
+ * baseline measured in the same run (the same photos only decoded and resized by sharp, same HTTP
+ * stack and process model). Load comes from autocannon over loopback; every run is bounded in time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } } });
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const PHOTO = fileURLToPath(new URL('../../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url));
+
+async function startServer(script: string, args: string[]): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  for await (const chunk of proc.stdout!) {
+    out += String(chunk);
+    const m = /(?:listening |on http:\/\/127\.0\.0\.1:)(\d+)/.exec(out);
+    if (m) return { url: `http://127.0.0.1:${m[1]}`, proc };
+  }
+  throw new Error(`server ${script} did not start: ${out}`);
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, body: Buffer, overallRate?: number): Promise<Load> {
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'image/jpeg' },
+    connections: overallRate ? Math.max(2, Math.min(CONNECTIONS, Math.ceil(overallRate / 10))) : CONNECTIONS,
+    duration: SECONDS,
+    ...(overallRate ? { overallRate } : {}),
+  });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+const photos: Array<[string, Buffer]> = [
+  // Real photos from the repo, enlarged: the shipped set has no 12-megapixel originals.
+  ['1000x1000', await sharp(PHOTO).resize(1000, 1000).jpeg({ quality: 90 }).toBuffer()],
+  ['4000x3000', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
+];
+
+const api = await startServer('../node/main.js', ['--port', '0']);
+const base = await startServer('./baseline-server.js', ['0']);
+const rows: string[] = [];
+try {
+  for (const [label, body] of photos) {
+    const apiMax = await load(`${api.url}/v1/check`, body);
+    const baseMax = await load(`${base.url}/decode`, body);
+    const half = Math.max(1, Math.floor(apiMax.rps / 2));
+    const apiHalf = await load(`${api.url}/v1/check`, body, half);
+    rows.push(
+      `| ${label} | ${apiMax.rps.toFixed(1)} | ${baseMax.rps.toFixed(1)} | ${(apiMax.rps / baseMax.rps).toFixed(2)}x | ` +
+        `${apiMax.p50} / ${apiMax.p99} | ${half} | ${apiHalf.p50} / ${apiHalf.p99} | ${apiMax.errors + apiMax.non2xx + apiHalf.errors + apiHalf.non2xx} |`,
+    );
+  }
+} finally {
+  for (const s of [api, base]) {
+    s.proc.kill('SIGTERM');
+    await once(s.proc, 'exit');
+  }
+}
+console.log(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
+console.log('| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | p50 / p99 ms at half rate | errors + non-2xx |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(r);

@@ -1,0 +1,65 @@
+/**
+ * Decoding in Workers with WASM codecs (sharp cannot run there): MozJPEG, libpng and libwebp via
+ * jSquash, each given its module precompiled by wrangler. EXIF orientation is applied by the core.
+ */
+import decodeJpeg, { init as initJpeg } from '@jsquash/jpeg/decode.js';
+import decodePng, { init as initPng } from '@jsquash/png/decode.js';
+import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
+import JPEG_WASM from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
+import PNG_WASM from '@jsquash/png/codec/pkg/squoosh_png_bg.wasm';
+import WEBP_WASM from '@jsquash/webp/codec/dec/webp_dec.wasm';
+import { BlankspotError, LIMITS, applyOrientation, firstWebpFrame, readExifOrientation, type ImageInfo, type RgbaImage } from '@blankspot/core';
+import type { ImageDecoder } from '../runtime.js';
+import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
+
+// The codecs return ImageData, which Workers do not define: a minimal stand-in with the same fields.
+if (typeof (globalThis as { ImageData?: unknown }).ImageData === 'undefined') {
+  (globalThis as { ImageData?: unknown }).ImageData = class ImageData {
+    constructor(
+      readonly data: Uint8ClampedArray,
+      readonly width: number,
+      readonly height: number,
+    ) {}
+  };
+}
+
+let ready: Promise<unknown> | null = null;
+
+function init(): Promise<unknown> {
+  ready ??= Promise.all([initJpeg(JPEG_WASM), initPng(PNG_WASM), initWebp(WEBP_WASM)]);
+  return ready;
+}
+
+export const wasmDecoder: ImageDecoder = {
+  async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
+    if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, LIMITS);
+    await init();
+    const undecodable = () => new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
+    const frame = info.type === 'image/webp' ? firstWebpFrame(bytes) : null;
+    const source = frame?.still ?? bytes;
+    const buffer = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) as ArrayBuffer;
+    let image: { data: Uint8ClampedArray; width: number; height: number };
+    try {
+      image =
+        info.type === 'image/jpeg' ? await decodeJpeg(buffer) : info.type === 'image/png' ? await decodePng(buffer) : await decodeWebp(buffer);
+    } catch {
+      throw undecodable();
+    }
+    if (image == null) throw undecodable();
+    let rgba: RgbaImage = { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+    // An animation's first frame sits somewhere on a transparent canvas of the file's declared size.
+    if (frame) rgba = placeOnCanvas(rgba, frame.x, frame.y, frame.canvasWidth, frame.canvasHeight);
+    if (rgba.width !== info.width || rgba.height !== info.height) throw undecodable();
+    return applyOrientation(rgba, readExifOrientation(bytes, info.type));
+  },
+};
+
+function placeOnCanvas(image: RgbaImage, x: number, y: number, width: number, height: number): RgbaImage {
+  if (x === 0 && y === 0 && image.width === width && image.height === height) return image;
+  const out = new Uint8Array(width * height * 4);
+  for (let r = 0; r < image.height && y + r < height; r++) {
+    const n = Math.min(image.width, width - x) * 4;
+    if (n > 0) out.set(image.data.subarray(r * image.width * 4, r * image.width * 4 + n), ((y + r) * width + x) * 4);
+  }
+  return { width, height, data: out };
+}

@@ -1,0 +1,47 @@
+/** The Cloudflare Workers adapter: models from the MODELS assets binding, WASM codecs and ONNX Runtime Web. */
+import { BlankspotError, parseManifest } from '@blankspot/core';
+import { createApp, type App } from '../app.js';
+import { configFromEnv } from '../config.js';
+import type { EdgeRuntime } from '../runtime.js';
+import { wasmDecoder } from './decode.js';
+import { createWorkerSession } from './onnx.js';
+
+interface Env {
+  MODELS: { fetch(request: Request | string): Promise<Response> };
+  [key: string]: unknown;
+}
+
+async function asset(env: Env, file: string): Promise<Response> {
+  const res = await env.MODELS.fetch(new Request(`https://models.internal/${file}`));
+  if (!res.ok) throw new BlankspotError('BAD_MODEL_FILE', `model file ${file} is missing`);
+  return res;
+}
+
+function workerRuntime(env: Env): EdgeRuntime {
+  return {
+    name: 'workerd',
+    decoder: wasmDecoder,
+    async readManifest() {
+      let json: unknown;
+      try {
+        json = await (await asset(env, 'manifest.json')).json();
+      } catch (e) {
+        if (e instanceof BlankspotError) throw e;
+        throw new BlankspotError('BAD_MODEL_FILE', 'models/manifest.json is not valid JSON');
+      }
+      return parseManifest(json);
+    },
+    readModelFile: async (file) => new Uint8Array(await (await asset(env, file)).arrayBuffer()),
+    createSession: createWorkerSession,
+  };
+}
+
+// One app per isolate: models load once, on the first request, and stay for the isolate's life.
+let instance: App | null = null;
+
+export default {
+  fetch(request: Request, env: Env, ctx: unknown): Response | Promise<Response> {
+    instance ??= createApp(workerRuntime(env), configFromEnv(env as Record<string, string | undefined>));
+    return instance.app.fetch(request, env, ctx as never);
+  },
+};
