@@ -118,6 +118,21 @@ function jpegSize(b: Uint8Array): [number, number] {
   truncated('JPEG');
 }
 
+/** A JPEG whose image data never reaches its end-of-image marker was cut off. */
+function assertJpegComplete(b: Uint8Array): void {
+  // Past the first start-of-scan, FF D9 can only be the end marker: entropy-coded data stuffs FF as FF 00.
+  let sos = -1;
+  for (let i = 2; i + 1 < b.length; i++) {
+    if (b[i] === 0xff && b[i + 1] === 0xda) {
+      sos = i;
+      break;
+    }
+  }
+  if (sos < 0) truncated('JPEG');
+  for (let i = b.length - 2; i > sos; i--) if (b[i] === 0xff && b[i + 1] === 0xd9) return;
+  truncated('JPEG');
+}
+
 function pngSize(b: Uint8Array): [number, number] {
   if (b.length < 24 || !ascii(b, 12, 'IHDR')) truncated('PNG');
   return [readU32BE(b, 16), readU32BE(b, 20)];
@@ -152,6 +167,7 @@ export function inspectImage(bytes: Uint8Array, limits: { maxPixels: number; max
     );
   }
   const [width, height] = type === 'image/jpeg' ? jpegSize(bytes) : type === 'image/png' ? pngSize(bytes) : webpSize(bytes);
+  if (type === 'image/jpeg') assertJpegComplete(bytes);
   if (width < 1 || height < 1) truncated(type.slice(6).toUpperCase());
   if (width > limits.maxSide || height > limits.maxSide || width * height > limits.maxPixels) {
     throw new BlankspotError(

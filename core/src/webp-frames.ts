@@ -44,7 +44,7 @@ export function firstWebpFrame(bytes: Uint8Array): WebpFrame | null {
   if (bytes.length < 30 || tag(bytes, 12) !== 'VP8X' || (bytes[20] & 0x02) === 0) return null; // no animation flag
   const canvasWidth = u24(bytes, 24) + 1;
   const canvasHeight = u24(bytes, 27) + 1;
-  for (let i = 30; i + 8 <= bytes.length; ) {
+  for (let i = 30; i + 8 <= bytes.length;) {
     const len = u32(bytes, i + 4);
     if (tag(bytes, i) === 'ANMF') {
       const d = i + 8;
@@ -56,7 +56,7 @@ export function firstWebpFrame(bytes: Uint8Array): WebpFrame | null {
       // Frame data: optional ALPH, then VP8 or VP8L, as sub-chunks.
       const parts: Uint8Array[] = [];
       let alpha = false;
-      for (let j = d + 16; j + 8 <= Math.min(bytes.length, d + len); ) {
+      for (let j = d + 16; j + 8 <= Math.min(bytes.length, d + len);) {
         const l = u32(bytes, j + 4);
         const name = tag(bytes, j);
         if (name === 'ALPH' || name === 'VP8 ' || name === 'VP8L') {

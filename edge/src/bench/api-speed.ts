@@ -10,13 +10,19 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } },
+});
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
-const PHOTO = fileURLToPath(new URL('../../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url));
+const PHOTO = fileURLToPath(
+  new URL('../../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url),
+);
 
 async function startServer(script: string, args: string[]): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += String(chunk);
@@ -74,6 +80,8 @@ try {
   }
 }
 console.log(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
-console.log('| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | p50 / p99 ms at half rate | errors + non-2xx |');
+console.log(
+  '| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | p50 / p99 ms at half rate | errors + non-2xx |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

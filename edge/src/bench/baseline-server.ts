@@ -9,7 +9,12 @@ import sharp from 'sharp';
 const app = new Hono();
 app.post('/decode', async (c) => {
   const bytes = new Uint8Array(await c.req.arrayBuffer());
-  const { info } = await sharp(bytes).rotate().resize(64, 64, { fit: 'fill' }).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { info } = await sharp(bytes)
+    .rotate()
+    .resize(64, 64, { fit: 'fill' })
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return c.json({ width: info.width, height: info.height });
 });
 const server = serve({ fetch: app.fetch, port: Number(process.argv[2] ?? 0), hostname: '127.0.0.1' }, (info) => {

@@ -8,7 +8,15 @@ import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
 import JPEG_WASM from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import PNG_WASM from '@jsquash/png/codec/pkg/squoosh_png_bg.wasm';
 import WEBP_WASM from '@jsquash/webp/codec/dec/webp_dec.wasm';
-import { BlankspotError, LIMITS, applyOrientation, firstWebpFrame, readExifOrientation, type ImageInfo, type RgbaImage } from '@blankspot/core';
+import {
+  BlankspotError,
+  LIMITS,
+  applyOrientation,
+  firstWebpFrame,
+  readExifOrientation,
+  type ImageInfo,
+  type RgbaImage,
+} from '@blankspot/core';
 import type { ImageDecoder } from '../runtime.js';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 
@@ -41,12 +49,20 @@ export const wasmDecoder: ImageDecoder = {
     let image: { data: Uint8ClampedArray; width: number; height: number };
     try {
       image =
-        info.type === 'image/jpeg' ? await decodeJpeg(buffer) : info.type === 'image/png' ? await decodePng(buffer) : await decodeWebp(buffer);
+        info.type === 'image/jpeg'
+          ? await decodeJpeg(buffer)
+          : info.type === 'image/png'
+            ? await decodePng(buffer)
+            : await decodeWebp(buffer);
     } catch {
       throw undecodable();
     }
     if (image == null) throw undecodable();
-    let rgba: RgbaImage = { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+    let rgba: RgbaImage = {
+      width: image.width,
+      height: image.height,
+      data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    };
     // An animation's first frame sits somewhere on a transparent canvas of the file's declared size.
     if (frame) rgba = placeOnCanvas(rgba, frame.x, frame.y, frame.canvasWidth, frame.canvasHeight);
     if (rgba.width !== info.width || rgba.height !== info.height) throw undecodable();

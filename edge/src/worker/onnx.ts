@@ -27,7 +27,10 @@ let installed = false;
 function installOrt(): void {
   if (installed) return;
   installed = true;
-  const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (m: WebAssembly.Module, i?: WebAssembly.Imports) => Promise<WebAssembly.Instance>;
+  const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (
+    m: WebAssembly.Module,
+    i?: WebAssembly.Imports,
+  ) => Promise<WebAssembly.Instance>;
   const original = WebAssembly.instantiate;
   (WebAssembly as { instantiate: unknown }).instantiate = (source: unknown, imports?: WebAssembly.Imports) =>
     isPlaceholder(source)
