@@ -3,7 +3,10 @@
  * baseline measured in the same run (the same photos only decoded and resized by sharp, same HTTP
  * stack and process model). Load comes from autocannon over loopback; every run is bounded in time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -59,6 +62,69 @@ const photos: Array<[string, Buffer]> = [
   ['4000x3000', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
 ];
 
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The Worker in local workerd: cold start (first check, models loading) and warm latency. */
+async function workerTimings(body: Buffer): Promise<{ coldMs: number; warmP50: number; warmP99: number; upload: string }> {
+  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+  const cwd = fileURLToPath(new URL('../..', import.meta.url));
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
+  const port = await freePort();
+  const inspector = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [wrangler, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspector)],
+    {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  try {
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`wrangler dev did not start:\n${log}`)), 90_000);
+      const on = (c: Buffer) => {
+        log += String(c);
+        if (/Ready on http/.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', on);
+      proc.stderr!.on('data', on);
+    });
+    const check = async () => {
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
+      if (res.status !== 200) throw new Error(`worker answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+      return performance.now() - t0;
+    };
+    const coldMs = await check();
+    const warm: number[] = [];
+    for (let i = 0; i < 50; i++) warm.push(await check());
+    warm.sort((a, b) => a - b);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [wrangler, 'deploy', '--dry-run', '--outdir', '.wrangler/dry-run'],
+      { cwd, env },
+    );
+    const upload = /Total Upload: (.*)/.exec(stdout)?.[1] ?? 'unknown';
+    return { coldMs, warmP50: warm[24], warmP99: warm[49], upload };
+  } finally {
+    process.kill(-proc.pid!, 'SIGTERM');
+  }
+}
+
 const api = await startServer('../node/main.js', ['--port', '0']);
 const base = await startServer('./baseline-server.js', ['0']);
 const rows: string[] = [];
@@ -85,3 +151,9 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
+
+const worker = await workerTimings(photos[0][1]);
+console.log(`\nWorker in local workerd (wrangler dev), ${photos[0][0]} JPEG, sequential requests over loopback:`);
+console.log(`- cold start (first check after start, models loading): ${worker.coldMs.toFixed(0)} ms`);
+console.log(`- warm latency: p50 ${worker.warmP50.toFixed(1)} ms, p99 ${worker.warmP99.toFixed(1)} ms (50 requests)`);
+console.log(`- upload size (wrangler deploy --dry-run): ${worker.upload}`);

@@ -1,8 +1,14 @@
 /** Serving the app on Node's HTTP server. */
 import { serve, type ServerType } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { createRequire } from 'node:module';
+import { dirname, relative } from 'node:path';
 import { createApp } from '../app.js';
 import type { EdgeConfig } from '../config.js';
-import { createNodeRuntime } from './runtime.js';
+import { REPO_MODELS_DIR, createNodeRuntime } from './runtime.js';
+
+/** The built widget (web/dist): served at /widget/ for the demo page and for shops that embed it. */
+const WIDGET_DIR = dirname(createRequire(import.meta.url).resolve('@blankspot/web/dist/blankspot.js'));
 
 export interface NodeServer {
   url: string;
@@ -14,6 +20,13 @@ export async function startNodeServer(
 ): Promise<NodeServer> {
   const runtime = createNodeRuntime({ modelsDir: options.modelsDir, maxPixels: options.config?.maxPixels });
   const { app, ready } = createApp(runtime, options.config);
+  // Static files the widget needs: itself, ONNX Runtime's WASM, and the models through their manifest.
+  const root = (dir: string) => relative(process.cwd(), dir) || '.';
+  app.use('/widget/*', serveStatic({ root: root(WIDGET_DIR), rewriteRequestPath: (p) => p.replace(/^\/widget/, '') }));
+  app.use(
+    '/models/*',
+    serveStatic({ root: root(options.modelsDir ?? REPO_MODELS_DIR), rewriteRequestPath: (p) => p.replace(/^\/models/, '') }),
+  );
   const registry = await ready;
   if (options.requireModels) {
     // Configured to refuse to start rather than serve 503s: say exactly what is wrong.

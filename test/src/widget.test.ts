@@ -1,0 +1,226 @@
+/**
+ * The widget in real headless Chromium (Debian's), on the demo page served by the real Node server,
+ * next to the API it must agree with.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preprocess } from '@blankspot/core';
+import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
+import { launchChromium } from './browser.js';
+
+const PHOTOS = fileURLToPath(new URL('../../data/photos/', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
+let server: NodeServer;
+let browser: Browser;
+let page: Page;
+
+const natural = (name: string) => join(PHOTOS, 'natural', name);
+const NATURAL = [
+  'gcompris__explore_monuments_resource_wonders_colosseum.png',
+  'gcompris__explore_world_animals_resource_animals_giraffe.png',
+  'gcompris__explore_world_animals_resource_animals_koala.png',
+  'gcompris__explore_monuments_resource_wonders_machuPicchu.png',
+  'gcompris__explore_world_animals_resource_animals_panda.png',
+  'gcompris__erase_resource_kingfisher.png',
+  'tuxpaint__templates_burnt_bark.png',
+  'gcompris__categorization_resource_images_monuments_parthenon.png',
+].map(natural);
+const PRODUCT = join(PHOTOS, 'product', 'gcompris__categorization_resource_images_tools_wrench.png');
+
+async function withRect(path: string, size = 600): Promise<Buffer> {
+  const w = Math.round(size * 0.27);
+  const white = await sharp({ create: { width: w, height: w, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
+  const base = await sharp(path).resize(size, size).png().toBuffer();
+  return sharp(base)
+    .composite([{ input: white, left: Math.round(size * 0.5), top: Math.round(size * 0.3) }])
+    .jpeg({ quality: 92 })
+    .toBuffer();
+}
+
+async function api(bytes: Buffer): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}/v1/check`, { method: 'POST', body: new Uint8Array(bytes) });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** What the API feeds its model: sharp-decoded (EXIF applied) RGBA through the core. */
+async function apiInput(bytes: Buffer): Promise<Float32Array> {
+  const { data, info } = await sharp(bytes)
+    .rotate()
+    .toColourspace('srgb')
+    .ensureAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return preprocess({ width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+}
+
+interface BrowserResult {
+  flagged: boolean;
+  score: number;
+  model: { name: string };
+  image: { width: number; height: number; type: string };
+  input: number[];
+  backend: string;
+}
+
+function browserCheck(p: Page, bytes: Buffer): Promise<BrowserResult> {
+  return p.evaluate(async (b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const api = (
+      window as unknown as {
+        blankspot: { check(b: Blob, o: object): Promise<Record<string, unknown> & { input: Float32Array }> };
+      }
+    ).blankspot;
+    const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true });
+    return { ...r, input: Array.from(r.input) } as unknown as BrowserResult;
+  }, bytes.toString('base64'));
+}
+
+beforeAll(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  server = await startNodeServer({ port: 0 });
+  browser = await launchChromium();
+  page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => customElements.get('blankspot-check') != null);
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('the widget on an upload form', () => {
+  it('shows the verdict and thumbnail for a photo with a pasted rectangle and for a clean one', async () => {
+    const damaged = await withRect(NATURAL[0]);
+    const clean = await sharp(NATURAL[0]).resize(600, 600).jpeg({ quality: 92 }).toBuffer();
+    const expected = [(await api(damaged)).json.flagged, (await api(clean)).json.flagged];
+    expect(expected).toEqual([true, false]);
+    for (const [name, bytes, flagged] of [
+      ['damaged.jpg', damaged, true],
+      ['clean.jpg', clean, false],
+    ] as const) {
+      const events = page.evaluate(
+        () =>
+          new Promise((resolve) =>
+            document.addEventListener('blankspot-result', (e) => resolve((e as CustomEvent).detail.result.flagged), {
+              once: true,
+            }),
+          ),
+      );
+      await page.setInputFiles('#image', { name, mimeType: 'image/jpeg', buffer: bytes });
+      expect(await events).toBe(flagged);
+      const status = page.locator('blankspot-check').locator('[role=status]');
+      await expect.poll(() => status.textContent()).toMatch(flagged ? /white rectangle was found/ : /No white rectangle/);
+      const thumb = page.locator('blankspot-check').locator('img');
+      await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(600);
+      // A flagged photo holds the upload until the seller confirms.
+      const valid = await page.locator('#image').evaluate((el: HTMLInputElement) => el.validity.valid);
+      expect(valid).toBe(!flagged);
+      await page.screenshot({ path: join(SHOTS, `widget-${name.replace('.jpg', '')}.png`) });
+      if (flagged) {
+        // mode="confirm": the seller may upload anyway.
+        await page.locator('blankspot-check').locator('button').click();
+        expect(await page.locator('#image').evaluate((el: HTMLInputElement) => el.validity.valid)).toBe(true);
+      }
+    }
+  });
+
+  it('agrees with the API on 20+ real photos: JPEG, PNG, WebP, EXIF orientations 1-8, alpha', async () => {
+    const bodies: Array<[string, Buffer]> = [];
+    for (const [i, p] of NATURAL.entries()) {
+      bodies.push([
+        `jpeg ${i}`,
+        i % 2 ? await withRect(p, 480) : await sharp(p).resize(480, 360).jpeg({ quality: 90 }).toBuffer(),
+      ]);
+      bodies.push([`png ${i}`, await sharp(p).png().toBuffer()]);
+    }
+    bodies.push(['webp', await sharp(PRODUCT).webp({ quality: 90 }).toBuffer()]);
+    bodies.push(['webp lossless', await sharp(NATURAL[1]).webp({ lossless: true }).toBuffer()]);
+    for (let o = 1; o <= 8; o++)
+      bodies.push([
+        `orientation ${o}`,
+        await sharp(NATURAL[o % 8])
+          .resize(320, 200)
+          .jpeg({ quality: 95 })
+          .withMetadata({ orientation: o })
+          .toBuffer(),
+      ]);
+    bodies.push(['alpha png', await sharp(PRODUCT).resize(300, 220).ensureAlpha(0.5).png().toBuffer()]);
+    expect(bodies.length).toBeGreaterThanOrEqual(20);
+    for (const [label, bytes] of bodies) {
+      const [server, local, input] = await Promise.all([api(bytes), browserCheck(page, bytes), apiInput(bytes)]);
+      expect(server.status, label).toBe(200);
+      expect(local.flagged, label).toBe(server.json.flagged);
+      expect(local.image, label).toEqual(server.json.image);
+      let worst = 0;
+      for (let i = 0; i < input.length; i++) worst = Math.max(worst, Math.abs(local.input[i] - input[i]));
+      expect(worst * 255, label).toBeLessThanOrEqual(2);
+      expect(Math.abs(local.score - (server.json.score as number)), label).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it('explains bad files and keeps the page responsive', async () => {
+    const huge = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+      Buffer.from('IHDR'),
+      Buffer.from([0x00, 0x01, 0x86, 0xa0, 0x00, 0x01, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0]),
+    ]);
+    const jpeg = await sharp(NATURAL[2]).jpeg().toBuffer();
+    const cases: Array<[string, string, Buffer, RegExp]> = [
+      ['notes.txt', 'text/plain', Buffer.from('not a photo at all'), /not an allowed image format/],
+      ['broken.jpg', 'image/jpeg', jpeg.subarray(0, jpeg.length >> 1), /truncated or damaged/],
+      ['bomb.png', 'image/png', huge, /limit/],
+    ];
+    for (const [name, mimeType, buffer, message] of cases) {
+      const error = page.evaluate(
+        () =>
+          new Promise((resolve) =>
+            document.addEventListener('blankspot-error', (e) => resolve((e as CustomEvent).detail.code), { once: true }),
+          ),
+      );
+      await page.setInputFiles('#image', { name, mimeType, buffer });
+      expect(await error, name).toMatch(/UNSUPPORTED_MEDIA_TYPE|UNDECODABLE_IMAGE|IMAGE_TOO_LARGE/);
+      const status = page.locator('blankspot-check').locator('[role=status]');
+      await expect.poll(() => status.textContent()).toMatch(message);
+      const t0 = Date.now();
+      expect(await page.evaluate(() => 1 + 1)).toBe(2);
+      expect(Date.now() - t0).toBeLessThan(1000);
+    }
+  });
+});
+
+describe('runtime choice', () => {
+  it('uses WASM when there is no WebGPU adapter', async () => {
+    const info = (await page.evaluate(() =>
+      (window as unknown as { blankspot: { runtimeInfo(o: object): Promise<unknown> } }).blankspot.runtimeInfo({
+        modelsUrl: '/models/',
+      }),
+    )) as { backend: string; gpu: { adapter: boolean } };
+    expect(info.backend).toBe('wasm');
+    expect(info.gpu.adapter).toBe(false);
+  });
+
+  it('recognises the software WebGPU adapter as a fallback and stays on WASM', async () => {
+    const gpuBrowser = await launchChromium(['--enable-unsafe-webgpu']);
+    try {
+      const p = await gpuBrowser.newPage();
+      await p.goto(`${server.url}/`);
+      await p.waitForFunction(() => customElements.get('blankspot-check') != null);
+      const info = (await p.evaluate(() =>
+        (window as unknown as { blankspot: { runtimeInfo(o: object): Promise<unknown> } }).blankspot.runtimeInfo({
+          modelsUrl: '/models/',
+        }),
+      )) as { backend: string; gpu: { api: boolean; adapter: boolean; fallback: boolean } };
+      expect(info.gpu).toEqual({ api: true, adapter: true, fallback: true });
+      expect(info.backend).toBe('wasm');
+    } finally {
+      await gpuBrowser.close();
+    }
+  });
+});

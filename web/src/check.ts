@@ -1,0 +1,172 @@
+/**
+ * check(file): the same answer as the edge API's POST /v1/check, computed in the browser with the
+ * core's preprocessing on the full-size decoded pixels (EXIF orientation applied by the browser).
+ */
+import {
+  BlankspotError,
+  anomalyScores,
+  findModel,
+  inspectImage,
+  parseManifest,
+  preprocess,
+  verdictFromScore,
+  verifyModelBytes,
+  type ImageInfo,
+  type ModelEntry,
+  type RgbaImage,
+} from '@blankspot/core';
+import { createSession, probeGpu, type Backend, type GpuInfo, type LoadedModel } from './runtime.js';
+
+export interface CheckResult {
+  flagged: boolean;
+  score: number;
+  threshold: number;
+  model: { name: string; version: string };
+  box: { x: number; y: number; width: number; height: number } | null;
+  image: ImageInfo;
+  timings: { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
+  requestId: string;
+}
+
+export interface CheckOptions {
+  /** Folder holding manifest.json and the model files. */
+  modelsUrl?: string | URL;
+  /** Model name from the manifest (default: the manifest's default). */
+  model?: string;
+  /** Also return the 64x64 model input (for tests and debugging). */
+  returnInput?: boolean;
+}
+
+const here = new URL('.', import.meta.url);
+export const DEFAULTS = { modelsUrl: new URL('../models/', here), ortUrl: new URL('./ort/', here) };
+
+interface Loaded extends LoadedModel {
+  entry: ModelEntry;
+}
+const sessions = new Map<string, Promise<Loaded>>();
+let gpuInfo: Promise<GpuInfo> | null = null;
+
+async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
+  const key = `${modelsUrl.href}#${name ?? ''}`;
+  let loaded = sessions.get(key);
+  if (!loaded) {
+    loaded = (async () => {
+      const res = await fetch(new URL('manifest.json', modelsUrl));
+      if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load the model list (${res.status})`);
+      const entry = findModel(parseManifest(await res.json()), name);
+      const file = await fetch(new URL(entry.file, modelsUrl));
+      if (!file.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load model ${entry.name} (${file.status})`);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      await verifyModelBytes(entry, bytes);
+      gpuInfo ??= probeGpu();
+      return { entry, ...(await createSession(bytes, DEFAULTS.ortUrl, await gpuInfo)) };
+    })();
+    sessions.set(key, loaded);
+    loaded.catch(() => sessions.delete(key));
+  }
+  return loaded;
+}
+
+/** Decoded RGBA of the first frame, upright (EXIF applied), without colour-space conversion. */
+async function decode(blob: Blob, info: ImageInfo): Promise<RgbaImage> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, {
+      imageOrientation: 'from-image',
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+    });
+  } catch {
+    throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
+  }
+  try {
+    // Orientation 5-8 swap sides: the header gave the stored size, the bitmap is upright.
+    const swapped = bitmap.width === info.height && bitmap.height === info.width && info.width !== info.height;
+    if (!swapped && (bitmap.width !== info.width || bitmap.height !== info.height)) {
+      throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
+    }
+    const data = readPixelsExact(bitmap) ?? readPixels2d(bitmap);
+    return { width: bitmap.width, height: bitmap.height, data };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/**
+ * Pixels exactly as decoded, through a WebGL texture: a 2D canvas stores colours premultiplied by
+ * alpha, which rounds semi-transparent pixels. Null when WebGL is not available.
+ */
+function readPixelsExact(bitmap: ImageBitmap): Uint8Array | null {
+  const canvas = new OffscreenCanvas(1, 1);
+  const gl = canvas.getContext('webgl2', { premultipliedAlpha: false, antialias: false });
+  if (!gl || bitmap.width > gl.getParameter(gl.MAX_TEXTURE_SIZE) || bitmap.height > gl.getParameter(gl.MAX_TEXTURE_SIZE))
+    return null;
+  const texture = gl.createTexture();
+  const framebuffer = gl.createFramebuffer();
+  try {
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return null;
+    const out = new Uint8Array(bitmap.width * bitmap.height * 4);
+    // Rows come back in upload order: texture row 0 is image row 0.
+    gl.readPixels(0, 0, bitmap.width, bitmap.height, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    return gl.getError() === gl.NO_ERROR ? out : null;
+  } finally {
+    gl.deleteFramebuffer(framebuffer);
+    gl.deleteTexture(texture);
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+  }
+}
+
+function readPixels2d(bitmap: ImageBitmap): Uint8Array {
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true, colorSpace: 'srgb' })!;
+  ctx.drawImage(bitmap, 0, 0);
+  const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height, { colorSpace: 'srgb' });
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+let counter = 0;
+
+export async function check(
+  file: Blob,
+  options: CheckOptions = {},
+): Promise<CheckResult & { input?: Float32Array; backend: Backend }> {
+  const t0 = performance.now();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const info = inspectImage(bytes);
+  const modelUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
+  const loading = load(modelUrl, options.model);
+  const tDecode = performance.now();
+  const rgba = await decode(new Blob([bytes]), info);
+  const t1 = performance.now();
+  const input = preprocess(rgba);
+  const t2 = performance.now();
+  const model = await loading;
+  const t3 = performance.now();
+  const out = await model.session.run({ image: new model.ort.Tensor('float32', input, [1, 1, 64, 64]) });
+  const t4 = performance.now();
+  const [score] = anomalyScores(out.prob.data as Float32Array);
+  const ms = (t: number) => Math.round(t * 100) / 100;
+  return {
+    ...verdictFromScore(score, model.entry.threshold),
+    model: { name: model.entry.name, version: model.entry.version },
+    box: null,
+    image: { type: info.type, width: rgba.width, height: rgba.height },
+    timings: { decodeMs: ms(t1 - tDecode), preprocessMs: ms(t2 - t1), inferenceMs: ms(t4 - t3), totalMs: ms(t4 - t0) },
+    requestId: `local-${++counter}`,
+    backend: model.backend,
+    ...(options.returnInput ? { input } : {}),
+  };
+}
+
+/** Which backend the widget uses here, and why (loads the runtime if it is not loaded yet). */
+export async function runtimeInfo(options: CheckOptions = {}): Promise<{ backend: Backend; gpu: GpuInfo }> {
+  const model = await load(new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI), options.model);
+  return { backend: model.backend, gpu: await (gpuInfo ?? probeGpu()) };
+}
