@@ -1,0 +1,81 @@
+/**
+ * `npm run bench:web`: the widget in Debian's headless Chromium on the demo page. Time from file
+ * chosen to verdict (12-megapixel and 1000x1000 JPEGs) once the runtime is loaded, time to the first
+ * verdict including the runtime's load, and the bytes the browser downloads (and what they weigh gzipped).
+ */
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { startNodeServer } from '@blankspot/edge/node';
+import { launchChromium } from './browser.js';
+
+const PHOTO = fileURLToPath(
+  new URL('../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url),
+);
+const photos: Array<[string, Buffer]> = [
+  ['4000x3000 (12 MP)', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
+  ['1000x1000', await sharp(PHOTO).resize(1000, 1000).jpeg({ quality: 90 }).toBuffer()],
+];
+
+const server = await startNodeServer({ port: 0 });
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  const downloads: Array<{ url: string; bytes: number; gzip: number }> = [];
+  const pending: Array<Promise<void>> = [];
+  page.on('response', (res) => void pending.push(weigh(res)));
+  async function weigh(res: import('playwright-core').Response): Promise<void> {
+    const url = new URL(res.url());
+    if (url.protocol === 'blob:') return; // the photo's own thumbnail, not a download
+    let body: Buffer;
+    try {
+      body = await res.body();
+    } catch {
+      // Streamed WASM compiles keep no body: fetch the same file again to weigh it.
+      body = Buffer.from(await (await fetch(res.url())).arrayBuffer());
+    }
+    downloads.push({ url: url.pathname, bytes: body.length, gzip: gzipSync(body).length });
+  }
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => customElements.get('blankspot-check') != null);
+  await Promise.all(pending);
+  const beforeFirst = downloads.length;
+
+  const choose = async (bytes: Buffer) => {
+    const done = page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          const t0 = performance.now();
+          document.addEventListener('blankspot-result', () => resolve(performance.now() - t0), { once: true });
+        }),
+    );
+    await page.setInputFiles('#image', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: bytes });
+    return done;
+  };
+
+  const firstMs = await choose(photos[1][1]);
+  await Promise.all(pending);
+  const lazy = downloads.slice(beforeFirst);
+  const rows: string[] = [];
+  for (const [label, bytes] of photos) {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) times.push(await choose(bytes));
+    times.sort((a, b) => a - b);
+    rows.push(`| ${label} | ${times[2].toFixed(0)} | ${times[0].toFixed(0)} | ${times[4].toFixed(0)} |`);
+  }
+  const sum = (list: typeof downloads, k: 'bytes' | 'gzip') => list.reduce((a, d) => a + d[k], 0);
+  const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  console.log('\nwidget in headless Chromium (software only, WASM backend), file chosen -> verdict, runtime already loaded\n');
+  console.log('| photo | median ms | min ms | max ms |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  console.log(`\nfirst verdict including the runtime's lazy load (1000x1000 JPEG): ${firstMs.toFixed(0)} ms`);
+  console.log(
+    `downloaded on page load: ${kb(sum(downloads.slice(0, beforeFirst), 'bytes'))} (gzip ${kb(sum(downloads.slice(0, beforeFirst), 'gzip'))})`,
+  );
+  console.log(`downloaded lazily on the first photo: ${kb(sum(lazy, 'bytes'))} (gzip ${kb(sum(lazy, 'gzip'))})`);
+  for (const d of lazy) console.log(`  ${d.url}: ${kb(d.bytes)} (gzip ${kb(d.gzip)})`);
+} finally {
+  await browser.close();
+  await server.close();
+}
