@@ -1,0 +1,155 @@
+/**
+ * `blankspot check`: a whole catalogue, locally (the same pipeline as the API's Node adapter, one
+ * worker thread per core) or against a deployed API (bounded concurrency, retries with backoff).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { BlankspotError } from '@blankspot/core';
+
+export interface CheckedFile {
+  path: string;
+  flagged?: boolean;
+  score?: number;
+  threshold?: number;
+  model?: { name: string; version: string };
+  box?: { x: number; y: number; width: number; height: number } | null;
+  image?: { type: string; width: number; height: number };
+  error?: { code: string; message: string };
+}
+
+const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.jfif']);
+
+/** Files from paths: files as given, folders recursively (image extensions only), plus paths listed in list files. */
+export async function collectFiles(paths: string[], listFiles: string[] = []): Promise<string[]> {
+  const out: string[] = [];
+  const all = [...paths];
+  for (const list of listFiles) {
+    const text = await readFile(list, 'utf8').catch(() => {
+      throw new BlankspotError('BAD_REQUEST', `cannot read the list file ${list}`);
+    });
+    all.push(
+      ...text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    );
+  }
+  for (const p of all) {
+    const s = await stat(p).catch(() => null);
+    if (s?.isDirectory()) {
+      const entries = await readdir(p, { recursive: true, withFileTypes: true });
+      const files = entries
+        .filter((e) => e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase()))
+        .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+        .sort();
+      out.push(...files);
+    } else {
+      // Missing or unreadable files are kept: they are reported with their reason, not dropped.
+      out.push(p);
+    }
+  }
+  return out.map((f) => resolve(f));
+}
+
+export interface LocalOptions {
+  modelsDir?: string;
+  model?: string;
+  threads?: number;
+  onResult: (r: CheckedFile) => void;
+}
+
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/check-worker.js', import.meta.url)
+  : new URL('./check-worker.js', import.meta.url);
+
+/** Checks files on this machine with one worker thread per core, each with its own model session. */
+export async function checkLocally(files: string[], options: LocalOptions): Promise<void> {
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), files.length || 1));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: threads }, async () => {
+      const worker = new Worker(WORKER_URL, { workerData: { modelsDir: options.modelsDir, model: options.model } });
+      const ask = (path: string) =>
+        new Promise<CheckedFile>((resolve, reject) => {
+          const onMessage = (m: CheckedFile | { fatal: string }) => {
+            worker.off('error', reject);
+            if ('fatal' in m) reject(new BlankspotError('MODEL_UNAVAILABLE', m.fatal));
+            else resolve(m);
+          };
+          worker.once('message', onMessage);
+          worker.once('error', reject);
+          worker.postMessage(path);
+        });
+      try {
+        for (let i = next++; i < files.length; i = next++) options.onResult(await ask(files[i]));
+      } finally {
+        await worker.terminate();
+      }
+    }),
+  );
+}
+
+export interface ApiOptions {
+  url: string;
+  apiKey?: string;
+  model?: string;
+  concurrency: number;
+  retries: number;
+  onResult: (r: CheckedFile) => void;
+  /** Waits between retries; tests shorten it. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Sends files to a deployed API: at most `concurrency` at once; 429 and 5xx are retried with backoff. */
+export async function checkViaApi(files: string[], options: ApiOptions): Promise<void> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const endpoint = new URL('/v1/check', options.url);
+  if (options.model) endpoint.searchParams.set('model', options.model);
+  const one = async (path: string): Promise<CheckedFile> => {
+    let body: Buffer;
+    try {
+      body = await readFile(path);
+    } catch (e) {
+      return { path, error: { code: 'UNREADABLE_FILE', message: (e as Error).message } };
+    }
+    for (let attempt = 0; ; attempt++) {
+      let res: Response | null = null;
+      let failure = '';
+      try {
+        res = await fetch(endpoint, {
+          method: 'POST',
+          body: new Uint8Array(body),
+          headers: {
+            'content-type': 'application/octet-stream',
+            ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+          },
+        });
+      } catch (e) {
+        failure = (e as Error).message;
+      }
+      const retryable = res == null || res.status === 429 || res.status >= 500;
+      if (!retryable || attempt >= options.retries) {
+        if (res == null) return { path, error: { code: 'NETWORK', message: failure } };
+        const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+        if (res.ok) {
+          const { flagged, score, threshold, model, box, image } = json as unknown as CheckedFile;
+          return { path, flagged, score, threshold, model, box, image };
+        }
+        const err = (json.error ?? {}) as { code?: string; message?: string };
+        return { path, error: { code: err.code ?? `HTTP_${res.status}`, message: err.message ?? res.statusText } };
+      }
+      // Exponential backoff with jitter; a server's Retry-After wins when it asks for longer.
+      const retryAfter = Number(res?.headers.get('retry-after')) * 1000 || 0;
+      await res?.arrayBuffer().catch(() => undefined);
+      await sleep(Math.max(retryAfter, 200 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, options.concurrency) }, async () => {
+      for (let i = next++; i < files.length; i = next++) options.onResult(await one(files[i]));
+    }),
+  );
+}

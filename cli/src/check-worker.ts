@@ -1,0 +1,32 @@
+/** One worker thread of `blankspot check`: the API's Node pipeline (sharp, core preprocessing, ONNX Runtime). */
+import { readFile } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LIMITS, isBlankspotError } from '@blankspot/core';
+import { ModelRegistry, checkImage } from '@blankspot/edge';
+import { createNodeRuntime } from '@blankspot/edge/node';
+import type { CheckedFile } from './catalogue.js';
+
+const { modelsDir, model } = workerData as { modelsDir?: string; model?: string };
+const runtime = createNodeRuntime({ modelsDir });
+const ready = ModelRegistry.load(runtime).then((registry) => registry.get(model));
+
+parentPort!.on('message', async (path: string) => {
+  let chosen;
+  try {
+    chosen = await ready;
+  } catch (e) {
+    parentPort!.postMessage({ fatal: e instanceof Error ? e.message : String(e) });
+    return;
+  }
+  let result: CheckedFile;
+  try {
+    const bytes = new Uint8Array(await readFile(path));
+    const r = await checkImage(bytes, chosen, runtime.decoder, LIMITS);
+    result = { path, flagged: r.flagged, score: r.score, threshold: r.threshold, model: r.model, box: r.box, image: r.image };
+  } catch (e) {
+    result = isBlankspotError(e)
+      ? { path, error: { code: e.code, message: e.message } }
+      : { path, error: { code: 'UNREADABLE_FILE', message: e instanceof Error ? e.message : String(e) } };
+  }
+  parentPort!.postMessage(result);
+});

@@ -1,0 +1,128 @@
+/** `blankspot check` on a small catalogue: locally and through the API, as a retailer would run it. */
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
+import { BLANKSPOT_CLI } from './index.js';
+
+const PHOTOS = fileURLToPath(new URL('../../data/photos/', import.meta.url));
+let dir: string;
+let server: NodeServer;
+const damaged: string[] = [];
+const clean: string[] = [];
+
+interface Line {
+  path: string;
+  flagged?: boolean;
+  score?: number;
+  error?: { code: string; message: string };
+}
+
+async function blankspot(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BLANKSPOT_CLI, ...args], {
+      cwd: dir,
+      maxBuffer: 32 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-check-'));
+  await mkdir(join(dir, 'shop', 'nested'), { recursive: true });
+  const names = ['colosseum', 'machuPicchu', 'greatWallofChina'].map((n) =>
+    join(PHOTOS, 'natural', `gcompris__explore_monuments_resource_wonders_${n}.png`),
+  );
+  const white = await sharp({ create: { width: 140, height: 140, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
+  for (const [i, p] of names.entries()) {
+    const base = await sharp(p).resize(512, 512).png().toBuffer();
+    const d = join(dir, 'shop', 'nested', `damaged-${i}.jpg`);
+    await sharp(base)
+      .composite([{ input: white, left: 256, top: 154 }])
+      .jpeg({ quality: 90 })
+      .toFile(d);
+    damaged.push(d);
+    const c = join(dir, 'shop', `clean-${i}.jpg`);
+    await sharp(base).jpeg({ quality: 90 }).toFile(c);
+    clean.push(c);
+  }
+  await writeFile(join(dir, 'shop', 'notes.png'), 'not a png at all');
+  await copyFile(join(PHOTOS, 'natural', 'tuxpaint__templates_burnt_bark.png'), join(dir, 'listed.png'));
+  await writeFile(join(dir, 'list.txt'), `# extra photos\n${join(dir, 'listed.png')}\n${join(dir, 'missing.jpg')}\n`);
+  server = await startNodeServer({ port: 0, config: { maxConcurrent: 1, maxQueue: 0 } });
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const parse = (jsonl: string) =>
+  jsonl
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
+
+describe('blankspot check', () => {
+  it('checks folders recursively and listed paths, reports unreadable files and flags the damaged photos', async () => {
+    const { code, stdout, stderr } = await blankspot('check', 'shop', '--list', 'list.txt', '--html', 'report.html', '--quiet');
+    const lines = parse(stdout);
+    expect(lines).toHaveLength(3 + 3 + 1 + 2);
+    const byPath = new Map(lines.map((l) => [l.path, l]));
+    for (const d of damaged) expect(byPath.get(d)?.flagged, d).toBe(true);
+    for (const c of clean) expect(byPath.get(c)?.flagged, c).toBe(false);
+    expect(byPath.get(join(dir, 'shop', 'notes.png'))?.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(byPath.get(join(dir, 'missing.jpg'))?.error?.code).toBe('UNREADABLE_FILE');
+    expect(byPath.get(join(dir, 'listed.png'))?.score).toBeGreaterThanOrEqual(0);
+    expect(code).toBe(1); // something was flagged
+    expect(stderr).toMatch(/checked 9 photos in .* s: \d+ flagged, 2 unreadable/);
+    // The contact sheet shows the flagged photos, highest score first.
+    const html = await readFile(join(dir, 'report.html'), 'utf8');
+    const flagged = lines.filter((l) => l.flagged).sort((a, b) => b.score! - a.score!);
+    expect(html).toContain(`${flagged.length} of 9 photos flagged`);
+    const order = flagged.map((l) => html.indexOf(`title="${l.path}"`));
+    expect(order.every((at) => at > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect((html.match(/data:image\/jpeg;base64,/g) ?? []).length).toBe(flagged.length);
+  });
+
+  it('writes CSV and exits 0 when nothing is flagged', async () => {
+    const { code, stdout } = await blankspot('check', ...clean, '--format', 'csv', '--quiet');
+    const rows = stdout.trim().split('\n');
+    expect(rows[0]).toBe(
+      'path,flagged,score,threshold,model,version,width,height,box_x,box_y,box_width,box_height,error_code,error_message',
+    );
+    expect(rows).toHaveLength(4);
+    for (const r of rows.slice(1)) expect(r.split(',')[1]).toBe('false');
+    expect(code).toBe(0);
+  });
+
+  it('gives the same answers through a deployed API, retrying when it is busy', async () => {
+    const local = parse((await blankspot('check', 'shop', '--quiet', '--threads', '1')).stdout);
+    const remote = parse(
+      (await blankspot('check', 'shop', '--api', server.url, '--concurrency', '6', '--retries', '20', '--quiet')).stdout,
+    );
+    expect(remote).toHaveLength(local.length);
+    const localBy = new Map(local.map((l) => [l.path, l]));
+    for (const r of remote) {
+      const l = localBy.get(r.path)!;
+      if (l.error) {
+        expect(r.error?.code).toBe(l.error.code);
+        continue;
+      }
+      expect(r.error, r.path).toBeUndefined(); // no 429 left over: every busy answer was retried
+      expect(r.flagged).toBe(l.flagged);
+      expect(Math.abs(r.score! - l.score!)).toBeLessThan(1e-6);
+    }
+  });
+});
