@@ -57,7 +57,8 @@ export function readExifOrientation(b: Uint8Array, type: ImageType): number {
   }
   let i = 12;
   while (i + 8 <= b.length) {
-    const len = b[i + 4] | (b[i + 5] << 8) | (b[i + 6] << 16) | (b[i + 7] << 24);
+    // Unsigned: a chunk size with its top bit set must not send the scan backwards (found by fuzzing).
+    const len = (b[i + 4] | (b[i + 5] << 8) | (b[i + 6] << 16)) + b[i + 7] * 0x1000000;
     const name = String.fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3]);
     if (name === 'EXIF') {
       let s = i + 8;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_MODELS_DIR, startNodeServer } from '../src/node/index.js';
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
+import { fuzz } from '../src/bench/fuzz-lib.js';
 
 const MODELS = REPO_MODELS_DIR;
 const LIMIT = 4 * 1024 * 1024;
@@ -331,6 +332,15 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(res.status).toBe(404);
         expect(((await res.json()) as ErrorJson).error.code).toBe('NOT_FOUND');
       }
+    });
+
+    it('survives 400 mutated uploads (bit flips, truncations, header edits, huge sizes): only 200/4xx, all JSON', async () => {
+      const seeds = [jpeg, png, webp].map((b) => new Uint8Array(b));
+      const report = await fuzz(base(), seeds, 400, 8);
+      expect(report.dropped).toBe(0);
+      expect(report.malformed).toBe(0);
+      for (const status of Object.keys(report.byStatus).map(Number))
+        expect(status === 200 || (status >= 400 && status < 500), String(status)).toBe(true);
     });
 
     it('still serves valid photos after all of that', async () => {

@@ -1,0 +1,114 @@
+/** Properties of the decode-free paths that every runtime shares, over generated inputs. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BlankspotError,
+  firstWebpFrame,
+  greyToInput,
+  inspectImage,
+  preprocess,
+  readExifOrientation,
+  rgbaToGrey,
+  sniffImageType,
+} from './index.js';
+
+const image = fc
+  .record({ width: fc.integer({ min: 1, max: 160 }), height: fc.integer({ min: 1, max: 160 }), seed: fc.integer() })
+  .map(({ width, height, seed }) => {
+    const data = new Uint8Array(width * height * 4);
+    let x = seed | 1;
+    for (let i = 0; i < data.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      data[i] = x & 0xff;
+    }
+    return { width, height, data };
+  });
+
+describe('preprocess, for any RGBA image', () => {
+  it('gives 4096 values in [0,1], equal to the two-step definition', () => {
+    fc.assert(
+      fc.property(image, (img) => {
+        const out = preprocess(img);
+        expect(out.length).toBe(4096);
+        const ref = greyToInput(rgbaToGrey(img));
+        let worst = 0;
+        for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - ref[i]));
+        expect(out.every((v) => v >= 0 && v <= 1)).toBe(true);
+        expect(worst).toBeLessThan(1e-5);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps the mean brightness (area averaging loses nothing)', () => {
+    // Any size: every source pixel's weights sum to (64/width)*(64/height) of the output.
+    fc.assert(
+      fc.property(image, (img) => {
+        const grey = rgbaToGrey(img).data;
+        const mean = grey.reduce((a, b) => a + b, 0) / grey.length;
+        const out = preprocess(img);
+        expect(out.reduce((a, b) => a + b, 0) / out.length).toBeCloseTo(mean, 4);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('inspectImage, for any bytes', () => {
+  const magic = fc.constantFrom(
+    [0xff, 0xd8, 0xff],
+    [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+    [0x52, 0x49, 0x46, 0x46, 1, 0, 0, 0, 0x57, 0x45, 0x42, 0x50],
+    [],
+  );
+  it('either describes an allowed image within the limits or throws a BlankspotError with a 4xx status', () => {
+    fc.assert(
+      fc.property(magic, fc.uint8Array({ maxLength: 600 }), (head, tail) => {
+        const bytes = Uint8Array.from([...head, ...tail]);
+        try {
+          const info = inspectImage(bytes);
+          expect(['image/jpeg', 'image/png', 'image/webp']).toContain(info.type);
+          expect(info.width).toBeGreaterThan(0);
+          expect(info.width * info.height).toBeLessThanOrEqual(64_000_000);
+        } catch (e) {
+          expect(e).toBeInstanceOf(BlankspotError);
+          expect((e as BlankspotError).status).toBeGreaterThanOrEqual(400);
+          expect((e as BlankspotError).status).toBeLessThan(500);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never calls text or markup an image', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (text) => {
+        const bytes = new TextEncoder().encode(`<svg>${text}`);
+        expect(() => sniffImageType(bytes)).toThrow(BlankspotError);
+      }),
+    );
+  });
+});
+
+describe('metadata parsers, for any bytes', () => {
+  it('always finish and give an orientation from 1 to 8', () => {
+    const headers = fc.constantFrom(
+      [0xff, 0xd8],
+      [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+      [0x52, 0x49, 0x46, 0x46, 0xff, 0xff, 0xff, 0xff, 0x57, 0x45, 0x42, 0x50],
+    );
+    const types = ['image/jpeg', 'image/png', 'image/webp'] as const;
+    fc.assert(
+      fc.property(headers, fc.uint8Array({ maxLength: 400 }), fc.constantFrom(...types), (head, tail, type) => {
+        const bytes = Uint8Array.from([...head, ...tail]);
+        const o = readExifOrientation(bytes, type);
+        expect(o >= 1 && o <= 8).toBe(true);
+        const frame = firstWebpFrame(bytes);
+        if (frame) expect(frame.still.length).toBeGreaterThan(12);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * `npm run fuzz`: ≥10,000 mutated uploads against the Node server and the Worker in local workerd,
+ * counting statuses (no 5xx allowed), malformed answers and dropped connections, with the servers'
+ * resident memory sampled before and after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { fuzz } from './fuzz-lib.js';
+
+const { values } = parseArgs({
+  options: { count: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '8' } },
+});
+const COUNT = Number(values.count);
+const PHOTO = fileURLToPath(
+  new URL('../../../data/photos/natural/gcompris__explore_world_animals_resource_animals_koala.png', import.meta.url),
+);
+const seeds = await Promise.all([
+  sharp(PHOTO).jpeg({ quality: 85 }).toBuffer(),
+  sharp(PHOTO).jpeg({ quality: 85, progressive: true }).withMetadata({ orientation: 6 }).toBuffer(),
+  sharp(PHOTO).png().toBuffer(),
+  sharp(PHOTO).ensureAlpha(0.5).png().toBuffer(),
+  sharp(PHOTO).webp({ quality: 80 }).toBuffer(),
+  sharp(PHOTO).webp({ lossless: true }).toBuffer(),
+]).then((list) => list.map((b) => new Uint8Array(b)));
+
+function rssMiB(pid: number): number {
+  // The whole process group: wrangler runs workerd as a child.
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgid !== pid) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      total += m ? Number(m[1]) / 1024 : 0;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(kind: 'node' | 'workerd'): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const edge = fileURLToPath(new URL('../..', import.meta.url));
+  const args =
+    kind === 'node'
+      ? [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', String(port)]
+      : [
+          createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js'),
+          'dev',
+          '--port',
+          String(port),
+          '--ip',
+          '127.0.0.1',
+          '--inspector-port',
+          String(await freePort()),
+        ];
+  const proc = spawn(process.execPath, args, {
+    cwd: edge,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start:\n${log}`)), 90_000);
+    const on = (c: Buffer) => {
+      log += String(c);
+      if (/Ready on http|demo page on http/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', on);
+    proc.stderr!.on('data', on);
+  });
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+console.log(`${COUNT} mutated uploads per runtime, ${values.concurrency} at a time\n`);
+console.log('| runtime | statuses | 5xx | malformed | dropped | seconds | RSS before → after (MiB) |');
+console.log('|---|---|---|---|---|---|---|');
+let failed = false;
+for (const kind of ['node', 'workerd'] as const) {
+  const server = await start(kind);
+  try {
+    // Warm up (models load on first use), then measure.
+    await fuzz(server.url, seeds, 50, 4, 1_000_000);
+    const before = rssMiB(server.proc.pid!);
+    const report = await fuzz(server.url, seeds, COUNT, Number(values.concurrency));
+    const after = rssMiB(server.proc.pid!);
+    const five = Object.entries(report.byStatus)
+      .filter(([s]) => Number(s) >= 500)
+      .reduce((a, [, n]) => a + n, 0);
+    failed ||= five > 0 || report.malformed > 0 || report.dropped > 0;
+    const statuses = Object.entries(report.byStatus)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ');
+    console.log(
+      `| ${kind} | ${statuses} | ${five} | ${report.malformed} | ${report.dropped} | ${report.seconds.toFixed(0)} | ${before.toFixed(0)} → ${after.toFixed(0)} |`,
+    );
+  } finally {
+    process.kill(-server.proc.pid!, 'SIGTERM');
+  }
+}
+process.exitCode = failed ? 1 : 0;
