@@ -180,7 +180,15 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
     const registry = await ready;
     const chosen = registry.get(model);
     const bytes = await readImageBytes(c.req.raw, config.maxBodyBytes);
-    const result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config));
+    let result;
+    try {
+      result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config));
+    } catch (e) {
+      if (e instanceof BlankspotError) throw e;
+      // Not the photo's fault: the model's session broke. Answer 503 and reload it.
+      registry.recover(chosen.entry.name, e instanceof Error ? e.message : String(e), runtime);
+      throw new BlankspotError('MODEL_UNAVAILABLE', `model ${chosen.entry.name} failed and is being reloaded; retry shortly`);
+    }
     return c.json({ ...result, requestId: c.get('requestId') }, 200);
   });
 

@@ -9,6 +9,8 @@ export interface ModelState {
 }
 
 export class ModelRegistry {
+  private readonly reloading = new Map<string, Promise<void>>();
+
   private constructor(
     readonly manifest: ModelManifest | null,
     private readonly states: Map<string, ModelState>,
@@ -62,10 +64,35 @@ export class ModelRegistry {
     return { entry, session: state.session };
   }
 
-  /** Marks a model as failed (e.g. its session broke mid-run) so health reports it. */
-  fail(name: string, error: string): void {
+  /**
+   * A session that broke mid-run: report it (health says why, requests get 503) and load the model
+   * afresh in the background; requests succeed again once that is done.
+   */
+  recover(name: string, error: string, runtime: EdgeRuntime): void {
     const state = this.states.get(name);
-    if (state) state.error = error;
+    if (state == null || this.reloading.has(name)) return;
+    const broken = state.session;
+    state.session = null;
+    state.error = `session failed: ${error}; reloading`;
+    const reload = (async () => {
+      try {
+        const bytes = await runtime.readModelFile(state.entry.file);
+        await verifyModelBytes(state.entry, bytes);
+        state.session = await runtime.createSession(bytes);
+        state.error = null;
+      } catch (e) {
+        state.error = `reload failed: ${e instanceof Error ? e.message : String(e)}`;
+      } finally {
+        this.reloading.delete(name);
+        await broken?.release().catch(() => undefined);
+      }
+    })();
+    this.reloading.set(name, reload);
+  }
+
+  /** Resolves when no reload is running (for tests and graceful shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all(this.reloading.values());
   }
 
   async release(): Promise<void> {

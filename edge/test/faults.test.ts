@@ -1,0 +1,121 @@
+/** Faults: a model missing at start, a session breaking mid-run, clients vanishing mid-upload. */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { REPO_MODELS_DIR, createNodeRuntime, startNodeServer } from '../src/node/index.js';
+import type { EdgeRuntime } from '../src/runtime.js';
+import { photoFiles, photoJpeg } from './fixtures.js';
+
+let jpeg: Buffer;
+let dir: string;
+beforeAll(async () => {
+  jpeg = await photoJpeg((await photoFiles('natural', 1))[0]);
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-faults-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const post = (url: string) => fetch(`${url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
+
+describe('faults', () => {
+  it('reports a model file missing at start: 503 with the reason, or a clear refusal to start', async () => {
+    const models = join(dir, 'missing');
+    await cp(REPO_MODELS_DIR, models, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')) as {
+      default: string;
+      models: Array<{ name: string; file: string }>;
+    };
+    await rm(join(models, manifest.models.find((m) => m.name === manifest.default)!.file));
+    const s = await startNodeServer({ port: 0, modelsDir: models });
+    try {
+      const health = await fetch(`${s.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(JSON.stringify(await health.json())).toMatch(/missing/);
+      expect((await post(s.url)).status).toBe(503);
+    } finally {
+      await s.close();
+    }
+    await expect(startNodeServer({ port: 0, modelsDir: models, requireModels: true })).rejects.toThrow(
+      /models did not load: .*missing/,
+    );
+    await writeFile(join(models, 'manifest.json'), '{ not json');
+    await expect(startNodeServer({ port: 0, modelsDir: models, requireModels: true })).rejects.toThrow(/not valid JSON/);
+  });
+
+  it('answers 503 when the ONNX session fails mid-run, reloads it, and recovers', async () => {
+    // The real Node runtime, with one injected failure: the first session breaks on its second run.
+    const real = createNodeRuntime();
+    let sessions = 0;
+    const runtime: EdgeRuntime = {
+      ...real,
+      async createSession(bytes) {
+        const session = await real.createSession(bytes);
+        const id = ++sessions;
+        let runs = 0;
+        return {
+          ...session,
+          run: (input, n) =>
+            id === 1 && ++runs === 2 ? Promise.reject(new Error('injected: session crashed')) : session.run(input, n),
+        };
+      },
+    };
+    const { app, ready } = createApp(runtime);
+    const registry = await ready;
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      // Only the default model's first session is sabotaged; sessions are created in manifest order.
+      const first = await post(url);
+      const broke = await Promise.all([post(url), post(url), post(url)]);
+      const statuses = [first.status, ...broke.map((r) => r.status)];
+      expect(statuses).toContain(503);
+      const failed = broke.find((r) => r.status === 503)!;
+      expect(((await failed.json()) as { error: { code: string } }).error.code).toBe('MODEL_UNAVAILABLE');
+      await registry.settled();
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string };
+      expect(health.status).toBe('ok');
+      expect((await post(url)).status).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await registry.release();
+    }
+  });
+
+  it('survives 200 clients that vanish mid-upload, without leaking', async () => {
+    const s = await startNodeServer({ port: 0 });
+    try {
+      const { port } = new URL(s.url);
+      const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#777' } })
+        .jpeg()
+        .toBuffer();
+      const rssBefore = process.memoryUsage().rss;
+      for (let i = 0; i < 200; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(Number(port), '127.0.0.1', () => {
+            socket.write(
+              `POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: ${big.length}\r\n\r\n`,
+            );
+            socket.write(big.subarray(0, big.length >> 1), () => {
+              socket.destroy();
+              resolve();
+            });
+          });
+          socket.on('error', () => resolve());
+        });
+      }
+      // The server still answers, and memory did not grow with the abandoned uploads.
+      expect((await post(s.url)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(150 * 1024 * 1024);
+    } finally {
+      await s.close();
+    }
+  });
+});
