@@ -321,6 +321,18 @@ program
     process.exitCode = flagged > 0 ? 1 : 0;
   });
 
+program
+  .command('report')
+  .description('regenerate reports/ from run logs: Table 1 beside the paper, learning curves, dead units, Bayes ceilings')
+  .option('--runs <dir>', 'folder of runs written by blankspot train', 'runs')
+  .option('--out <dir>', 'report folder', 'reports')
+  .action(async (o) => {
+    const { writeReport } = await import('@blankspot/training');
+    await useBackend('auto');
+    const { runs, file } = await writeReport(resolve(o.runs), resolve(o.out));
+    console.log(`wrote ${file} from ${runs} runs`);
+  });
+
 dataOptions(
   program
     .command('dataset')

@@ -85,6 +85,21 @@ describe('blankspot train', () => {
   });
 });
 
+describe('blankspot report', () => {
+  it('regenerates the report from the run logs: Table 1 beside the paper, ceilings, SVG learning curves', async () => {
+    const { stdout } = await blankspot('report', '--runs', 'runs', '--out', 'reports');
+    expect(stdout).toMatch(/wrote .*reports\/README\.md from 30 runs/);
+    const md = await readFile(join(dir, 'reports', 'README.md'), 'utf8');
+    expect(md).toMatch(
+      /\| cnn-leaky \| modern \| paper \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 63\.3% \| [\d.]+% \(loss [\d.]+\) \/ 65\.1% \|/,
+    );
+    expect(md).toContain('Bayes ceiling');
+    const svg = await readFile(join(dir, 'reports', 'figures', 'paper-products-cnn-leaky-modern.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('epoch');
+  });
+});
+
 describe('blankspot export', () => {
   it('exports a trained run to ONNX and publishes it to a manifest', async () => {
     const run = join(dir, 'runs', 'paper', 'binary', 'cnn-leaky-modern');

@@ -8,3 +8,4 @@ export * from './datasets/build.js';
 export * from './datasets/protocols.js';
 export * from './datasets/sources.js';
 export * from './datasets/preview.js';
+export * from './report.js';

@@ -44,6 +44,8 @@ export interface Examples {
   boxes: Float32Array;
   /** Index into `sets` of the set each example came from. */
   setIndex: Uint8Array;
+  /** 1 where the rectangle landed on already pure white (invisible to anyone). */
+  hidden: Uint8Array;
   sets: DatasetName[];
 }
 
@@ -82,6 +84,7 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
       labels: new Uint8Array(new SharedArrayBuffer(count)),
       boxes: new Float32Array(count * 4).fill(-1),
       setIndex: new Uint8Array(count),
+      hidden: new Uint8Array(count),
       sets: options.sets,
     };
     let next = 0;
@@ -95,6 +98,7 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
         ex.images.set(example.input, i * PIXELS);
         ex.labels[i] = example.label;
         ex.setIndex[i] = s;
+        ex.hidden[i] = example.hidden ? 1 : 0;
         if (example.box) ex.boxes.set([example.box.x, example.box.y, example.box.w, example.box.h], i * 4);
         options.onProgress?.(++done, total);
       }

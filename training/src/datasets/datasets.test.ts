@@ -71,6 +71,25 @@ describe('paper protocol', () => {
   });
 });
 
+describe('the Bayes ceiling', () => {
+  it('marks squares that landed on pure white as hidden, and only those', async () => {
+    const { train } = await buildSplits({ sets: ['products'], protocol: 'paper', seed: 'ceiling', counts: counts(400) });
+    let hidden = 0;
+    for (let i = 0; i < train.count; i++) {
+      if (train.labels[i] === 0) {
+        expect(train.hidden[i]).toBe(0);
+        continue;
+      }
+      if (train.hidden[i]) hidden++;
+    }
+    // Products sit on white or near-white canvases: some squares land on pure white, most do not.
+    expect(hidden).toBeGreaterThan(0);
+    expect(hidden).toBeLessThan(train.labels.reduce((a, b) => a + b, 0));
+    const solid = await buildSplits({ sets: ['solid'], protocol: 'paper', seed: 'ceiling', counts: counts(200) });
+    expect(solid.train.hidden.every((h) => h === 0)).toBe(true);
+  });
+});
+
 describe('realistic protocol', () => {
   it('pastes a white rectangle of 20-30% of each side and JPEG-compresses every image', async () => {
     const { train } = await buildSplits({ sets: ['photos'], protocol: 'realistic', seed: 'r', counts: counts(60) });
