@@ -97,14 +97,28 @@ console.log(`${COUNT} mutated uploads per runtime, ${values.concurrency} at a ti
 console.log('| runtime | statuses | 5xx | malformed | dropped | seconds | RSS before → after (MiB) |');
 console.log('|---|---|---|---|---|---|---|');
 let failed = false;
+const traces: string[] = [];
 for (const kind of ['node', 'workerd'] as const) {
   const server = await start(kind);
   try {
     // Warm up (models load on first use), then measure.
     await fuzz(server.url, seeds, 50, 4, 1_000_000);
     const before = rssMiB(server.proc.pid!);
-    const report = await fuzz(server.url, seeds, COUNT, Number(values.concurrency));
-    const after = rssMiB(server.proc.pid!);
+    // In chunks, with the memory sampled after each: bounded memory levels off, a leak keeps climbing.
+    const chunk = Math.max(1, Math.ceil(COUNT / 10));
+    const report = { sent: 0, byStatus: {} as Record<number, number>, malformed: 0, dropped: 0, seconds: 0 };
+    const trace: number[] = [];
+    for (let done = 0; done < COUNT; done += chunk) {
+      const part = await fuzz(server.url, seeds, Math.min(chunk, COUNT - done), Number(values.concurrency), done);
+      report.sent += part.sent;
+      report.malformed += part.malformed;
+      report.dropped += part.dropped;
+      report.seconds += part.seconds;
+      for (const [s, n] of Object.entries(part.byStatus)) report.byStatus[Number(s)] = (report.byStatus[Number(s)] ?? 0) + n;
+      trace.push(rssMiB(server.proc.pid!));
+    }
+    const after = trace.at(-1)!;
+    traces.push(`${kind}: RSS after each tenth (MiB): ${trace.map((r) => r.toFixed(0)).join(', ')}`);
     const five = Object.entries(report.byStatus)
       .filter(([s]) => Number(s) >= 500)
       .reduce((a, [, n]) => a + n, 0);
@@ -119,4 +133,6 @@ for (const kind of ['node', 'workerd'] as const) {
     process.kill(-server.proc.pid!, 'SIGTERM');
   }
 }
+console.log('');
+for (const t of traces) console.log(t);
 process.exitCode = failed ? 1 : 0;
