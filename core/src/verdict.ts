@@ -13,3 +13,13 @@ export function verdictFromScore(score: number, threshold = DEFAULT_THRESHOLD): 
   if (!Number.isFinite(score)) throw new RangeError(`score ${score} is not a number`);
   return { flagged: score >= threshold, score, threshold };
 }
+
+/** The answer to one check, the same from the edge API (POST /v1/check) and the browser widget. */
+export interface CheckResult extends Verdict {
+  model: { name: string; version: string };
+  /** Where the rectangle is, in the photo's own pixels; null when the model does not localise. */
+  box: { x: number; y: number; width: number; height: number } | null;
+  image: { type: 'image/jpeg' | 'image/png' | 'image/webp'; width: number; height: number };
+  timings: { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
+  requestId: string;
+}

@@ -1,18 +1,10 @@
 /** One photo through the pipeline: inspect the header, decode, preprocess, run the model, decide. */
-import { anomalyScores, inspectImage, preprocess, verdictFromScore, type ImageInfo, type ModelEntry } from '@blankspot/core';
+import { anomalyScores, inspectImage, preprocess, verdictFromScore, type CheckResult, type ModelEntry } from '@blankspot/core';
 import type { EdgeConfig } from './config.js';
 import type { ImageDecoder, InferenceSession } from './runtime.js';
 
-export interface CheckOutcome {
-  flagged: boolean;
-  score: number;
-  threshold: number;
-  model: { name: string; version: string };
-  /** Where the rectangle is, in the photo's own pixels; null when the model does not localise. */
-  box: { x: number; y: number; width: number; height: number } | null;
-  image: ImageInfo;
-  timings: { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
-}
+/** A check's result before the request id is added. */
+export type CheckOutcome = Omit<CheckResult, 'requestId'>;
 
 const now = () => performance.now();
 const ms = (t: number) => Math.round(t * 100) / 100;

@@ -2,7 +2,7 @@
  * What the app needs from a runtime, and nothing more: each adapter (Node, Cloudflare Workers)
  * implements these in a few lines with that runtime's own image decoder and ONNX Runtime build.
  */
-import type { ImageInfo, ModelManifest, RgbaImage } from '@blankspot/core';
+import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME, type ImageInfo, type ModelManifest, type RgbaImage } from '@blankspot/core';
 
 export interface ImageDecoder {
   /**
@@ -33,4 +33,15 @@ export interface EdgeRuntime {
   /** The bytes of a model file named in the manifest. */
   readModelFile(file: string): Promise<Uint8Array>;
   createSession(modelBytes: Uint8Array): Promise<InferenceSession>;
+}
+
+/** The model contract's outputs from an ONNX Runtime result (onnxruntime-node and -web share its shape). */
+export function contractOutputs(out: Record<string, { data: unknown; dims: readonly number[] }>): ModelOutputs {
+  const heat = out[MODEL_HEATMAP_NAME];
+  return {
+    prob: out[MODEL_OUTPUT_NAME].data as Float32Array,
+    heatmap: heat
+      ? { data: heat.data as Float32Array, height: heat.dims[heat.dims.length - 2], width: heat.dims[heat.dims.length - 1] }
+      : undefined,
+  };
 }

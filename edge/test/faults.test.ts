@@ -71,7 +71,6 @@ describe('faults', () => {
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      // Only the default model's first session is sabotaged; sessions are created in manifest order.
       const first = await post(url);
       const broke = await Promise.all([post(url), post(url), post(url)]);
       const statuses = [first.status, ...broke.map((r) => r.status)];

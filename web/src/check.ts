@@ -11,22 +11,14 @@ import {
   preprocess,
   verdictFromScore,
   verifyModelBytes,
+  type CheckResult,
   type ImageInfo,
   type ModelEntry,
   type RgbaImage,
 } from '@blankspot/core';
 import { createSession, probeGpu, type Backend, type GpuInfo, type LoadedModel } from './runtime.js';
 
-export interface CheckResult {
-  flagged: boolean;
-  score: number;
-  threshold: number;
-  model: { name: string; version: string };
-  box: { x: number; y: number; width: number; height: number } | null;
-  image: ImageInfo;
-  timings: { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
-  requestId: string;
-}
+export type { CheckResult };
 
 export interface CheckOptions {
   /** Folder holding manifest.json and the model files. */

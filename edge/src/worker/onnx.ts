@@ -6,8 +6,8 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import ORT_WASM from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { INPUT_SIZE, MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME } from '@blankspot/core';
-import type { InferenceSession } from '../runtime.js';
+import { INPUT_SIZE, MODEL_INPUT_NAME } from '@blankspot/core';
+import { contractOutputs, type InferenceSession } from '../runtime.js';
 
 const PLACEHOLDER = [0x00, 0x61, 0x73, 0x6d]; // "\0asm": the wasm magic alone
 
@@ -47,13 +47,7 @@ export async function createWorkerSession(modelBytes: Uint8Array): Promise<Infer
   return {
     async run(input, n) {
       const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
-      const heat = out[MODEL_HEATMAP_NAME];
-      return {
-        prob: out[MODEL_OUTPUT_NAME].data as Float32Array,
-        heatmap: heat
-          ? { data: heat.data as Float32Array, height: heat.dims[heat.dims.length - 2], width: heat.dims[heat.dims.length - 1] }
-          : undefined,
-      };
+      return contractOutputs(out);
     },
     release: () => session.release(),
   };
