@@ -37,9 +37,17 @@ export async function startNodeServer(
     }
   }
   const hostname = options.hostname ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    await registry.release();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EADDRINUSE' ? `blankspot: port ${options.port} on ${hostname} is already in use` : `blankspot: cannot listen: ${(e as Error).message}`);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {
