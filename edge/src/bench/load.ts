@@ -41,13 +41,19 @@ const hostile = [
 ];
 
 function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN; // the server is gone: reported below
+  }
 }
 
 const server = spawn(process.execPath, [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', '0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+let serverExit: number | null = null;
+server.once('exit', (code) => (serverExit = code ?? -1));
 const url = await new Promise<string>((resolve) => {
   let out = '';
   server.stdout!.on('data', (c: Buffer) => {
@@ -103,6 +109,7 @@ console.log(`\n${SECONDS} s of load, ${CONCURRENCY} concurrent, ~10% hostile\n`)
 console.log(`valid requests:   ${fmt(counts.valid)} (p50 ${pct(50)} ms, p99 ${pct(99)} ms)`);
 console.log(`hostile requests: ${fmt(counts.hostile)}`);
 console.log(`dropped connections: ${counts.dropped}`);
+if (serverExit != null) console.log(`the server exited during the run (code ${serverExit})`);
 const firstThird = samples.filter(([t]) => t >= SECONDS / 3 && t < (2 * SECONDS) / 3).map(([, r]) => r);
 const lastThird = samples.filter(([t]) => t >= (2 * SECONDS) / 3).map(([, r]) => r);
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
