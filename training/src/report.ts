@@ -216,7 +216,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
         encoding: {
           x: { field: 'epoch', type: 'quantitative' },
           y: { field: 'dead', type: 'quantitative', axis: { format: '%' }, title: 'dead units' },
-          color: { field: 'run', type: 'nominal' },
+          color: { field: 'run', type: 'nominal', legend: { labelLimit: 400 } },
         },
       }),
     );
