@@ -228,6 +228,17 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
         `| ${r.log.config.network}, ${r.log.config.data} | ${pct(e[0].deadFraction)} | ${pct(e.at(-1)!.deadFraction)} | ${pct(e.at(-1)!.valAccuracy)} |`,
       );
     }
+    // Stuck means what the paper saw: validation accuracy at chance for the last ten epochs.
+    const stuck = dead.filter((r) => r.log.epochs.slice(-10).every((e) => Math.abs(e.valAccuracy - 0.5) < 0.05));
+    const relu = dead.filter((r) => r.log.config.network === 'cnn-relu');
+    lines.push(
+      '',
+      stuck.length
+        ? `Stuck at chance (validation accuracy within 5 points of 50% for the last ten epochs): ${stuck.map((r) => `${r.log.config.network} on ${r.log.config.data}`).join(', ')}.`
+        : `No run got stuck at 50%: the ${relu.length} ReLU run(s) under the paper's recipe kept learning. With Glorot-uniform ` +
+            'weights, zero biases and plain SGD at 0.001 the weights move slowly and few units die; the black hole needs a step ' +
+            'that pushes every unit negative at once, which this recipe did not produce on these data.',
+    );
   }
   const file = join(outDir, 'README.md');
   await writeFile(file, lines.join('\n') + '\n');
