@@ -140,7 +140,13 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     const paper = PAPER_TABLE_1[network];
     const cell = (set: string) => {
       const r = rs.find((x) => x.log.config.data === set);
-      const ours = r ? `${pct(r.log.test!.accuracy)} (loss ${r.log.test!.loss.toFixed(3)})` : 'not run';
+      // A model trained on a mixture is scored on each of its sets' test images.
+      const mix = rs.find((x) => x.log.config.data.split('+').includes(set) && x.log.test?.perSet?.[set]);
+      const ours = r
+        ? `${pct(r.log.test!.accuracy)} (loss ${r.log.test!.loss.toFixed(3)})`
+        : mix
+          ? `${pct(mix.log.test!.perSet[set].accuracy)} (mixture)`
+          : 'not run';
       return `${ours} / ${pct(paper?.[set as 'binary'] ?? null)}`;
     };
     const times = rs.map((r) => r.log.epochs.reduce((a, e) => a + e.secondsPer1000, 0) / r.log.epochs.length);
