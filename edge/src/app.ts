@@ -100,14 +100,19 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  // A client that goes away mid-upload is not a server error: answer (to nobody) with a 400.
+  const read = () =>
+    reader.read().catch(() => {
+      throw new BlankspotError('BAD_REQUEST', 'the upload was interrupted');
+    });
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await read();
     if (done) break;
     total += value.length;
     if (total > limit) {
       const drainCap = 4 * limit;
       while (total <= drainCap) {
-        const next = await reader.read();
+        const next = await read();
         if (next.done) break;
         total += next.value.length;
       }

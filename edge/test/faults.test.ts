@@ -49,24 +49,27 @@ describe('faults', () => {
   });
 
   it('answers 503 when the ONNX session fails mid-run, reloads it, and recovers', async () => {
-    // The real Node runtime, with one injected failure: the first session breaks on its second run.
+    // The real Node runtime, with one injected failure: every session made at start-up breaks on its
+    // second run (sessions load concurrently, so "the first" is not the default model's); sessions
+    // made later, by the reload, are healthy.
     const real = createNodeRuntime();
-    let sessions = 0;
+    let started = false;
     const runtime: EdgeRuntime = {
       ...real,
       async createSession(bytes) {
         const session = await real.createSession(bytes);
-        const id = ++sessions;
+        const sabotaged = !started;
         let runs = 0;
         return {
           ...session,
           run: (input, n) =>
-            id === 1 && ++runs === 2 ? Promise.reject(new Error('injected: session crashed')) : session.run(input, n),
+            sabotaged && ++runs === 2 ? Promise.reject(new Error('injected: session crashed')) : session.run(input, n),
         };
       },
     };
     const { app, ready } = createApp(runtime);
     const registry = await ready;
+    started = true;
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

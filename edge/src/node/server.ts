@@ -46,7 +46,11 @@ export async function startNodeServer(
   } catch (e) {
     await registry.release();
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'EADDRINUSE' ? `blankspot: port ${options.port} on ${hostname} is already in use` : `blankspot: cannot listen: ${(e as Error).message}`);
+    throw new Error(
+      code === 'EADDRINUSE'
+        ? `blankspot: port ${options.port} on ${hostname} is already in use`
+        : `blankspot: cannot listen: ${(e as Error).message}`,
+    );
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
