@@ -4,6 +4,9 @@ import { BlankspotError, type ImageInfo, type RgbaImage } from '@blankspot/core'
 import type { ImageDecoder } from '../runtime.js';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 
+// Uploads are never decoded twice: libvips' operation cache would only hold memory.
+sharp.cache(false);
+
 export function sharpDecoder(limits: { maxPixels: number }): ImageDecoder {
   return {
     async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
