@@ -1,10 +1,10 @@
 /** The API under test, on each runtime: the real Node server, and the Worker in real workerd (wrangler dev). */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { EdgeConfig } from '../src/config.js';
 import { startNodeServer } from '../src/node/index.js';
+import { freePort } from '../src/bench/ports.js';
 
 export interface Target {
   name: 'node' | 'workerd';
@@ -13,17 +13,6 @@ export interface Target {
 }
 
 const EDGE_DIR = fileURLToPath(new URL('..', import.meta.url));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Environment variables, as both runtimes read their configuration (see configFromEnv). */
 function vars(config: Partial<EdgeConfig>): Record<string, string> {

@@ -5,13 +5,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { freePort } from './ports.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } },
@@ -61,15 +61,6 @@ const photos: Array<[string, Buffer]> = [
   ['1000x1000', await sharp(PHOTO).resize(1000, 1000).jpeg({ quality: 90 }).toBuffer()],
   ['4000x3000', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
 ];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The Worker in local workerd: cold start (first check, models loading) and warm latency. */
 async function workerTimings(body: Buffer): Promise<{ coldMs: number; warmP50: number; warmP99: number; upload: string }> {

@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { fuzz } from './fuzz-lib.js';
+import { freePort } from './ports.js';
 
 const { values } = parseArgs({
   options: { count: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '8' } },
@@ -44,15 +44,6 @@ function rssMiB(pid: number): number {
     }
   }
   return total;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function start(kind: 'node' | 'workerd'): Promise<{ url: string; proc: ChildProcess }> {
