@@ -4,14 +4,13 @@
  * stack and process model). Load comes from autocannon over loopback; every run is bounded in time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { freePort } from './ports.js';
+import { EDGE_DIR, WRANGLER, WRANGLER_ENV, startWranglerDev } from './servers.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } },
@@ -64,38 +63,11 @@ const photos: Array<[string, Buffer]> = [
 
 /** The Worker in local workerd: cold start (first check, models loading) and warm latency. */
 async function workerTimings(body: Buffer): Promise<{ coldMs: number; warmP50: number; warmP99: number; upload: string }> {
-  const wrangler = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
-  const cwd = fileURLToPath(new URL('../..', import.meta.url));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
-  const port = await freePort();
-  const inspector = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [wrangler, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspector)],
-    {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
+  const dev = await startWranglerDev();
   try {
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`wrangler dev did not start:\n${log}`)), 90_000);
-      const on = (c: Buffer) => {
-        log += String(c);
-        if (/Ready on http/.test(log)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', on);
-      proc.stderr!.on('data', on);
-    });
     const check = async () => {
       const t0 = performance.now();
-      const res = await fetch(`http://127.0.0.1:${port}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
+      const res = await fetch(`${dev.url}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
       if (res.status !== 200) throw new Error(`worker answered ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
       return performance.now() - t0;
@@ -106,13 +78,16 @@ async function workerTimings(body: Buffer): Promise<{ coldMs: number; warmP50: n
     warm.sort((a, b) => a - b);
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [wrangler, 'deploy', '--dry-run', '--outdir', '.wrangler/dry-run'],
-      { cwd, env },
+      [WRANGLER, 'deploy', '--dry-run', '--outdir', '.wrangler/dry-run'],
+      {
+        cwd: EDGE_DIR,
+        env: WRANGLER_ENV,
+      },
     );
     const upload = /Total Upload: (.*)/.exec(stdout)?.[1] ?? 'unknown';
     return { coldMs, warmP50: warm[24], warmP99: warm[49], upload };
   } finally {
-    process.kill(-proc.pid!, 'SIGTERM');
+    await dev.close();
   }
 }
 

@@ -3,14 +3,13 @@
  * counting statuses (no 5xx allowed), malformed answers and dropped connections, with the servers'
  * resident memory sampled before and after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { fuzz } from './fuzz-lib.js';
-import { freePort } from './ports.js';
+import { freePort, startWranglerDev } from './servers.js';
 
 const { values } = parseArgs({
   options: { count: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '8' } },
@@ -46,42 +45,18 @@ function rssMiB(pid: number): number {
   return total;
 }
 
-async function start(kind: 'node' | 'workerd'): Promise<{ url: string; proc: ChildProcess }> {
+async function start(kind: 'node' | 'workerd'): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  if (kind === 'workerd') return startWranglerDev();
   const port = await freePort();
-  const edge = fileURLToPath(new URL('../..', import.meta.url));
-  const args =
-    kind === 'node'
-      ? [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', String(port)]
-      : [
-          createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js'),
-          'dev',
-          '--port',
-          String(port),
-          '--ip',
-          '127.0.0.1',
-          '--inspector-port',
-          String(await freePort()),
-        ];
-  const proc = spawn(process.execPath, args, {
-    cwd: edge,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawn(process.execPath, [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
-  let log = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind} did not start:\n${log}`)), 90_000);
-    const on = (c: Buffer) => {
-      log += String(c);
-      if (/Ready on http|demo page on http/.test(log)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
+    proc.stdout!.on('data', (c: Buffer) => /demo page on http/.test(String(c)) && resolve());
+    proc.once('exit', (code) => reject(new Error(`the Node server exited with ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, proc };
+  return { url: `http://127.0.0.1:${port}`, pid: proc.pid!, close: async () => void process.kill(-proc.pid!, 'SIGTERM') };
 }
 
 console.log(`${COUNT} mutated uploads per runtime, ${values.concurrency} at a time\n`);
@@ -94,7 +69,7 @@ for (const kind of ['node', 'workerd'] as const) {
   try {
     // Warm up (models load on first use), then measure.
     await fuzz(server.url, seeds, 50, 4, 1_000_000);
-    const before = rssMiB(server.proc.pid!);
+    const before = rssMiB(server.pid);
     // In chunks, with the memory sampled after each: bounded memory levels off, a leak keeps climbing.
     const chunk = Math.max(1, Math.ceil(COUNT / 10));
     const report = { sent: 0, byStatus: {} as Record<number, number>, malformed: 0, dropped: 0, seconds: 0 };
@@ -106,7 +81,7 @@ for (const kind of ['node', 'workerd'] as const) {
       report.dropped += part.dropped;
       report.seconds += part.seconds;
       for (const [s, n] of Object.entries(part.byStatus)) report.byStatus[Number(s)] = (report.byStatus[Number(s)] ?? 0) + n;
-      trace.push(rssMiB(server.proc.pid!));
+      trace.push(rssMiB(server.pid));
     }
     const after = trace.at(-1)!;
     traces.push(`${kind}: RSS after each tenth (MiB): ${trace.map((r) => r.toFixed(0)).join(', ')}`);
@@ -121,7 +96,7 @@ for (const kind of ['node', 'workerd'] as const) {
       `| ${kind} | ${statuses} | ${five} | ${report.malformed} | ${report.dropped} | ${report.seconds.toFixed(0)} | ${before.toFixed(0)} → ${after.toFixed(0)} |`,
     );
   } finally {
-    process.kill(-server.proc.pid!, 'SIGTERM');
+    process.kill(-server.pid, 'SIGTERM');
   }
 }
 console.log('');

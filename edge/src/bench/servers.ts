@@ -1,0 +1,67 @@
+/** Local servers for benchmarks and tests: free ports, and the Worker in workerd via `wrangler dev`. */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const EDGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+export const WRANGLER = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
+/** Offline and quiet: no metrics, no colour codes in the logs we parse. */
+export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
+
+export interface WranglerDev {
+  url: string;
+  /** Process group of wrangler and its workerd (for memory sampling). */
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** Starts `wrangler dev` for edge/ on free ports with these vars, and waits until it is ready. */
+export async function startWranglerDev(vars: Record<string, string> = {}): Promise<WranglerDev> {
+  const port = await freePort();
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(await freePort())];
+  args.push('--show-interactive-dev-session=false');
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  const proc = spawn(process.execPath, [WRANGLER, ...args], {
+    cwd: EDGE_DIR,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`wrangler dev did not start in 90 s:\n${log}`)), 90_000);
+    const onData = (chunk: Buffer) => {
+      log += String(chunk);
+      if (/Ready on http/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: proc.pid!,
+    close: async () => {
+      if (proc.exitCode != null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      process.kill(-proc.pid!, 'SIGTERM');
+      await exited;
+    },
+  };
+}
