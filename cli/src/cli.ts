@@ -175,7 +175,11 @@ dataOptions(
         );
         bar?.stop();
         console.log(
-          `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)} -> ${dir}`,
+          `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)}` +
+            (log.test!.localisation
+              ? `, boxes with IoU >= 0.7: ${(100 * log.test!.localisation.iouAtLeast07).toFixed(2)}% of ${log.test!.localisation.detected} detected`
+              : '') +
+            ` -> ${dir}`,
         );
       }
     }

@@ -7,3 +7,4 @@ export * from './manifest.js';
 export * from './image-format.js';
 export * from './orientation.js';
 export * from './webp-frames.js';
+export * from './heatmap.js';

@@ -6,11 +6,19 @@ import { BlankspotError } from './errors.js';
 
 export const MANIFEST_VERSION = 1;
 
+/** How well a localiser's boxes fit: on the visible rectangles it detected, the share with IoU >= 0.7. */
+export interface LocalisationMetrics {
+  detected: number;
+  iouAtLeast07: number;
+  meanIou: number;
+}
+
 export interface ModelMetrics {
   accuracy: number;
   loss?: number;
   /** Accuracy per data set of a mixture. */
-  perSet?: Record<string, { count: number; accuracy: number }>;
+  perSet?: Record<string, { count: number; accuracy: number; localisation?: LocalisationMetrics }>;
+  localisation?: LocalisationMetrics;
 }
 
 export interface ModelEntry {

@@ -1,5 +1,13 @@
 /** One photo through the pipeline: inspect the header, decode, preprocess, run the model, decide. */
-import { anomalyScores, inspectImage, preprocess, verdictFromScore, type CheckResult, type ModelEntry } from '@blankspot/core';
+import {
+  anomalyScores,
+  inspectImage,
+  preprocess,
+  resultBox,
+  verdictFromScore,
+  type CheckResult,
+  type ModelEntry,
+} from '@blankspot/core';
 import type { EdgeConfig } from './config.js';
 import type { ImageDecoder, InferenceSession } from './runtime.js';
 
@@ -28,7 +36,7 @@ export async function checkImage(
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: null,
+    box: resultBox(outputs.heatmap, verdict.flagged, rgba.width, rgba.height),
     image: { type: info.type, width: rgba.width, height: rgba.height },
     timings: { decodeMs: ms(t1 - t0), preprocessMs: ms(t2 - t1), inferenceMs: ms(t3 - t2), totalMs: ms(t3 - t0) },
   };

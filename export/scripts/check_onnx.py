@@ -3,8 +3,9 @@
 usage: check_onnx.py MODEL.onnx INPUTS.f32 EXPECTED.f32 [TOLERANCE]
 
 INPUTS.f32 holds N*64*64 little-endian float32 values (the model contract's [N,1,64,64]),
-EXPECTED.f32 the N*2 probabilities blankspot computed. The model must pass onnx.checker, and
-OpenCV's DNN module must load it and give the same probabilities within TOLERANCE (default 1e-4).
+EXPECTED.f32 the N*2 probabilities blankspot computed, followed for localisers by the N*H*W
+heatmap. The model must pass onnx.checker, and OpenCV's DNN module must load it and give the same
+outputs within TOLERANCE (default 1e-4).
 Prints one JSON line; exits 1 on any disagreement.
 """
 import json
@@ -20,19 +21,27 @@ tolerance = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4
 model = onnx.load(model_path)
 onnx.checker.check_model(model, full_check=True)
 inputs = np.fromfile(inputs_path, dtype="<f4").reshape(-1, 1, 64, 64)
-expected = np.fromfile(expected_path, dtype="<f4").reshape(-1, 2)
+expected = np.fromfile(expected_path, dtype="<f4")
+n = inputs.shape[0]
+outputs = [o.name for o in model.graph.output]
 
 net = cv2.dnn.readNetFromONNX(model_path)
 net.setInput(inputs, "image")
-got = net.forward("prob")
-diff = float(np.max(np.abs(got - expected)))
+got = net.forward(outputs)
+diff = float(np.max(np.abs(got[0].reshape(-1) - expected[: n * 2])))
+if "heatmap" in outputs:
+    heat = got[outputs.index("heatmap")].reshape(-1)
+    diff = max(diff, float(np.max(np.abs(heat - expected[n * 2 :]))))
+elif expected.size != n * 2:
+    diff = float("inf")
 report = {
     "checker": "ok",
     "opset": model.opset_import[0].version,
     "ir_version": model.ir_version,
     "metadata": {p.key: p.value for p in model.metadata_props},
     "opencv": cv2.__version__,
-    "count": int(inputs.shape[0]),
+    "count": int(n),
+    "outputs": outputs,
     "opencv_max_abs_diff": diff,
 }
 print(json.dumps(report))

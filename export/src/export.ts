@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { BlankspotError, INPUT_SIZE, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, PREPROCESSING_DESCRIPTION } from '@blankspot/core';
+import {
+  BlankspotError,
+  INPUT_SIZE,
+  MODEL_HEATMAP_NAME,
+  MODEL_INPUT_NAME,
+  MODEL_OUTPUT_NAME,
+  PREPROCESSING_DESCRIPTION,
+} from '@blankspot/core';
 import {
   NETWORKS,
   Rng,
@@ -11,8 +18,9 @@ import {
   buildSplits,
   disposeParams,
   loadCheckpoint,
+  forward,
+  localises,
   paramsFromValues,
-  predict,
   tf,
   useBackend,
   type NetworkSpec,
@@ -39,6 +47,8 @@ export interface ExportResult {
   bytes: number;
   sha256: string;
   network: string;
+  /** The model has a `heatmap` output. */
+  localises: boolean;
   metadata: Record<string, string>;
   /** Max |p_onnx - p_tfjs| over the probe inputs. */
   maxAbsDiff: number;
@@ -63,24 +73,38 @@ export async function probeInputs(photoCrops = 192, noise = 64): Promise<Float32
   return out;
 }
 
-/** Probabilities from the TensorFlow.js network, as the trainer computes them. */
-export function tfjsProbabilities(spec: NetworkSpec, values: Record<string, Float32Array>, inputs: Float32Array): Float32Array {
+/** `prob` followed by `heatmap` (localisers) as one array: what the parity check compares. */
+function joined(prob: Float32Array, heatmap?: Float32Array): Float32Array {
+  if (!heatmap) return prob;
+  const out = new Float32Array(prob.length + heatmap.length);
+  out.set(prob);
+  out.set(heatmap, prob.length);
+  return out;
+}
+
+/** The network's outputs as the trainer computes them: `prob`, then the `heatmap` of a localiser. */
+export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Array>, inputs: Float32Array): Float32Array {
   const params = paramsFromValues(spec, values);
   try {
     const n = inputs.length / PIXELS;
-    return tf.tidy(() => predict(spec, params, tf.tensor4d(inputs, [n, INPUT_SIZE, INPUT_SIZE, 1])).dataSync() as Float32Array);
+    return tf.tidy(() => {
+      const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(inputs, [n, INPUT_SIZE, INPUT_SIZE, 1]));
+      const prob = tf.softmax(logits).dataSync() as Float32Array;
+      return joined(prob, heatmapLogits ? (tf.sigmoid(heatmapLogits).dataSync() as Float32Array) : undefined);
+    });
   } finally {
     disposeParams(params);
   }
 }
 
-/** Probabilities from an ONNX model in ONNX Runtime (Node). */
-export async function onnxProbabilities(model: Uint8Array | string, inputs: Float32Array): Promise<Float32Array> {
+/** The same outputs from an ONNX model in ONNX Runtime (Node). */
+export async function onnxOutputs(model: Uint8Array | string, inputs: Float32Array): Promise<Float32Array> {
   const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   try {
     const n = inputs.length / PIXELS;
     const result = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', inputs, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
-    return result[MODEL_OUTPUT_NAME].data as Float32Array;
+    const heat = result[MODEL_HEATMAP_NAME];
+    return joined(result[MODEL_OUTPUT_NAME].data as Float32Array, heat ? (heat.data as Float32Array) : undefined);
   } finally {
     await session.release();
   }
@@ -119,14 +143,18 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     trained_at: str(t.date),
     exported_at: new Date().toISOString(),
     preprocessing: PREPROCESSING_DESCRIPTION,
-    contract: `input '${MODEL_INPUT_NAME}' float32 [N,1,64,64] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added`,
+    contract:
+      `input '${MODEL_INPUT_NAME}' float32 [N,1,64,64] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
+      (localises(spec)
+        ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (64/H)x(64/W) input pixels the share the rectangle covers`
+        : ''),
   };
   const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION });
 
   if (activeBackend() == null) await useBackend('auto');
   const probe = options.probe ?? (await probeInputs());
-  const expected = tfjsProbabilities(spec, values, probe);
-  const got = await onnxProbabilities(bytes, probe);
+  const expected = tfjsOutputs(spec, values, probe);
+  const got = await onnxOutputs(bytes, probe);
   const diff = maxAbsDiff(expected, got);
   if (!(diff <= PARITY_TOLERANCE)) {
     throw new BlankspotError(
@@ -141,6 +169,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     bytes: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     network: spec.name,
+    localises: localises(spec),
     metadata,
     maxAbsDiff: diff,
     probeCount: probe.length / PIXELS,

@@ -6,8 +6,8 @@ import type { ExportResult } from './export.js';
 
 function metrics(json: string): ModelEntry['metrics']['validation'] | undefined {
   if (!json) return undefined;
-  const m = JSON.parse(json) as { accuracy: number; loss?: number; perSet?: ModelEntry['metrics']['validation']['perSet'] };
-  return { accuracy: m.accuracy, loss: m.loss, perSet: m.perSet };
+  const m = JSON.parse(json) as ModelEntry['metrics']['validation'];
+  return { accuracy: m.accuracy, loss: m.loss, perSet: m.perSet, ...(m.localisation ? { localisation: m.localisation } : {}) };
 }
 
 /** The manifest entry for an exported file (which must sit in the manifest's folder). */
@@ -24,7 +24,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
     protocol: md.protocol,
     data: md.data,
     threshold: DEFAULT_THRESHOLD,
-    localises: false,
+    localises: result.localises,
     metrics: {
       validation: {
         accuracy: Number(md.validation_accuracy),
@@ -46,14 +46,23 @@ export function modelCard(entry: ModelEntry, result: ExportResult): string {
   const md = result.metadata;
   const rows = (m?: ModelEntry['metrics']['validation']) =>
     Object.entries(m?.perSet ?? {})
-      .map(([set, s]) => `| ${set} | ${s.count} | ${pct(s.accuracy)} |`)
+      .map(
+        ([set, s]) =>
+          `| ${set} | ${s.count} | ${pct(s.accuracy)} |` + (entry.localises ? ` ${pct(s.localisation?.iouAtLeast07)} |` : ''),
+      )
       .join('\n');
+  const localisation = entry.metrics.test?.localisation;
   return `# ${entry.name} ${entry.version}
 
 ${md.architecture}
 
 - File: \`${entry.file}\` (${entry.size} bytes, sha256 \`${entry.sha256}\`), ONNX opset 13.
-- Input \`image\`: float32 [N,1,64,64] in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.
+- Input \`image\`: float32 [N,1,64,64] in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
+    entry.localises
+      ? '\n- Output `heatmap`: float32 [N,1,H,W], for each cell of (64/H)x(64/W) input pixels the share of it the rectangle covers; ' +
+        'the API and the widget read the box from it (`boxFromHeatmap` in @blankspot/core).'
+      : ''
+  }
 - Preprocessing: ${md.preprocessing}.
 - Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.
 - Trained ${entry.trainedAt}; exported ${md.exported_at}; ONNX Runtime matches TensorFlow.js within ${result.maxAbsDiff.toExponential(1)} on ${result.probeCount} inputs.
@@ -62,10 +71,15 @@ ${md.architecture}
 ## Scores
 
 Validation accuracy ${pct(entry.metrics.validation.accuracy)}; test accuracy ${pct(entry.metrics.test?.accuracy)}
-(test photos and cut-outs never seen in training).
+(test photos and cut-outs never seen in training).${
+    localisation
+      ? ` Of the ${localisation.detected} visible rectangles it detected in the test set, ${pct(localisation.iouAtLeast07)} got a box ` +
+        `overlapping the true one with IoU >= 0.7 (mean IoU ${localisation.meanIou.toFixed(3)}).`
+      : ''
+  }
 
-| test set | images | accuracy |
-|---|---|---|
+| test set | images | accuracy |${entry.localises ? ' boxes with IoU >= 0.7 |' : ''}
+|---|---|---|${entry.localises ? '---|' : ''}
 ${rows(entry.metrics.test)}
 
 ## Limits

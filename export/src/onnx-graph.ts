@@ -5,7 +5,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as proto } from 'onnx-proto';
-import { INPUT_SIZE, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, NUM_CLASSES } from '@blankspot/core';
+import { INPUT_SIZE, MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, NUM_CLASSES } from '@blankspot/core';
 import type { NetworkSpec } from '@blankspot/training';
 
 // onnx-proto is CommonJS: its namespace comes through the default import.
@@ -95,6 +95,7 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
   // Shape of the running value without the batch: [C,H,W] or [F].
   let shape: number[] = [1, INPUT_SIZE, INPUT_SIZE];
   let flattenedFrom: [number, number, number] | null = null;
+  let heatmapShape: [number, number, number] | null = null;
   let current = MODEL_INPUT_NAME;
   let k = 0;
   const next = (op: string) => `${op.toLowerCase()}_${k++}`;
@@ -110,6 +111,7 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
     switch (layer.op) {
       case 'conv': {
         const [kh, kw, ci, co] = shapes[layer.kernel];
+        const pad = layer.pad ?? 0;
         const w = `${layer.kernel}`;
         initializers.push(tensor(w, [co, ci, kh, kw], hwioToOihw(param(layer.kernel), shapes[layer.kernel])));
         initializers.push(tensor(layer.bias, [co], param(layer.bias)));
@@ -121,12 +123,12 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
           attribute: [
             ints('kernel_shape', [kh, kw]),
             ints('strides', [1, 1]),
-            ints('pads', [0, 0, 0, 0]),
+            ints('pads', [pad, pad, pad, pad]),
             ints('dilations', [1, 1]),
             int('group', 1),
           ],
         });
-        shape = [co, shape[1] - kh + 1, shape[2] - kw + 1];
+        shape = [co, shape[1] + 2 * pad - kh + 1, shape[2] + 2 * pad - kw + 1];
         break;
       }
       case 'relu':
@@ -171,6 +173,40 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
         shape = [outputs];
         break;
       }
+      case 'heatmap': {
+        // 1x1 conv to one logit per cell; `heatmap` is its sigmoid; the anomaly logit is the top cell's + b.
+        const [, , ci] = shapes[layer.kernel];
+        const logits = next('heat_logits');
+        initializers.push(tensor(layer.kernel, [1, ci, 1, 1], hwioToOihw(param(layer.kernel), shapes[layer.kernel])));
+        initializers.push(tensor(layer.bias, [1], param(layer.bias)));
+        initializers.push(tensor(layer.detectBias, [1], param(layer.detectBias)));
+        nodes.push({
+          opType: 'Conv',
+          name: logits,
+          input: [current, layer.kernel, layer.bias],
+          output: [logits],
+          attribute: [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)],
+        });
+        nodes.push({ opType: 'Sigmoid', name: MODEL_HEATMAP_NAME, input: [logits], output: [MODEL_HEATMAP_NAME] });
+        heatmapShape = [1, shape[1], shape[2]];
+        const top = next('reducemax');
+        nodes.push({
+          opType: 'ReduceMax',
+          name: top,
+          input: [logits],
+          output: [top],
+          attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)],
+        });
+        const flat = next('flatten');
+        nodes.push({ opType: 'Flatten', name: flat, input: [top], output: [flat], attribute: [int('axis', 1)] });
+        const anomaly = next('add');
+        nodes.push({ opType: 'Add', name: anomaly, input: [flat, layer.detectBias], output: [anomaly] });
+        const zero = next('sub');
+        nodes.push({ opType: 'Sub', name: zero, input: [anomaly, anomaly], output: [zero] });
+        nodes.push({ opType: 'Concat', name: out, input: [zero, anomaly], output: [out], attribute: [int('axis', 1)] });
+        shape = [NUM_CLASSES];
+        break;
+      }
       case 'softmax':
         nodes.push({ opType: 'Softmax', name: out, input: [current], output: [out], attribute: [int('axis', 1)] });
         break;
@@ -194,7 +230,10 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
       node: nodes,
       initializer: initializers,
       input: [valueInfo(MODEL_INPUT_NAME, ['N', 1, INPUT_SIZE, INPUT_SIZE])],
-      output: [valueInfo(MODEL_OUTPUT_NAME, ['N', NUM_CLASSES])],
+      output: [
+        valueInfo(MODEL_OUTPUT_NAME, ['N', NUM_CLASSES]),
+        ...(heatmapShape ? [valueInfo(MODEL_HEATMAP_NAME, ['N', ...heatmapShape])] : []),
+      ],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };

@@ -9,7 +9,9 @@ import { tf } from './backend.js';
 import { Rng } from './rng.js';
 import { ACT_BIAS_GRAD } from './wasm-kernels.js';
 
-export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
+export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser'] as const;
+/** The report's three networks; `localiser` is blankspot's own. */
+export const PAPER_NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
 export function isNetworkName(name: string): name is NetworkName {
@@ -28,16 +30,23 @@ export interface ParamSpec {
 /**
  * One step of a network, in a form any runtime can follow: the trainer runs these with TensorFlow.js
  * and the exporter writes them as ONNX nodes, so a network added here is trained and exported alike.
- * Parameter names point into `params`. Convolutions are 'valid', stride 1, kernels HWIO.
+ * Parameter names point into `params`. Convolutions are stride 1, kernels HWIO, 'valid' unless `pad`
+ * (zeros on every side; 2 keeps a 5x5 conv's output the size of its input).
  */
 export type Layer =
-  | { op: 'conv'; kernel: string; bias: string }
+  | { op: 'conv'; kernel: string; bias: string; pad?: number }
   | { op: 'relu' }
   | { op: 'leakyRelu'; alpha: number }
   | { op: 'maxPool'; size: number }
   | { op: 'flatten' }
   | { op: 'dense'; kernel: string; bias: string }
-  | { op: 'softmax' };
+  | { op: 'softmax' }
+  /**
+   * A localiser's head: a 1x1 conv gives one logit per cell of the feature grid (the `heatmap`,
+   * after a sigmoid: how much of the cell the rectangle covers); the image's anomaly logit is the
+   * highest cell's plus `detectBias`, next to a fixed 0 for "clean", so `prob` keeps the contract.
+   */
+  | { op: 'heatmap'; kernel: string; bias: string; detectBias: string };
 
 export interface NetworkSpec {
   name: NetworkName;
@@ -93,6 +102,54 @@ function cnnSpec(name: NetworkName, activation: Layer, description: string): Net
   };
 }
 
+/** The localiser's grid: one heatmap cell per 4x4 input pixels (two 2x2 pools), 16x16 cells. */
+export const LOCALISER_CELL = 4;
+const LOCAL_FILTERS = [8, 16, 16];
+
+function convParam(name: string, ci: number, co: number, k = KERNEL): ParamSpec {
+  return { name, shape: [k, k, ci, co], init: 'glorot', fanIn: k * k * ci, fanOut: k * k * co };
+}
+
+/**
+ * Fully convolutional, so every cell of its output grid looks at the photo around it: 'same' 5x5
+ * convs (leaky ReLU, which does not die) with two 2x2 pools give a 16x16 grid whose cells see 32x32
+ * input pixels, enough to take in a whole 16x16 square and the edges around it.
+ */
+function localiserSpec(): NetworkSpec {
+  const [f1, f2, f3] = LOCAL_FILTERS;
+  const act: Layer = { op: 'leakyRelu', alpha: 0.01 };
+  return {
+    name: 'localiser',
+    description:
+      `fully convolutional: conv ${f1}x5x5 same -> leaky ReLU -> maxpool 2 -> conv ${f2}x5x5 same -> leaky ReLU -> ` +
+      `maxpool 2 -> conv ${f3}x5x5 same -> leaky ReLU -> 1x1 conv -> heatmap 16x16 (sigmoid, share of each 4x4 cell ` +
+      'covered); prob = softmax(0, max cell logit + b)',
+    params: [
+      convParam('conv1/kernel', 1, f1),
+      { name: 'conv1/bias', shape: [f1], init: 'zeros' },
+      convParam('conv2/kernel', f1, f2),
+      { name: 'conv2/bias', shape: [f2], init: 'zeros' },
+      convParam('conv3/kernel', f2, f3),
+      { name: 'conv3/bias', shape: [f3], init: 'zeros' },
+      convParam('heat/kernel', f3, 1, 1),
+      { name: 'heat/bias', shape: [1], init: 'zeros' },
+      { name: 'detect/bias', shape: [1], init: 'zeros' },
+    ],
+    layers: [
+      { op: 'conv', kernel: 'conv1/kernel', bias: 'conv1/bias', pad: 2 },
+      act,
+      { op: 'maxPool', size: POOL },
+      { op: 'conv', kernel: 'conv2/kernel', bias: 'conv2/bias', pad: 2 },
+      act,
+      { op: 'maxPool', size: POOL },
+      { op: 'conv', kernel: 'conv3/kernel', bias: 'conv3/bias', pad: 2 },
+      act,
+      { op: 'heatmap', kernel: 'heat/kernel', bias: 'heat/bias', detectBias: 'detect/bias' },
+      { op: 'softmax' },
+    ],
+  };
+}
+
 export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   lr: {
     name: 'lr',
@@ -113,7 +170,13 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
     { op: 'leakyRelu', alpha: 0.01 },
     'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax',
   ),
+  localiser: localiserSpec(),
 };
+
+/** True for networks whose ONNX file also has a `heatmap` output. */
+export function localises(spec: NetworkSpec): boolean {
+  return spec.layers.some((l) => l.op === 'heatmap');
+}
 
 export type Params = Record<string, tf.Variable>;
 
@@ -206,6 +269,8 @@ function actBiasGrad(y: tf.Tensor4D, dy: tf.Tensor4D, alpha: number): [tf.Tensor
 
 export interface ForwardResult {
   logits: tf.Tensor2D;
+  /** Localisers: heatmap logits [N,H,W], one per grid cell (sigmoid gives the share covered). */
+  heatmapLogits?: tf.Tensor3D;
   /** Post-activation feature maps of each conv layer, for the dead-unit ("black hole") measure. */
   activations: tf.Tensor4D[];
 }
@@ -221,6 +286,7 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
   const n = input.shape[0];
   let x: tf.Tensor = tf.reshape(input, [n, INPUT_SIZE, INPUT_SIZE, 1]);
   const activations: tf.Tensor4D[] = [];
+  let heatmapLogits: tf.Tensor3D | undefined;
   let firstConv = true;
   const layers = spec.layers;
   for (let i = 0; i < layers.length; i++) {
@@ -230,6 +296,14 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         // A conv and the activation after it run as one layer with a hand-written backward step.
         const slope = slopeOf(layers[i + 1]);
         if (slope == null) throw new Error(`${spec.name}: a conv must be followed by relu or leakyRelu`);
+        const p = layer.pad ?? 0;
+        if (p > 0)
+          x = tf.pad(x, [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0],
+          ]);
         x = convLayer(
           x as tf.Tensor4D,
           params[layer.kernel] as tf.Tensor4D,
@@ -257,17 +331,42 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
       case 'dense':
         x = tf.add(tf.matMul(x as tf.Tensor2D, params[layer.kernel] as tf.Tensor2D), params[layer.bias]);
         break;
+      case 'heatmap': {
+        const [, h, w, c] = x.shape as [number, number, number, number];
+        const cells = tf.add(
+          tf.matMul(tf.reshape(x, [n * h * w, c]), tf.reshape(params[layer.kernel], [c, 1])),
+          params[layer.bias],
+        );
+        heatmapLogits = tf.reshape(cells, [n, h, w]);
+        const anomaly = tf.add(tf.max(tf.reshape(cells, [n, h * w]), 1, true), params[layer.detectBias]);
+        x = tf.concat([tf.zerosLike(anomaly), anomaly], 1);
+        break;
+      }
       case 'softmax':
         if (i !== layers.length - 1) throw new Error(`${spec.name}: softmax must be the last layer`);
         break;
     }
   }
-  return { logits: x as tf.Tensor2D, activations };
+  return { logits: x as tf.Tensor2D, activations, heatmapLogits };
 }
 
 /** Softmax probabilities, the model contract's `prob`. */
 export function predict(spec: NetworkSpec, params: Params, input: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() => tf.softmax(forward(spec, params, input).logits));
+}
+
+/**
+ * The localiser's second loss: sigmoid cross-entropy of each cell's logit against the share of the
+ * cell the rectangle covers, summed over cells and weighted per example (0 for rectangles nobody can
+ * see, which would otherwise teach it to flag plain white). Summed, not averaged, over examples.
+ */
+export function heatmapLossSum(logits: tf.Tensor3D, coverage: tf.Tensor3D, weights: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    // max(z,0) - z*t + log(1 + exp(-|z|)): the stable form.
+    const z = logits;
+    const perCell = tf.add(tf.sub(tf.relu(z), tf.mul(z, coverage)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
+    return tf.sum(tf.mul(tf.sum(perCell, [1, 2]), weights)) as tf.Scalar;
+  });
 }
 
 /** Mean softmax cross-entropy of logits against integer labels. */

@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { tf, type BackendName } from './backend.js';
 import type { Examples } from './datasets/build.js';
-import { crossEntropy, forward, type NetworkSpec, type Params } from './networks.js';
-import { gatherBatch } from './batch.js';
+import { crossEntropy, forward, heatmapLossSum, type NetworkSpec, type Params } from './networks.js';
+import { gatherBatch, gatherHeatmapTargets } from './batch.js';
 
 export interface ShardResult {
   count: number;
@@ -28,15 +28,22 @@ export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, 
   const out = tf.tidy(() => {
     const { x, y } = gatherBatch(ex, indices);
     let hits: tf.Tensor | null = null;
+    let classificationSum: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = forward(spec, params, x).logits;
+      const { logits, heatmapLogits } = forward(spec, params, x);
       hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
       // Sum, not mean, so shards of different sizes add up to the batch.
-      return tf.mul(crossEntropy(logits, y), n) as tf.Scalar;
+      const classification = tf.mul(crossEntropy(logits, y), n) as tf.Scalar;
+      // The logged loss is the classification loss alone, comparable across networks and with validation.
+      classificationSum = tf.keep(tf.clone(classification));
+      if (heatmapLogits == null) return classification;
+      const { coverage, weights } = gatherHeatmapTargets(ex, indices, heatmapLogits.shape[1]);
+      return tf.add(classification, heatmapLossSum(heatmapLogits, coverage, weights)) as tf.Scalar;
     }, vars);
     const kept = hits as unknown as tf.Scalar;
-    const stats = tf.stack([value, kept]);
-    kept.dispose();
+    const ce = classificationSum as unknown as tf.Scalar;
+    const stats = tf.stack([ce, kept]);
+    tf.dispose([kept, ce, value]);
     return { stats, grads: vars.map((v) => grads[v.name]) };
   });
   const [lossSum, hits] = out.stats.dataSync() as Float32Array;

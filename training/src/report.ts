@@ -12,7 +12,7 @@ import { buildSplits, type Examples } from './datasets/build.js';
 import type { DatasetName } from './datasets/sources.js';
 import { NETWORKS, disposeParams, paramsFromValues } from './networks.js';
 import type { RunLog } from './run.js';
-import { evaluate } from './train.js';
+import { evaluate, localisation, type Localisation } from './train.js';
 
 /** Table 1 of Churchley et al. (2015): test accuracy, and seconds per epoch per 1000 images on their GPU. */
 export const PAPER_TABLE_1: Record<
@@ -56,14 +56,18 @@ export interface ModelQuality {
   falsePositiveRate: number;
 }
 
-export function quality(ex: Examples, scores: Float32Array): ModelQuality {
+/** Quality on a test set, or on the examples `only` keeps (one set of a mixture). */
+export function quality(ex: Examples, scores: Float32Array, only?: (i: number) => boolean): ModelQuality {
   let correct = 0;
   let hidden = 0;
   let visible = 0;
   let found = 0;
   let clean = 0;
   let falseAlarms = 0;
+  let count = 0;
   for (let i = 0; i < ex.count; i++) {
+    if (only && !only(i)) continue;
+    count++;
     const flagged = scores[i] >= 0.5;
     if ((flagged ? 1 : 0) === ex.labels[i]) correct++;
     if (ex.labels[i] === 1) {
@@ -78,11 +82,144 @@ export function quality(ex: Examples, scores: Float32Array): ModelQuality {
     }
   }
   return {
-    accuracy: correct / ex.count,
-    bayesCeiling: 1 - hidden / ex.count,
+    accuracy: count ? correct / count : 0,
+    bayesCeiling: count ? 1 - hidden / count : 1,
     recallVisible: visible ? found / visible : 1,
     falsePositiveRate: clean ? falseAlarms / clean : 0,
   };
+}
+
+/** One trained model scored on one set of its test data. */
+export interface SetScore {
+  run: Run;
+  set: string;
+  count: number;
+  quality: ModelQuality;
+  localisation: Localisation | null;
+}
+
+interface Target {
+  what: string;
+  network: string;
+  protocol: string;
+  set: string;
+  /** The measured value and whether it meets the target. */
+  measure: (s: SetScore) => number;
+  meets: (value: number, s: SetScore) => boolean;
+  show: (value: number, s: SetScore) => string;
+}
+
+const accuracy = (s: SetScore) => s.quality.accuracy;
+const atLeast = (min: number) => (v: number) => v >= min - 1e-12;
+
+/** Issue #4's targets, on unseen photos. */
+const TARGETS: Target[] = [
+  ...(['lr', 'cnn-relu', 'cnn-leaky'] as const).map((network) => ({
+    what: 'Binary: 100%',
+    network,
+    protocol: 'paper',
+    set: 'binary',
+    measure: accuracy,
+    meets: atLeast(1),
+    show: (v: number) => pct(v),
+  })),
+  ...(['cnn-relu', 'cnn-leaky'] as const).map((network) => ({
+    what: 'Solid: >= 99.9%',
+    network,
+    protocol: 'paper',
+    set: 'solid',
+    measure: accuracy,
+    meets: atLeast(0.999),
+    show: (v: number) => pct(v),
+  })),
+  {
+    what: 'Natural photos: >= 95%',
+    network: 'cnn-leaky',
+    protocol: 'paper',
+    set: 'photos',
+    measure: accuracy,
+    meets: atLeast(0.95),
+    show: (v) => pct(v),
+  },
+  {
+    what: 'Natural photos: >= 99.5%',
+    network: 'localiser',
+    protocol: 'paper',
+    set: 'photos',
+    measure: accuracy,
+    meets: atLeast(0.995),
+    show: (v) => pct(v),
+  },
+  {
+    what: 'Products on white: >= 80%',
+    network: 'cnn-leaky',
+    protocol: 'paper',
+    set: 'products',
+    measure: accuracy,
+    meets: atLeast(0.8),
+    show: (v) => pct(v),
+  },
+  {
+    what: 'Products on white: within 2 points of the Bayes ceiling',
+    network: 'localiser',
+    protocol: 'paper',
+    set: 'products',
+    measure: accuracy,
+    meets: (v, s) => s.quality.bayesCeiling - v <= 0.02 + 1e-12,
+    show: (v, s) => `${pct(v)} (ceiling ${pct(s.quality.bayesCeiling)})`,
+  },
+  {
+    what: 'Realistic, natural photos: >= 95%',
+    network: 'localiser',
+    protocol: 'realistic',
+    set: 'photos',
+    measure: accuracy,
+    meets: atLeast(0.95),
+    show: (v) => pct(v),
+  },
+  {
+    what: 'Realistic, products on white: >= 80%',
+    network: 'localiser',
+    protocol: 'realistic',
+    set: 'products',
+    measure: accuracy,
+    meets: atLeast(0.8),
+    show: (v) => pct(v),
+  },
+  ...(['paper', 'realistic'] as const).flatMap((protocol) =>
+    (['photos', 'products'] as const).map((set) => ({
+      what: 'Boxes: IoU >= 0.7 on >= 95% of detected rectangles',
+      network: 'localiser',
+      protocol,
+      set,
+      measure: (s: SetScore) => s.localisation?.iouAtLeast07 ?? 0,
+      meets: atLeast(0.95),
+      show: (v: number, s: SetScore) => `${pct(v)} of ${s.localisation?.detected ?? 0}`,
+    })),
+  ),
+];
+
+/** The targets, each against the best run that measures it. */
+export function targetSection(scored: SetScore[]): string[] {
+  const lines = [
+    '## Targets',
+    '',
+    'Each target against the best run that measures it (any recipe, a single set or a mixture).',
+    '',
+  ];
+  lines.push('| target | network | protocol | set | measured | met | run |', '|---|---|---|---|---|---|---|');
+  for (const t of TARGETS) {
+    const candidates = scored.filter(
+      (s) => s.run.log.config.network === t.network && s.run.log.config.protocol === t.protocol && s.set === t.set,
+    );
+    const best = candidates.sort((a, b) => t.measure(b) - t.measure(a))[0];
+    const value = best ? t.measure(best) : NaN;
+    lines.push(
+      `| ${t.what} | ${t.network} | ${t.protocol} | ${t.set} | ${best ? t.show(value, best) : 'not run'} | ` +
+        `${best ? (t.meets(value, best) ? 'yes' : '**no**') : '—'} | ${best ? `${best.run.log.config.recipe}, ${best.run.log.config.data}` : ''} |`,
+    );
+  }
+  return lines;
 }
 
 const pct = (v: number | null | undefined) => (v == null ? '—' : `${(100 * v).toFixed(1)}%`);
@@ -91,7 +228,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
   const runs = await findRuns(runsRoot);
   await mkdir(join(outDir, 'figures'), { recursive: true });
   const testSets = new Map<string, Promise<Examples>>();
-  const qualities = new Map<string, ModelQuality>();
+  const scored: SetScore[] = [];
   for (const run of runs) {
     const c = run.log.config;
     const key = JSON.stringify([c.protocol, c.data, c.seed, c.counts]);
@@ -110,8 +247,18 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     const ckpt = await loadCheckpoint(run.dir);
     const spec = NETWORKS[ckpt.meta.network];
     const params = paramsFromValues(spec, ckpt.values);
-    qualities.set(run.dir, quality(test, evaluate(spec, params, test).scores));
+    const ev = evaluate(spec, params, test);
     disposeParams(params);
+    for (const [s, set] of test.sets.entries()) {
+      const only = test.sets.length > 1 ? (i: number) => test.setIndex[i] === s : undefined;
+      scored.push({
+        run,
+        set,
+        count: only ? test.setIndex.filter((v) => v === s).length : test.count,
+        quality: quality(test, ev.scores, only),
+        localisation: localisation(test, ev, only),
+      });
+    }
   }
 
   const lines: string[] = [];
@@ -160,15 +307,19 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     'A rectangle pasted onto an area that was already pure white changes no pixel: no model can see it. The ceiling is 1 minus the share of such examples in the test set.',
     '',
   );
-  lines.push('| run | test images | accuracy | Bayes ceiling | recall on visible rectangles | false positives on clean photos |');
-  lines.push('|---|---|---|---|---|---|');
-  for (const r of runs) {
-    const q = qualities.get(r.dir)!;
-    const c = r.log.config;
+  lines.push(
+    '| run | set | test images | accuracy | Bayes ceiling | below the ceiling | recall on visible rectangles | false positives on clean photos | boxes with IoU >= 0.7 |',
+  );
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const { run, set, count, quality: q, localisation: loc } of scored) {
+    const c = run.log.config;
     lines.push(
-      `| ${c.network} ${c.recipe}, ${c.data}, ${c.protocol} | ${c.counts.test} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ${pct(q.recallVisible)} | ${pct(q.falsePositiveRate)} |`,
+      `| ${c.network} ${c.recipe}, ${c.data}, ${c.protocol} | ${set} | ${count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ` +
+        `${(100 * (q.bayesCeiling - q.accuracy)).toFixed(1)} pts | ${pct(q.recallVisible)} | ${pct(q.falsePositiveRate)} | ` +
+        `${loc ? `${pct(loc.iouAtLeast07)} of ${loc.detected}` : '—'} |`,
     );
   }
+  lines.push('', ...targetSection(scored));
 
   lines.push('', '## Learning curves', '');
   for (const r of runs) {

@@ -6,7 +6,17 @@ import { saveCheckpoint } from './checkpoint.js';
 import type { Splits } from './datasets/build.js';
 import type { Protocol } from './datasets/protocols.js';
 import { disposeParams, type NetworkName } from './networks.js';
-import { RECIPES, evaluate, train, type EpochLog, type RecipeName, type TrainOptions } from './train.js';
+import {
+  RECIPES,
+  evaluate,
+  localisation,
+  train,
+  type EpochLog,
+  type Evaluation,
+  type Localisation,
+  type RecipeName,
+  type TrainOptions,
+} from './train.js';
 
 export interface RunConfig {
   network: NetworkName;
@@ -28,16 +38,30 @@ export interface RunLog {
   startedAt: string;
   finishedAt?: string;
   epochs: EpochLog[];
-  test?: { loss: number; accuracy: number; perSet: Record<string, { count: number; accuracy: number }> };
-  validation?: { loss: number; accuracy: number; perSet: Record<string, { count: number; accuracy: number }> };
+  test?: SplitScores;
+  validation?: SplitScores;
+}
+
+export interface SplitScores {
+  loss: number;
+  accuracy: number;
+  perSet: Record<string, { count: number; accuracy: number; localisation?: Localisation }>;
+  /** Localisers: boxes of the detected visible rectangles against the true ones. */
+  localisation?: Localisation;
 }
 
 export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'data' | 'network' | 'recipe'>): string {
   return join(root, c.protocol, c.data, `${c.network}-${c.recipe}`);
 }
 
-function perSetAccuracy(ex: Splits['test'], scores: Float32Array) {
-  const out: Record<string, { count: number; accuracy: number }> = {};
+function splitScores(ex: Splits['test'], ev: Evaluation): SplitScores {
+  const loc = localisation(ex, ev);
+  return { loss: ev.loss, accuracy: ev.accuracy, perSet: perSetAccuracy(ex, ev), ...(loc ? { localisation: loc } : {}) };
+}
+
+function perSetAccuracy(ex: Splits['test'], ev: Evaluation) {
+  const scores = ev.scores;
+  const out: SplitScores['perSet'] = {};
   ex.sets.forEach((name, s) => {
     let n = 0;
     let ok = 0;
@@ -46,7 +70,8 @@ function perSetAccuracy(ex: Splits['test'], scores: Float32Array) {
       n++;
       if ((scores[i] >= 0.5 ? 1 : 0) === ex.labels[i]) ok++;
     }
-    out[name] = { count: n, accuracy: n ? ok / n : 0 };
+    const loc = localisation(ex, ev, (i) => ex.setIndex[i] === s);
+    out[name] = { count: n, accuracy: n ? ok / n : 0, ...(loc ? { localisation: loc } : {}) };
   });
   return out;
 }
@@ -79,8 +104,8 @@ export async function runTraining(
   log.recipe = { ...RECIPES[config.recipe], ...result.recipe } as RunLog['recipe'];
   const val = evaluate(result.spec, result.params, data.val);
   const test = evaluate(result.spec, result.params, data.test);
-  log.validation = { loss: val.loss, accuracy: val.accuracy, perSet: perSetAccuracy(data.val, val.scores) };
-  log.test = { loss: test.loss, accuracy: test.accuracy, perSet: perSetAccuracy(data.test, test.scores) };
+  log.validation = splitScores(data.val, val);
+  log.test = splitScores(data.test, test);
   log.finishedAt = new Date().toISOString();
   await writeLog();
   await saveCheckpoint(dir, config.network, result.params, {

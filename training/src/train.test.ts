@@ -53,6 +53,22 @@ describe('the trainer', () => {
     }
   }
 
+  it('localiser finds and places the square on solid images in a short run', async () => {
+    const data = await buildSplits({ sets: ['solid'], protocol: 'paper', seed: 't-localiser', counts });
+    const { log } = await runTraining(
+      data,
+      { network: 'localiser', recipe: 'modern', protocol: 'paper', data: 'solid', seed: 1, counts, backend: 'wasm', epochs: 8 },
+      dir,
+    );
+    expect(log.test!.accuracy).toBeGreaterThanOrEqual(0.98);
+    const loc = log.test!.localisation!;
+    // Every visible square of the test set is judged; nearly all get a tight box.
+    expect(loc.detected).toBeGreaterThan(100);
+    expect(loc.iouAtLeast07).toBeGreaterThanOrEqual(0.9);
+    expect(loc.meanIou).toBeGreaterThan(0.75);
+    expect(log.test!.perSet.solid.localisation).toEqual(loc);
+  });
+
   it('computes the same gradient on two threads as on one', async () => {
     const data = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'par', counts: { train: 96, val: 0, test: 0 } });
     const spec = NETWORKS['cnn-leaky'];

@@ -1,7 +1,17 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
 import { tf } from './backend.js';
 import type { Examples, Splits } from './datasets/build.js';
-import { crossEntropy, forward, initParams, type NetworkName, type NetworkSpec, NETWORKS, type Params } from './networks.js';
+import { boxFromHeatmap, iou, type InputBox } from '@blankspot/core';
+import {
+  crossEntropy,
+  forward,
+  initParams,
+  localises,
+  type NetworkName,
+  type NetworkSpec,
+  NETWORKS,
+  type Params,
+} from './networks.js';
 import { Rng } from './rng.js';
 import { gatherBatch } from './batch.js';
 import { ParallelGradients, defaultThreads } from './parallel.js';
@@ -91,6 +101,8 @@ export interface Evaluation {
   accuracy: number;
   /** Anomaly probability per example. */
   scores: Float32Array;
+  /** Localisers: the box read from each example's heatmap (model-input pixels), null when none. */
+  boxes?: (InputBox | null)[];
 }
 
 /** Mean cross-entropy and accuracy on a set, in batches. */
@@ -98,22 +110,61 @@ export function evaluate(spec: NetworkSpec, params: Params, ex: Examples, batchS
   let lossSum = 0;
   let correct = 0;
   const scores = new Float32Array(ex.count);
+  const boxes: (InputBox | null)[] = [];
   for (let start = 0; start < ex.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, ex.count - start) }, (_, i) => start + i);
-    const [loss, prob] = tf.tidy(() => {
+    const [loss, prob, heat] = tf.tidy(() => {
       const { x, y } = gatherBatch(ex, idx);
-      const logits = forward(spec, params, x).logits;
-      return [tf.mul(crossEntropy(logits, y), idx.length), tf.softmax(logits)];
+      const { logits, heatmapLogits } = forward(spec, params, x);
+      return [tf.mul(crossEntropy(logits, y), idx.length), tf.softmax(logits), heatmapLogits ? tf.sigmoid(heatmapLogits) : null];
     });
     lossSum += (loss.dataSync() as Float32Array)[0];
     const p = prob.dataSync() as Float32Array;
-    tf.dispose([loss, prob]);
+    if (heat) {
+      const [, h, w] = heat.shape;
+      const maps = heat.dataSync() as Float32Array;
+      for (let i = 0; i < idx.length; i++) {
+        boxes[start + i] = boxFromHeatmap({ data: maps.subarray(i * h * w, (i + 1) * h * w), height: h, width: w });
+      }
+    }
+    tf.dispose([loss, prob, ...(heat ? [heat] : [])]);
     for (let i = 0; i < idx.length; i++) {
       scores[start + i] = p[i * 2 + 1];
       if ((p[i * 2 + 1] >= 0.5 ? 1 : 0) === ex.labels[start + i]) correct++;
     }
   }
-  return { loss: lossSum / Math.max(1, ex.count), accuracy: correct / Math.max(1, ex.count), scores };
+  return {
+    loss: lossSum / Math.max(1, ex.count),
+    accuracy: correct / Math.max(1, ex.count),
+    scores,
+    ...(localises(spec) ? { boxes } : {}),
+  };
+}
+
+export interface Localisation {
+  /** Visible rectangles the model flagged: the ones whose box is judged. */
+  detected: number;
+  /** Share of those whose box overlaps the true one with IoU >= 0.7. */
+  iouAtLeast07: number;
+  meanIou: number;
+}
+
+/** How well a localiser's boxes match the true rectangles, on the rectangles it detected. */
+export function localisation(ex: Examples, evaluation: Evaluation, only?: (i: number) => boolean): Localisation | null {
+  if (!evaluation.boxes) return null;
+  let detected = 0;
+  let good = 0;
+  let sum = 0;
+  for (let i = 0; i < ex.count; i++) {
+    if (ex.labels[i] !== 1 || ex.hidden[i] || evaluation.scores[i] < 0.5 || (only && !only(i))) continue;
+    const truth = { x: ex.boxes[i * 4], y: ex.boxes[i * 4 + 1], w: ex.boxes[i * 4 + 2], h: ex.boxes[i * 4 + 3] };
+    const box = evaluation.boxes[i];
+    const overlap = box ? iou(box, truth) : 0;
+    detected++;
+    sum += overlap;
+    if (overlap >= 0.7) good++;
+  }
+  return { detected, iouAtLeast07: detected ? good / detected : 0, meanIou: detected ? sum / detected : 0 };
 }
 
 /** Fraction of conv units (channel x position) whose activation is never positive on a sample. */

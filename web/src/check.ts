@@ -4,11 +4,13 @@
  */
 import {
   BlankspotError,
+  MODEL_HEATMAP_NAME,
   anomalyScores,
   findModel,
   inspectImage,
   parseManifest,
   preprocess,
+  resultBox,
   verdictFromScore,
   verifyModelBytes,
   type CheckResult,
@@ -144,11 +146,16 @@ export async function check(
   const out = await model.session.run({ image: new model.ort.Tensor('float32', input, [1, 1, 64, 64]) });
   const t4 = performance.now();
   const [score] = anomalyScores(out.prob.data as Float32Array);
+  const verdict = verdictFromScore(score, model.entry.threshold);
+  const heat = out[MODEL_HEATMAP_NAME];
+  const heatmap = heat
+    ? { data: heat.data as Float32Array, height: heat.dims[heat.dims.length - 2], width: heat.dims[heat.dims.length - 1] }
+    : undefined;
   const ms = (t: number) => Math.round(t * 100) / 100;
   return {
-    ...verdictFromScore(score, model.entry.threshold),
+    ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: null,
+    box: resultBox(heatmap, verdict.flagged, rgba.width, rgba.height),
     image: { type: info.type, width: rgba.width, height: rgba.height },
     timings: { decodeMs: ms(t1 - tDecode), preprocessMs: ms(t2 - t1), inferenceMs: ms(t4 - t3), totalMs: ms(t4 - t0) },
     requestId: `local-${++counter}`,
