@@ -96,7 +96,11 @@ describe('export to ONNX', () => {
       for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - expected[i]));
       expect(diff).toBeLessThanOrEqual(1e-5);
       // The probabilities are not trivially constant: the check means something.
-      const scores = Array.from({ length: probe.length / 4096 }, (_, i) => got[2 * i + 1]);
+      const n = probe.length / 4096;
+      const scores = Array.from({ length: n }, (_, i) => got[2 * i + 1]);
+      // A localiser's file has its heatmap too (16x16 per image), and the check covers it.
+      expect(got.length).toBe(network === 'localiser' ? n * 2 + n * 256 : n * 2);
+      expect(result.localises).toBe(network === 'localiser');
       expect(Math.max(...scores) - Math.min(...scores)).toBeGreaterThan(0.01);
 
       const md = readOnnxMetadata(await readFile(out));
@@ -123,7 +127,14 @@ describe('export to ONNX', () => {
       await writeFile(inputsFile, new Uint8Array(probe.buffer, probe.byteOffset, probe.byteLength));
       await writeFile(expectedFile, new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength));
       const { stdout } = await promisify(execFile)('/usr/bin/python3', [CHECK_SCRIPT, out, inputsFile, expectedFile, '1e-4']);
-      const report = JSON.parse(stdout) as { checker: string; opset: number; opencv_max_abs_diff: number; count: number };
+      const report = JSON.parse(stdout) as {
+        checker: string;
+        opset: number;
+        opencv_max_abs_diff: number;
+        count: number;
+        outputs: string[];
+      };
+      expect(report.outputs).toEqual(network === 'localiser' ? ['prob', 'heatmap'] : ['prob']);
       expect(report.checker).toBe('ok');
       expect(report.opset).toBe(13);
       expect(report.count).toBe(256);

@@ -189,14 +189,9 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
         });
         nodes.push({ opType: 'Sigmoid', name: MODEL_HEATMAP_NAME, input: [logits], output: [MODEL_HEATMAP_NAME] });
         heatmapShape = [1, shape[1], shape[2]];
-        const top = next('reducemax');
-        nodes.push({
-          opType: 'ReduceMax',
-          name: top,
-          input: [logits],
-          output: [top],
-          attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)],
-        });
+        // GlobalMaxPool, not ReduceMax over three axes: every runtime (OpenCV DNN too) has it.
+        const top = next('globalmaxpool');
+        nodes.push({ opType: 'GlobalMaxPool', name: top, input: [logits], output: [top] });
         const flat = next('flatten');
         nodes.push({ opType: 'Flatten', name: flat, input: [top], output: [flat], attribute: [int('axis', 1)] });
         const anomaly = next('add');

@@ -69,6 +69,7 @@ describe('wasm training kernels match the cpu backend', () => {
         const got = await onBackend('wasm', () => networkGrads(net, weights, images, labels));
         // Run twice: XNNPACK caches operators by filter id, a stale cache would show here.
         const again = await onBackend('wasm', () => networkGrads(net, weights, images, labels));
+        const overall = Math.hypot(...Object.values(ref).map((g) => Math.hypot(...g)));
         for (const name of Object.keys(ref)) {
           const norm = Math.hypot(...ref[name]);
           if (norm === 0) {
@@ -76,8 +77,12 @@ describe('wasm training kernels match the cpu backend', () => {
             expect(Math.hypot(...got[name]), name).toBe(0);
             continue;
           }
-          expect(relError(got[name], ref[name]), name).toBeLessThanOrEqual(1e-4);
-          expect(relError(again[name], ref[name]), name).toBeLessThanOrEqual(1e-4);
+          // Within 1e-4 of the parameter's own gradient; a gradient 1e4 times smaller than the whole
+          // network's (behind two leaky slopes of 0.01) only within 1e-5 of the whole: float32 sums in another order.
+          for (const g of [got[name], again[name]]) {
+            const err = relError(g, ref[name]) * norm;
+            expect(Math.min(err / norm / 1e-4, err / overall / 1e-5), name).toBeLessThanOrEqual(1);
+          }
         }
         // Leaky ReLU always passes gradient, also through the all-negative pooling windows.
         if (net !== 'cnn-relu') for (const name of Object.keys(ref)) expect(Math.hypot(...ref[name]), name).toBeGreaterThan(0);
