@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_MODELS_DIR, startNodeServer } from '../src/node/index.js';
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
+import { iou } from '@blankspot/core';
 import { fuzz } from '../src/bench/fuzz-lib.js';
 
 const MODELS = REPO_MODELS_DIR;
@@ -138,6 +139,36 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect((withRect.json.score as number) > (clean.json.score as number) || withRect.json.flagged).toBe(true);
       }
       expect(right / (2 * photos.length)).toBeGreaterThanOrEqual(0.8);
+    });
+
+    it("the localiser answers where: a box in the photo's own pixels over the pasted rectangle", async () => {
+      const photos = await photoFiles('natural', 10);
+      const size = 512;
+      let placed = 0;
+      let flagged = 0;
+      for (const [i, p] of photos.entries()) {
+        const rect = { fx: 0.08 + 0.06 * (i % 10), fy: 0.62 - 0.05 * (i % 10), frac: 0.25 };
+        const { status, json } = await post1(await photoJpeg(p, rect, size), { query: '?model=localiser' });
+        expect(status).toBe(200);
+        if (!json.flagged) {
+          expect(json.box).toBeNull();
+          continue;
+        }
+        flagged++;
+        const box = json.box as { x: number; y: number; width: number; height: number };
+        // Whole pixels, inside the photo.
+        for (const v of Object.values(box)) expect(Number.isInteger(v)).toBe(true);
+        expect(box.x + box.width).toBeLessThanOrEqual(size);
+        expect(box.y + box.height).toBeLessThanOrEqual(size);
+        const side = Math.round(size * rect.frac);
+        const truth = { x: Math.round(rect.fx * size), y: Math.round(rect.fy * size), w: side, h: side };
+        if (iou({ x: box.x, y: box.y, w: box.width, h: box.height }, truth) >= 0.7) placed++;
+      }
+      expect(flagged).toBeGreaterThanOrEqual(8);
+      expect(placed / flagged).toBeGreaterThanOrEqual(0.8);
+      // A clean photo: not flagged, so no box.
+      const clean = await post1(await photoJpeg(photos[0]), { query: '?model=localiser' });
+      expect(clean.json).toMatchObject({ flagged: false, box: null });
     });
 
     it('lists models from the manifest and chooses one by name', async () => {

@@ -61,6 +61,7 @@ async function apiInput(bytes: Buffer): Promise<Float32Array> {
 
 interface BrowserResult {
   flagged: boolean;
+  box: { x: number; y: number; width: number; height: number } | null;
   score: number;
   model: { name: string };
   image: { width: number; height: number; type: string };
@@ -79,6 +80,13 @@ function browserCheck(p: Page, bytes: Buffer): Promise<BrowserResult> {
     const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true });
     return { ...r, input: Array.from(r.input) } as unknown as BrowserResult;
   }, bytes.toString('base64'));
+}
+
+async function defaultLocalises(): Promise<boolean> {
+  const { models } = (await (await fetch(`${server.url}/v1/models`)).json()) as {
+    models: Array<{ default: boolean; localises: boolean }>;
+  };
+  return models.find((m) => m.default)!.localises;
 }
 
 beforeAll(async () => {
@@ -122,6 +130,18 @@ describe('the widget on an upload form', () => {
       // A flagged photo holds the upload until the seller confirms.
       const valid = await page.locator('#image').evaluate((el: HTMLInputElement) => el.validity.valid);
       expect(valid).toBe(!flagged);
+      // The default model localises: the box is drawn over the pasted square (at 50%, 30%, 27% of the side).
+      const box = page.locator('blankspot-check').locator('.box');
+      if (flagged && (await defaultLocalises())) {
+        await expect.poll(() => box.isVisible()).toBe(true);
+        const [img, drawn] = await Promise.all([thumb.boundingBox(), box.boundingBox()]);
+        const rel = (v: number, o: number, size: number) => (v - o) / size;
+        expect(rel(drawn!.x, img!.x, img!.width)).toBeCloseTo(0.5, 1);
+        expect(rel(drawn!.y, img!.y, img!.height)).toBeCloseTo(0.3, 1);
+        expect(drawn!.width / img!.width).toBeCloseTo(0.27, 1);
+      } else {
+        expect(await box.isVisible()).toBe(false);
+      }
       await page.screenshot({ path: join(SHOTS, `widget-${name.replace('.jpg', '')}.png`) });
       if (flagged) {
         // mode="confirm": the seller may upload anyway.
@@ -162,6 +182,15 @@ describe('the widget on an upload form', () => {
       for (let i = 0; i < input.length; i++) worst = Math.max(worst, Math.abs(local.input[i] - input[i]));
       expect(worst * 255, label).toBeLessThanOrEqual(2);
       expect(Math.abs(local.score - (server.json.score as number)), label).toBeLessThanOrEqual(1e-3);
+      // The same box, give or take rounding, when the model localises.
+      const serverBox = server.json.box as BrowserResult['box'];
+      expect(local.box == null, label).toBe(serverBox == null);
+      if (local.box && serverBox) {
+        const side = Math.max(local.image.width, local.image.height);
+        for (const k of ['x', 'y', 'width', 'height'] as const) {
+          expect(Math.abs(local.box[k] - serverBox[k]), `${label} box ${k}`).toBeLessThanOrEqual(0.02 * side);
+        }
+      }
     }
   });
 

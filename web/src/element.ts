@@ -16,7 +16,7 @@ const STYLE = `
 .result { display: flex; gap: .75rem; align-items: center; margin-top: .5rem; }
 .result[hidden] { display: none; }
 .thumb { position: relative; width: 96px; height: 96px; flex: none; border-radius: .25rem; overflow: hidden; background: #8882; }
-.thumb img { width: 100%; height: 100%; object-fit: contain; display: block; }
+.thumb img { width: 100%; height: 100%; object-fit: fill; display: block; }
 .thumb .box { position: absolute; border: 2px solid var(--bs-bad); box-sizing: border-box; }
 .verdict.ok { color: var(--bs-ok); } .verdict.bad { color: var(--bs-bad); } .verdict { font-weight: 600; }
 button { font: inherit; margin-top: .25rem; }
@@ -108,6 +108,11 @@ export class BlankspotCheckElement extends HTMLElement {
         : 'No white rectangle found in this photo.';
       this.text.textContent = message;
       this.text.className = `verdict ${result.flagged ? 'bad' : 'ok'}`;
+      // The thumbnail takes the photo's shape (longest side 96px), so a box in percent lands where it should.
+      const { width: w, height: h } = result.image;
+      const thumb = this.box.parentElement!;
+      thumb.style.width = `${Math.round(96 * Math.min(1, w / h) * 100) / 100}px`;
+      thumb.style.height = `${Math.round(96 * Math.min(1, h / w) * 100) / 100}px`;
       if (result.box) {
         const { x, y, width, height } = result.box;
         const s = (v: number, of: number) => `${(100 * v) / of}%`;
