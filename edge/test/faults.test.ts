@@ -1,14 +1,17 @@
 /** Faults: a model missing at start, a session breaking mid-run, clients vanishing mid-upload. */
+import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { REPO_MODELS_DIR, createNodeRuntime, startNodeServer } from '../src/node/index.js';
 import type { EdgeRuntime } from '../src/runtime.js';
+import { jemallocPath } from '../src/node/allocator.js';
 import { photoFiles, photoJpeg } from './fixtures.js';
 
 let jpeg: Buffer;
@@ -119,5 +122,33 @@ describe('faults', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('the server process', () => {
+  it('runs on jemalloc where it is installed, and passes its exit code and signals through', async () => {
+    const main = fileURLToPath(new URL('../dist/node/main.js', import.meta.url));
+    const proc = spawn(process.execPath, [main, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proc.stdout.on('data', (c: Buffer) => {
+        out += String(c);
+        if (out.includes('\n')) resolve(out);
+      });
+      proc.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    });
+    const expected = jemallocPath() && process.env.BLANKSPOT_ALLOCATOR !== 'system' ? 'jemalloc' : 'system';
+    expect(line).toMatch(new RegExp(`on http://127\\.0\\.0\\.1:\\d+ \\(memory allocator: ${expected}\\)`));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // A server that cannot start says why and exits non-zero, through the relaunch too.
+    const refused = spawn(process.execPath, [main, '--port', '0', '--models', join(dir, 'nowhere'), '--require-models'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    refused.stderr.on('data', (c: Buffer) => (err += String(c)));
+    expect(await new Promise((resolve) => refused.once('exit', resolve))).toBe(1);
+    expect(err).toMatch(/manifest/);
   });
 });

@@ -12,7 +12,11 @@ import { fuzz } from './fuzz-lib.js';
 import { freePort, startWranglerDev } from './servers.js';
 
 const { values } = parseArgs({
-  options: { count: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '8' } },
+  options: {
+    count: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '8' },
+    runtime: { type: 'string', default: 'node,workerd' },
+  },
 });
 const COUNT = Number(values.count);
 const PHOTO = fileURLToPath(
@@ -64,7 +68,8 @@ console.log('| runtime | statuses | 5xx | malformed | dropped | seconds | RSS be
 console.log('|---|---|---|---|---|---|---|');
 let failed = false;
 const traces: string[] = [];
-for (const kind of ['node', 'workerd'] as const) {
+const runtimes = values.runtime.split(',').filter((r): r is 'node' | 'workerd' => r === 'node' || r === 'workerd');
+for (const kind of runtimes) {
   const server = await start(kind);
   try {
     // Warm up (models load on first use), then measure.

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { configFromEnv } from '../config.js';
 import { startNodeServer } from './server.js';
+import { allocator, relaunchOnJemalloc } from './allocator.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,19 +14,23 @@ const { values } = parseArgs({
   },
 });
 
-try {
-  const server = await startNodeServer({
-    port: Number(values.port),
-    hostname: values.host,
-    modelsDir: values.models,
-    config: configFromEnv(process.env),
-    requireModels: values['require-models'],
-  });
-  console.log(`blankspot API and demo page on ${server.url}`);
-  const stop = () => void server.close().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-} catch (e) {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
+if (!relaunchOnJemalloc()) await main();
+
+async function main(): Promise<void> {
+  try {
+    const server = await startNodeServer({
+      port: Number(values.port),
+      hostname: values.host,
+      modelsDir: values.models,
+      config: configFromEnv(process.env),
+      requireModels: values['require-models'],
+    });
+    console.log(`blankspot API and demo page on ${server.url} (memory allocator: ${allocator()})`);
+    const stop = () => void server.close().then(() => process.exit(0));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  }
 }

@@ -38,6 +38,19 @@ function init(): Promise<unknown> {
   return ready;
 }
 
+/**
+ * A WASM memory never shrinks, and a decoder that fails mid-way (damaged data) leaves whatever it
+ * had allocated behind. So after a failure, or after a photo larger than this, the MozJPEG or
+ * libwebp instance is replaced by a fresh one from the same compiled module (a few ms) and the old
+ * memory goes with the old instance. libpng's wasm-bindgen glue keeps one instance per isolate.
+ */
+const RECYCLE_PIXELS = 4_000_000;
+
+function recycle(type: ImageInfo['type']): void {
+  if (type === 'image/jpeg') void initJpeg(JPEG_WASM);
+  else if (type === 'image/webp') void initWebp(WEBP_WASM);
+}
+
 export const wasmDecoder: ImageDecoder = {
   async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
     if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, LIMITS);
@@ -55,9 +68,14 @@ export const wasmDecoder: ImageDecoder = {
             ? await decodePng(buffer)
             : await decodeWebp(buffer);
     } catch {
+      recycle(info.type);
       throw undecodable();
     }
-    if (image == null) throw undecodable();
+    if (image == null) {
+      recycle(info.type);
+      throw undecodable();
+    }
+    if (image.width * image.height > RECYCLE_PIXELS) recycle(info.type);
     let rgba: RgbaImage = {
       width: image.width,
       height: image.height,
