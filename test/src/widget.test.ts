@@ -67,19 +67,23 @@ interface BrowserResult {
   image: { width: number; height: number; type: string };
   input: number[];
   backend: string;
+  preprocessedOn: 'gpu' | 'cpu';
 }
 
-function browserCheck(p: Page, bytes: Buffer): Promise<BrowserResult> {
-  return p.evaluate(async (b64) => {
-    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const api = (
-      window as unknown as {
-        blankspot: { check(b: Blob, o: object): Promise<Record<string, unknown> & { input: Float32Array }> };
-      }
-    ).blankspot;
-    const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true });
-    return { ...r, input: Array.from(r.input) } as unknown as BrowserResult;
-  }, bytes.toString('base64'));
+function browserCheck(p: Page, bytes: Buffer, preprocessOn: 'gpu' | 'cpu' = 'gpu'): Promise<BrowserResult> {
+  return p.evaluate(
+    async ([b64, on]) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const api = (
+        window as unknown as {
+          blankspot: { check(b: Blob, o: object): Promise<Record<string, unknown> & { input: Float32Array }> };
+        }
+      ).blankspot;
+      const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true, preprocessOn: on });
+      return { ...r, input: Array.from(r.input) } as unknown as BrowserResult;
+    },
+    [bytes.toString('base64'), preprocessOn] as const,
+  );
 }
 
 async function defaultLocalises(): Promise<boolean> {
@@ -174,14 +178,25 @@ describe('the widget on an upload form', () => {
     bodies.push(['alpha png', await sharp(PRODUCT).resize(300, 220).ensureAlpha(0.5).png().toBuffer()]);
     expect(bodies.length).toBeGreaterThanOrEqual(20);
     for (const [label, bytes] of bodies) {
-      const [server, local, input] = await Promise.all([api(bytes), browserCheck(page, bytes), apiInput(bytes)]);
+      const [server, input] = await Promise.all([api(bytes), apiInput(bytes)]);
       expect(server.status, label).toBe(200);
-      expect(local.flagged, label).toBe(server.json.flagged);
-      expect(local.image, label).toEqual(server.json.image);
-      let worst = 0;
-      for (let i = 0; i < input.length; i++) worst = Math.max(worst, Math.abs(local.input[i] - input[i]));
-      expect(worst * 255, label).toBeLessThanOrEqual(2);
-      expect(Math.abs(local.score - (server.json.score as number)), label).toBeLessThanOrEqual(1e-3);
+      // Both ways the browser makes the input: the GPU shader (what the widget uses here) and the core on read-back pixels.
+      const onCpu = await browserCheck(page, bytes, 'cpu');
+      const local = await browserCheck(page, bytes, 'gpu');
+      expect(onCpu.preprocessedOn, label).toBe('cpu');
+      expect(local.preprocessedOn, label).toBe('gpu');
+      for (const r of [local, onCpu]) {
+        expect(r.flagged, label).toBe(server.json.flagged);
+        expect(r.image, label).toEqual(server.json.image);
+        let worst = 0;
+        for (let i = 0; i < input.length; i++) worst = Math.max(worst, Math.abs(r.input[i] - input[i]));
+        expect(worst * 255, `${label} (${r.preprocessedOn})`).toBeLessThanOrEqual(2);
+        expect(Math.abs(r.score - (server.json.score as number)), label).toBeLessThanOrEqual(1e-3);
+      }
+      // The shader and the core agree far more closely than the 2/255 decoders may differ by.
+      let gap = 0;
+      for (let i = 0; i < input.length; i++) gap = Math.max(gap, Math.abs(local.input[i] - onCpu.input[i]));
+      expect(gap, label).toBeLessThanOrEqual(1e-4);
       // The same box, give or take rounding, when the model localises.
       const serverBox = server.json.box as BrowserResult['box'];
       expect(local.box == null, label).toBe(serverBox == null);
@@ -225,6 +240,24 @@ describe('the widget on an upload form', () => {
 });
 
 describe('runtime choice', () => {
+  it('makes the input on the CPU under software WebGL (SwiftShader here), on the GPU when asked', async () => {
+    const jpeg = await sharp(NATURAL[3]).resize(640, 480).jpeg().toBuffer();
+    const renderer = await page.evaluate(() => {
+      const gl = new OffscreenCanvas(1, 1).getContext('webgl2')!;
+      const info = gl.getExtension('WEBGL_debug_renderer_info');
+      return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    });
+    expect(renderer).toMatch(/SwiftShader/);
+    const auto = await page.evaluate(async (b64) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const api = (window as unknown as { blankspot: { check(b: Blob, o: object): Promise<{ preprocessedOn: string }> } })
+        .blankspot;
+      return (await api.check(new Blob([bin]), { modelsUrl: '/models/' })).preprocessedOn;
+    }, jpeg.toString('base64'));
+    expect(auto).toBe('cpu');
+    expect((await browserCheck(page, jpeg, 'gpu')).preprocessedOn).toBe('gpu');
+  });
+
   it('uses WASM when there is no WebGPU adapter', async () => {
     const info = (await page.evaluate(() =>
       (window as unknown as { blankspot: { runtimeInfo(o: object): Promise<unknown> } }).blankspot.runtimeInfo({

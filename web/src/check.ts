@@ -16,8 +16,8 @@ import {
   type CheckResult,
   type ImageInfo,
   type ModelEntry,
-  type RgbaImage,
 } from '@blankspot/core';
+import { hardwareWebGl, preprocessOnGpu } from './gpu-preprocess.js';
 import { createSession, probeGpu, type Backend, type GpuInfo, type LoadedModel } from './runtime.js';
 
 export type { CheckResult };
@@ -29,6 +29,12 @@ export interface CheckOptions {
   model?: string;
   /** Also return the 64x64 model input (for tests and debugging). */
   returnInput?: boolean;
+  /**
+   * Where the 64x64 input is computed: 'gpu' (a WebGL2 shader; the CPU where WebGL2 is missing),
+   * 'cpu' (every pixel read back, then the core's preprocess) or 'auto' (default: the GPU when
+   * WebGL runs on real hardware).
+   */
+  preprocessOn?: 'gpu' | 'cpu' | 'auto';
 }
 
 const here = new URL('.', import.meta.url);
@@ -61,8 +67,21 @@ async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
   return loaded;
 }
 
-/** Decoded RGBA of the first frame, upright (EXIF applied), without colour-space conversion. */
-async function decode(blob: Blob, info: ImageInfo): Promise<RgbaImage> {
+interface Prepared {
+  input: Float32Array;
+  width: number;
+  height: number;
+  preprocessedOn: 'gpu' | 'cpu';
+  decodeMs: number;
+  preprocessMs: number;
+}
+
+/**
+ * The first frame decoded upright (EXIF applied), without colour-space conversion, and made into
+ * the model input: on the GPU where it can be, else read back and run through the core's preprocess.
+ */
+async function decodeToInput(blob: Blob, info: ImageInfo, on: 'gpu' | 'cpu'): Promise<Prepared> {
+  const t0 = performance.now();
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, {
@@ -79,8 +98,14 @@ async function decode(blob: Blob, info: ImageInfo): Promise<RgbaImage> {
     if (!swapped && (bitmap.width !== info.width || bitmap.height !== info.height)) {
       throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
     }
+    const { width, height } = bitmap;
+    const t1 = performance.now();
+    const gpu = on === 'gpu' ? preprocessOnGpu(bitmap) : null;
+    if (gpu) return { input: gpu, width, height, preprocessedOn: 'gpu', decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
     const data = readPixelsExact(bitmap) ?? readPixels2d(bitmap);
-    return { width: bitmap.width, height: bitmap.height, data };
+    const t2 = performance.now();
+    const input = preprocess({ width, height, data });
+    return { input, width, height, preprocessedOn: 'cpu', decodeMs: t2 - t0, preprocessMs: performance.now() - t2 };
   } finally {
     bitmap.close();
   }
@@ -130,17 +155,15 @@ let counter = 0;
 export async function check(
   file: Blob,
   options: CheckOptions = {},
-): Promise<CheckResult & { input?: Float32Array; backend: Backend }> {
+): Promise<CheckResult & { input?: Float32Array; backend: Backend; preprocessedOn: 'gpu' | 'cpu' }> {
   const t0 = performance.now();
   const bytes = new Uint8Array(await file.arrayBuffer());
   const info = inspectImage(bytes);
   const modelUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
   const loading = load(modelUrl, options.model);
-  const tDecode = performance.now();
-  const rgba = await decode(new Blob([bytes]), info);
-  const t1 = performance.now();
-  const input = preprocess(rgba);
-  const t2 = performance.now();
+  const on = options.preprocessOn ?? 'auto';
+  const prepared = await decodeToInput(new Blob([bytes]), info, on === 'auto' ? (hardwareWebGl() ? 'gpu' : 'cpu') : on);
+  const { input } = prepared;
   const model = await loading;
   const t3 = performance.now();
   const out = await model.session.run({ image: new model.ort.Tensor('float32', input, [1, 1, 64, 64]) });
@@ -155,11 +178,17 @@ export async function check(
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: resultBox(heatmap, verdict.flagged, rgba.width, rgba.height),
-    image: { type: info.type, width: rgba.width, height: rgba.height },
-    timings: { decodeMs: ms(t1 - tDecode), preprocessMs: ms(t2 - t1), inferenceMs: ms(t4 - t3), totalMs: ms(t4 - t0) },
+    box: resultBox(heatmap, verdict.flagged, prepared.width, prepared.height),
+    image: { type: info.type, width: prepared.width, height: prepared.height },
+    timings: {
+      decodeMs: ms(prepared.decodeMs),
+      preprocessMs: ms(prepared.preprocessMs),
+      inferenceMs: ms(t4 - t3),
+      totalMs: ms(t4 - t0),
+    },
     requestId: `local-${++counter}`,
     backend: model.backend,
+    preprocessedOn: prepared.preprocessedOn,
     ...(options.returnInput ? { input } : {}),
   };
 }
