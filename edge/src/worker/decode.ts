@@ -1,12 +1,11 @@
 /**
- * Decoding in Workers with WASM codecs (sharp cannot run there): MozJPEG, libpng and libwebp via
- * jSquash, each given its module precompiled by wrangler. EXIF orientation is applied by the core.
+ * Decoding in Workers (sharp cannot run there): MozJPEG and libwebp as WASM via jSquash, each given
+ * its module precompiled by wrangler, and PNG in plain JavaScript (png.ts says why). EXIF
+ * orientation is applied by the core.
  */
 import decodeJpeg, { init as initJpeg } from '@jsquash/jpeg/decode.js';
-import decodePng, { init as initPng } from '@jsquash/png/decode.js';
 import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
 import JPEG_WASM from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
-import PNG_WASM from '@jsquash/png/codec/pkg/squoosh_png_bg.wasm';
 import WEBP_WASM from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import {
   BlankspotError,
@@ -19,6 +18,7 @@ import {
 } from '@blankspot/core';
 import type { ImageDecoder } from '../runtime.js';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
+import { decodePng } from './png.js';
 
 // The codecs return ImageData, which Workers do not define: a minimal stand-in with the same fields.
 if (typeof (globalThis as { ImageData?: unknown }).ImageData === 'undefined') {
@@ -34,7 +34,7 @@ if (typeof (globalThis as { ImageData?: unknown }).ImageData === 'undefined') {
 let ready: Promise<unknown> | null = null;
 
 function init(): Promise<unknown> {
-  ready ??= Promise.all([initJpeg(JPEG_WASM), initPng(PNG_WASM), initWebp(WEBP_WASM)]);
+  ready ??= Promise.all([initJpeg(JPEG_WASM), initWebp(WEBP_WASM)]);
   return ready;
 }
 
@@ -42,7 +42,7 @@ function init(): Promise<unknown> {
  * A WASM memory never shrinks, and a decoder that fails mid-way (damaged data) leaves whatever it
  * had allocated behind. So after a failure, or after a photo larger than this, the MozJPEG or
  * libwebp instance is replaced by a fresh one from the same compiled module (a few ms) and the old
- * memory goes with the old instance. libpng's wasm-bindgen glue keeps one instance per isolate.
+ * memory goes with the old instance.
  */
 const RECYCLE_PIXELS = 4_000_000;
 
@@ -59,13 +59,13 @@ export const wasmDecoder: ImageDecoder = {
     const frame = info.type === 'image/webp' ? firstWebpFrame(bytes) : null;
     const source = frame?.still ?? bytes;
     const buffer = source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) as ArrayBuffer;
-    let image: { data: Uint8ClampedArray; width: number; height: number };
+    let image: { data: Uint8Array | Uint8ClampedArray; width: number; height: number };
     try {
       image =
         info.type === 'image/jpeg'
           ? await decodeJpeg(buffer)
           : info.type === 'image/png'
-            ? await decodePng(buffer)
+            ? decodePng(source)
             : await decodeWebp(buffer);
     } catch {
       recycle(info.type);
