@@ -24,7 +24,7 @@ afterAll(async () => {
 interface Log {
   config: { network: string; data: string; protocol: string };
   epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number; deadFraction: number | null; secondsPer1000: number }>;
-  test: { accuracy: number; perSet: Record<string, { count: number; accuracy: number }> };
+  test: { accuracy: number; perSet: Record<string, { count: number; accuracy: number }>; localisation?: unknown };
 }
 
 describe('blankspot train', () => {
@@ -52,10 +52,10 @@ describe('blankspot train', () => {
       'runs',
     );
     const finished = stdout.split('\n').filter((l) => l.includes('test accuracy'));
-    expect(finished).toHaveLength(3 * 5 * 2);
+    expect(finished).toHaveLength(4 * 5 * 2);
     for (const protocol of ['paper', 'realistic']) {
       for (const data of ['binary', 'solid', 'photos', 'products', 'binary+solid+photos+products']) {
-        for (const network of ['lr', 'cnn-relu', 'cnn-leaky']) {
+        for (const network of ['lr', 'cnn-relu', 'cnn-leaky', 'localiser']) {
           const runDir = join(dir, 'runs', protocol, data, `${network}-modern`);
           const log = JSON.parse(await readFile(join(runDir, 'log.json'), 'utf8')) as Log;
           expect(log.config).toMatchObject({ network, data, protocol });
@@ -66,7 +66,16 @@ describe('blankspot train', () => {
           expect(log.test.accuracy).toBeGreaterThanOrEqual(0);
           expect(Object.keys(log.test.perSet)).toEqual(data.split('+'));
           const weights = await stat(join(runDir, 'weights.bin'));
-          expect(weights.size).toBe(4 * (network === 'lr' ? 4096 * 2 + 2 : 5 * 5 * 8 + 8 + 5 * 5 * 8 * 8 + 8 + 1352 * 2 + 2));
+          const floats = {
+            lr: 4096 * 2 + 2,
+            'cnn-relu': 5 * 5 * 8 + 8 + 5 * 5 * 8 * 8 + 8 + 1352 * 2 + 2,
+            'cnn-leaky': 5 * 5 * 8 + 8 + 5 * 5 * 8 * 8 + 8 + 1352 * 2 + 2,
+            // conv 8, 16, 16 (5x5, 'same'), the 1x1 heatmap conv and the detection bias.
+            localiser: 5 * 5 * 8 + 8 + 5 * 5 * 8 * 16 + 16 + 5 * 5 * 16 * 16 + 16 + 16 + 1 + 1,
+          }[network]!;
+          expect(weights.size).toBe(4 * floats);
+          // A localiser's log also scores its boxes.
+          expect(log.test.localisation != null).toBe(network === 'localiser');
         }
       }
     }
@@ -88,12 +97,20 @@ describe('blankspot train', () => {
 describe('blankspot report', () => {
   it('regenerates the report from the run logs: Table 1 beside the paper, ceilings, SVG learning curves', async () => {
     const { stdout } = await blankspot('report', '--runs', 'runs', '--out', 'reports');
-    expect(stdout).toMatch(/wrote .*reports\/README\.md from 30 runs/);
+    expect(stdout).toMatch(/wrote .*reports\/README\.md from 40 runs/);
     const md = await readFile(join(dir, 'reports', 'README.md'), 'utf8');
     expect(md).toMatch(
       /\| cnn-leaky \| modern \| paper \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 63\.3% \| [\d.]+% \(loss [\d.]+\) \/ 65\.1% \|/,
     );
     expect(md).toContain('Bayes ceiling');
+    // Every target of issue #4 gets a row, met or not, and the localiser's boxes are scored.
+    expect(md).toContain('## Targets');
+    expect(md).toMatch(
+      /\| Boxes: IoU >= 0\.7 on >= 95% of detected rectangles \| localiser \| realistic \| products \| [\d.]+% of \d+ \| (yes|\*\*no\*\*) \|/,
+    );
+    expect(md).toMatch(
+      /\| localiser modern, binary\+solid\+photos\+products, paper \| photos \| \d+ \| [\d.]+% \|.*\| [\d.]+% of \d+ \|/,
+    );
     const svg = await readFile(join(dir, 'reports', 'figures', 'paper-products-cnn-leaky-modern.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('epoch');
