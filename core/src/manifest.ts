@@ -33,6 +33,8 @@ export interface ModelEntry {
   recipe: string;
   protocol: string;
   data: string;
+  /** Seed of the training data: test sets built with it hold photos the model never saw. */
+  seed?: string;
   /** Decision threshold on the anomaly probability. */
   threshold: number;
   /** True when the model also outputs a `heatmap` from which a box can be derived. */

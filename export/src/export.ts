@@ -137,6 +137,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     training: str(t.recipe),
     protocol: str(t.protocol),
     data: str(t.data),
+    seed: str(t.seed),
     validation_accuracy: str(validation?.accuracy),
     validation_per_set: str(validation?.perSet),
     test: str(t.test),

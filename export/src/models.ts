@@ -23,6 +23,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
     recipe: md.recipe,
     protocol: md.protocol,
     data: md.data,
+    ...(md.seed ? { seed: md.seed } : {}),
     threshold: DEFAULT_THRESHOLD,
     localises: result.localises,
     metrics: {

@@ -2,12 +2,14 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLANKSPOT_CLI } from './index.js';
 
 const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
 let dir: string;
 
 function blankspot(...args: string[]) {
@@ -136,9 +138,11 @@ describe('blankspot export', () => {
     );
     const manifest = JSON.parse(await readFile(join(dir, 'models', 'manifest.json'), 'utf8')) as {
       default: string;
-      models: Array<{ name: string; size: number }>;
+      models: Array<{ name: string; size: number; seed: string }>;
     };
     expect(manifest.default).toBe('cnn-leaky');
+    // The training seed travels with the model, so `blankspot evaluate` can rebuild its held-out photos.
+    expect(manifest.models[0].seed).toBe('1');
     expect(manifest.models[0].size).toBe((await stat(join(dir, 'models', 'cnn-leaky.onnx'))).size);
   });
 
@@ -147,6 +151,23 @@ describe('blankspot export', () => {
       code: 2,
       stderr: expect.stringContaining('not a blankspot checkpoint'),
     });
+  });
+});
+
+describe('blankspot evaluate', () => {
+  it('scores the shipped ONNX files on held-out photos under both protocols, boxes included', async () => {
+    const manifest = join(REPO, 'models', 'manifest.json');
+    const { stdout } = await blankspot('evaluate', '--manifest', manifest, '--test-size', '64', '--out', 'evaluation.md');
+    const { models } = JSON.parse(await readFile(manifest, 'utf8')) as { models: Array<{ name: string; localises: boolean }> };
+    for (const m of models)
+      for (const protocol of ['paper', 'realistic'])
+        for (const set of ['binary', 'solid', 'photos', 'products']) {
+          const row = new RegExp(
+            `\\| ${m.name} \\| ${protocol} \\| ${set} \\| 16 \\| [\\d.]+% \\| [\\d.]+% \\| [\\d.]+% \\| [\\d.]+% \\| ${m.localises ? '[\\d.]+% of \\d+' : '—'} \\|`,
+          );
+          expect(stdout, `${m.name} ${protocol} ${set}`).toMatch(row);
+        }
+    expect(await readFile(join(dir, 'evaluation.md'), 'utf8')).toBe(stdout);
   });
 });
 

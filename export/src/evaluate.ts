@@ -1,0 +1,121 @@
+/**
+ * `blankspot evaluate`: the shipped ONNX files themselves (not their checkpoints), in ONNX Runtime,
+ * on test sets built under either protocol: accuracy against the Bayes ceiling, recall on visible
+ * rectangles, false positives on clean photos and, for localisers, how well the boxes fit. This is
+ * how a model trained under one protocol is judged under the other, and how a retailer scores the
+ * shipped models on their own catalogue.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import {
+  INPUT_SIZE,
+  MODEL_HEATMAP_NAME,
+  MODEL_INPUT_NAME,
+  MODEL_OUTPUT_NAME,
+  boxFromHeatmap,
+  parseManifest,
+  verifyModelBytes,
+  type InputBox,
+} from '@blankspot/core';
+import {
+  buildSplits,
+  localisation,
+  quality,
+  type DataOptions,
+  type Examples,
+  type Localisation,
+  type ModelQuality,
+} from '@blankspot/training';
+
+const PIXELS = INPUT_SIZE * INPUT_SIZE;
+
+export interface EvaluationRow {
+  model: string;
+  protocol: string;
+  set: string;
+  count: number;
+  quality: ModelQuality;
+  localisation: Localisation | null;
+}
+
+/** Anomaly scores and (for localisers) boxes of one model over a whole set, in batches. */
+async function score(
+  session: ort.InferenceSession,
+  ex: Examples,
+): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
+  const scores = new Float32Array(ex.count);
+  const boxes: (InputBox | null)[] = [];
+  let localises = false;
+  for (let start = 0; start < ex.count; start += 256) {
+    const n = Math.min(256, ex.count - start);
+    const input = ex.images.slice(start * PIXELS, (start + n) * PIXELS);
+    const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
+    const prob = out[MODEL_OUTPUT_NAME].data as Float32Array;
+    for (let i = 0; i < n; i++) scores[start + i] = prob[i * 2 + 1];
+    const heat = out[MODEL_HEATMAP_NAME];
+    if (heat) {
+      localises = true;
+      const [h, w] = heat.dims.slice(-2);
+      const data = heat.data as Float32Array;
+      for (let i = 0; i < n; i++)
+        boxes[start + i] = boxFromHeatmap({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w });
+    }
+  }
+  return localises ? { scores, boxes } : { scores };
+}
+
+export async function evaluateModels(
+  manifestPath: string,
+  data: Omit<DataOptions, 'protocol' | 'counts'> & { protocols: DataOptions['protocol'][]; testSize: number; models?: string[] },
+): Promise<EvaluationRow[]> {
+  const manifest = parseManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
+  const entries = manifest.models.filter((m) => !data.models || data.models.includes(m.name));
+  const sessions = await Promise.all(
+    entries.map(async (entry) => {
+      const bytes = new Uint8Array(await readFile(join(dirname(manifestPath), entry.file)));
+      await verifyModelBytes(entry, bytes);
+      return { entry, session: await ort.InferenceSession.create(bytes) };
+    }),
+  );
+  const rows: EvaluationRow[] = [];
+  try {
+    for (const protocol of data.protocols) {
+      const { test } = await buildSplits({ ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } });
+      for (const { entry, session } of sessions) {
+        const ev = await score(session, test);
+        for (const [s, set] of test.sets.entries()) {
+          const only = (i: number) => test.setIndex[i] === s;
+          rows.push({
+            model: entry.name,
+            protocol,
+            set,
+            count: test.setIndex.filter((v) => v === s).length,
+            quality: quality(test, ev.scores, only),
+            localisation: localisation(test, { loss: 0, accuracy: 0, ...ev }, only),
+          });
+        }
+      }
+    }
+  } finally {
+    await Promise.all(sessions.map((s) => s.session.release()));
+  }
+  return rows;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+export function evaluationTable(rows: EvaluationRow[]): string {
+  const lines = [
+    '| model | protocol | set | images | accuracy | Bayes ceiling | recall on visible | false positives | boxes with IoU >= 0.7 |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const q = r.quality;
+    lines.push(
+      `| ${r.model} | ${r.protocol} | ${r.set} | ${r.count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ${pct(q.recallVisible)} | ` +
+        `${pct(q.falsePositiveRate)} | ${r.localisation ? `${pct(r.localisation.iouAtLeast07)} of ${r.localisation.detected}` : '—'} |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
