@@ -13,7 +13,11 @@ import sharp from 'sharp';
 import { EDGE_DIR, WRANGLER, WRANGLER_ENV, startWranglerDev } from './servers.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '8' },
+    only: { type: 'string' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -91,35 +95,39 @@ async function workerTimings(body: Buffer): Promise<{ coldMs: number; warmP50: n
   }
 }
 
-const api = await startServer('../node/main.js', ['--port', '0']);
-const base = await startServer('./baseline-server.js', ['0']);
 const rows: string[] = [];
-try {
-  for (const [label, body] of photos) {
-    const apiMax = await load(`${api.url}/v1/check`, body);
-    const baseMax = await load(`${base.url}/decode`, body);
-    const half = Math.max(1, Math.floor(apiMax.rps / 2));
-    const apiHalf = await load(`${api.url}/v1/check`, body, half);
-    rows.push(
-      `| ${label} | ${apiMax.rps.toFixed(1)} | ${baseMax.rps.toFixed(1)} | ${(apiMax.rps / baseMax.rps).toFixed(2)}x | ` +
-        `${apiMax.p50} / ${apiMax.p99} | ${half} | ${apiHalf.p50} / ${apiHalf.p99} | ${apiMax.errors + apiMax.non2xx + apiHalf.errors + apiHalf.non2xx} |`,
-    );
+if (values.only !== 'worker') {
+  const api = await startServer('../node/main.js', ['--port', '0']);
+  const base = await startServer('./baseline-server.js', ['0']);
+  try {
+    for (const [label, body] of photos) {
+      const apiMax = await load(`${api.url}/v1/check`, body);
+      const baseMax = await load(`${base.url}/decode`, body);
+      const half = Math.max(1, Math.floor(apiMax.rps / 2));
+      const apiHalf = await load(`${api.url}/v1/check`, body, half);
+      rows.push(
+        `| ${label} | ${apiMax.rps.toFixed(1)} | ${baseMax.rps.toFixed(1)} | ${(apiMax.rps / baseMax.rps).toFixed(2)}x | ` +
+          `${apiMax.p50} / ${apiMax.p99} | ${half} | ${apiHalf.p50} / ${apiHalf.p99} | ${apiMax.errors + apiMax.non2xx + apiHalf.errors + apiHalf.non2xx} |`,
+      );
+    }
+  } finally {
+    for (const s of [api, base]) {
+      s.proc.kill('SIGTERM');
+      await once(s.proc, 'exit');
+    }
   }
-} finally {
-  for (const s of [api, base]) {
-    s.proc.kill('SIGTERM');
-    await once(s.proc, 'exit');
-  }
+  console.log(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
+  console.log(
+    '| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | p50 / p99 ms at half rate | errors + non-2xx |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
 }
-console.log(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
-console.log(
-  '| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | p50 / p99 ms at half rate | errors + non-2xx |',
-);
-console.log('|---|---|---|---|---|---|---|---|');
-for (const r of rows) console.log(r);
 
-const worker = await workerTimings(photos[0][1]);
-console.log(`\nWorker in local workerd (wrangler dev), ${photos[0][0]} JPEG, sequential requests over loopback:`);
-console.log(`- cold start (first check after start, models loading): ${worker.coldMs.toFixed(0)} ms`);
-console.log(`- warm latency: p50 ${worker.warmP50.toFixed(1)} ms, p99 ${worker.warmP99.toFixed(1)} ms (50 requests)`);
-console.log(`- upload size (wrangler deploy --dry-run): ${worker.upload}`);
+if (values.only !== 'node') {
+  const worker = await workerTimings(photos[0][1]);
+  console.log(`\nWorker in local workerd (wrangler dev), ${photos[0][0]} JPEG, sequential requests over loopback:`);
+  console.log(`- cold start (first check after start, models loading): ${worker.coldMs.toFixed(0)} ms`);
+  console.log(`- warm latency: p50 ${worker.warmP50.toFixed(1)} ms, p99 ${worker.warmP99.toFixed(1)} ms (50 requests)`);
+  console.log(`- upload size (wrangler deploy --dry-run): ${worker.upload}`);
+}

@@ -5,6 +5,10 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import sharp from 'sharp';
+import { relaunchOnJemalloc } from '../node/allocator.js';
+
+// The same process model as the API, allocator included (sharp also threads more on jemalloc).
+if (relaunchOnJemalloc()) await new Promise(() => {});
 
 const app = new Hono();
 app.post('/decode', async (c) => {

@@ -31,11 +31,18 @@ if (typeof (globalThis as { ImageData?: unknown }).ImageData === 'undefined') {
   };
 }
 
-let ready: Promise<unknown> | null = null;
+// Each codec starts on its first photo of that type, so a cold isolate only instantiates what it needs.
+// (jSquash's init assigns its instance synchronously; decode awaits it.)
+const started = { jpeg: false, webp: false };
 
-function init(): Promise<unknown> {
-  ready ??= Promise.all([initJpeg(JPEG_WASM), initWebp(WEBP_WASM)]);
-  return ready;
+function start(type: ImageInfo['type']): void {
+  if (type === 'image/jpeg' && !started.jpeg) {
+    started.jpeg = true;
+    void initJpeg(JPEG_WASM);
+  } else if (type === 'image/webp' && !started.webp) {
+    started.webp = true;
+    void initWebp(WEBP_WASM);
+  }
 }
 
 /**
@@ -54,7 +61,7 @@ function recycle(type: ImageInfo['type']): void {
 export const wasmDecoder: ImageDecoder = {
   async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
     if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, LIMITS);
-    await init();
+    start(info.type);
     const undecodable = () => new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
     const frame = info.type === 'image/webp' ? firstWebpFrame(bytes) : null;
     const source = frame?.still ?? bytes;
