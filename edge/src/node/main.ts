@@ -25,10 +25,11 @@ async function main(): Promise<void> {
       config: configFromEnv(process.env),
       requireModels: values['require-models'],
     });
-    console.log(`blankspot API and demo page on ${server.url} (memory allocator: ${allocator()})`);
     const stop = () => void server.close().then(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Announced only once a stop signal is handled: whoever waits for this line may stop us at once.
+    console.log(`blankspot API and demo page on ${server.url} (memory allocator: ${allocator()})`);
   } catch (e) {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
