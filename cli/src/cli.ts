@@ -89,6 +89,7 @@ dataOptions(
     .option('--epochs <n>', 'override the recipe epochs', positiveInt)
     .option('--batch-size <n>', 'override the recipe batch size', positiveInt)
     .option('--lr <rate>', 'override the recipe learning rate', positiveNumber)
+    .option('--init <checkpoint>', "start from this run's weights (fine-tuning) instead of fresh ones")
     .option('--train-size <n>', 'training examples', positiveInt, 8000)
     .option('--val-size <n>', 'validation examples', positiveInt, 1000)
     .option('--test-size <n>', 'test examples', positiveInt, 1000)
@@ -149,6 +150,7 @@ dataOptions(
             epochs: o.epochs,
             batchSize: o.batchSize,
             learningRate: o.lr,
+            ...(o.init ? { initFrom: resolve(o.init) } : {}),
           },
           resolve(o.out),
           {

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from './backend.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Splits } from './datasets/build.js';
 import type { Protocol } from './datasets/protocols.js';
 import { disposeParams, type NetworkName } from './networks.js';
@@ -30,6 +30,8 @@ export interface RunConfig {
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  /** The checkpoint the weights started from, when fine-tuning. */
+  initFrom?: string;
 }
 
 export interface RunLog {
@@ -76,6 +78,12 @@ function perSetAccuracy(ex: Splits['test'], ev: Evaluation) {
   return out;
 }
 
+async function loadInitialValues(dir: string, network: NetworkName): Promise<Record<string, Float32Array>> {
+  const { meta, values } = await loadCheckpoint(dir);
+  if (meta.network !== network) throw new Error(`${dir} holds a ${meta.network}, not a ${network}: cannot start from it`);
+  return values;
+}
+
 /** Trains, writes `log.json` after every epoch (so a stopped run keeps its curves) and the checkpoint at the end. */
 export async function runTraining(
   data: Splits,
@@ -87,7 +95,9 @@ export async function runTraining(
   await mkdir(dir, { recursive: true });
   const log: RunLog = { config, recipe: RECIPES[config.recipe], startedAt: new Date().toISOString(), epochs: [] };
   const writeLog = () => writeFile(join(dir, 'log.json'), JSON.stringify(log, null, 2) + '\n');
+  const initialValues = config.initFrom ? await loadInitialValues(config.initFrom, config.network) : undefined;
   const result = await train(data, {
+    initialValues,
     network: config.network,
     recipe: RECIPES[config.recipe],
     seed: config.seed,

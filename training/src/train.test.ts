@@ -70,6 +70,36 @@ describe('the trainer', () => {
     expect(log.test!.perSet.solid.localisation).toEqual(loc);
   });
 
+  it("fine-tunes from a checkpoint: starts from its weights, refuses another network's", async () => {
+    const small = { train: 128, val: 64, test: 64 };
+    const data = await buildSplits({ sets: ['binary'], protocol: 'paper', seed: 't-init', counts: small });
+    const base = {
+      recipe: 'modern',
+      protocol: 'paper',
+      data: 'binary',
+      seed: 1,
+      counts: small,
+      backend: 'wasm',
+      epochs: 1,
+    } as const;
+    const { dir: first } = await runTraining(data, { ...base, network: 'cnn-leaky' }, join(dir, 'init-a'));
+    // A learning rate too small to move anything: the fine-tuned weights are the starting checkpoint's.
+    const { dir: tuned } = await runTraining(
+      data,
+      { ...base, network: 'cnn-leaky', initFrom: first, learningRate: 1e-12 },
+      join(dir, 'init-b'),
+    );
+    const [a, b] = await Promise.all([loadCheckpoint(first), loadCheckpoint(tuned)]);
+    for (const name of Object.keys(a.values)) {
+      let diff = 0;
+      for (let i = 0; i < a.values[name].length; i++) diff = Math.max(diff, Math.abs(a.values[name][i] - b.values[name][i]));
+      expect(diff, name).toBeLessThan(1e-6);
+    }
+    await expect(runTraining(data, { ...base, network: 'cnn-relu', initFrom: first }, join(dir, 'init-c'))).rejects.toThrow(
+      /holds a cnn-leaky, not a cnn-relu/,
+    );
+  });
+
   it('computes the same gradient on two threads as on one', async () => {
     const data = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'par', counts: { train: 96, val: 0, test: 0 } });
     const spec = NETWORKS['cnn-leaky'];

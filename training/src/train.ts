@@ -7,6 +7,7 @@ import {
   forward,
   initParams,
   localises,
+  paramsFromValues,
   type NetworkName,
   type NetworkSpec,
   NETWORKS,
@@ -68,6 +69,8 @@ export interface TrainOptions {
   network: NetworkName;
   recipe: Recipe;
   seed: string | number;
+  /** Start from these weights (a checkpoint's) instead of fresh ones: fine-tuning. */
+  initialValues?: Record<string, Float32Array>;
   /** Overrides of the recipe. */
   epochs?: number;
   batchSize?: number;
@@ -193,7 +196,7 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
     batchSize: options.batchSize ?? options.recipe.batchSize,
     learningRate: options.learningRate ?? options.recipe.learningRate,
   };
-  const params = initParams(spec, options.seed);
+  const params = options.initialValues ? paramsFromValues(spec, options.initialValues) : initParams(spec, options.seed);
   const optimizer = makeOptimizer(recipe, recipe.learningRate);
   const epochs: EpochLog[] = [];
   const { train: trainSet, val } = data;
