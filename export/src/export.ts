@@ -138,6 +138,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     protocol: str(t.protocol),
     data: str(t.data),
     seed: str(t.seed),
+    initialised_from: str(t.initFrom),
     validation_accuracy: str(validation?.accuracy),
     validation_per_set: str(validation?.perSet),
     test: str(t.test),

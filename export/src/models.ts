@@ -65,7 +65,9 @@ ${md.architecture}
       : ''
   }
 - Preprocessing: ${md.preprocessing}.
-- Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.
+- Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.${
+    md.initialised_from ? ` Fine-tuned: started from the weights of \`${md.initialised_from}\`.` : ''
+  }
 - Trained ${entry.trainedAt}; exported ${md.exported_at}; ONNX Runtime matches TensorFlow.js within ${result.maxAbsDiff.toExponential(1)} on ${result.probeCount} inputs.
 - Decision threshold: ${entry.threshold}.
 

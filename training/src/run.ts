@@ -124,6 +124,7 @@ export async function runTraining(
     data: config.data,
     seed: config.seed,
     counts: config.counts,
+    ...(config.initFrom ? { initFrom: config.initFrom } : {}),
     backend: config.backend,
     epochs: log.epochs.length,
     validation: log.validation,

@@ -196,6 +196,10 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
     batchSize: options.batchSize ?? options.recipe.batchSize,
     learningRate: options.learningRate ?? options.recipe.learningRate,
   };
+  // The logged description says what actually ran, overrides included.
+  const changed = (['epochs', 'batchSize', 'learningRate'] as const).filter((k) => recipe[k] !== options.recipe[k]);
+  if (changed.length) recipe.description += `; overridden: ${changed.map((k) => `${k} ${recipe[k]}`).join(', ')}`;
+  if (options.initialValues) recipe.description += '; fine-tuned from a checkpoint';
   const params = options.initialValues ? paramsFromValues(spec, options.initialValues) : initParams(spec, options.seed);
   const optimizer = makeOptimizer(recipe, recipe.learningRate);
   const epochs: EpochLog[] = [];
