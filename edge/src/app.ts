@@ -183,7 +183,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
   app.openapi(checkRoute, async (c) => {
     const { model } = c.req.valid('query');
     const registry = await ready;
-    const chosen = registry.get(model);
+    const chosen = await registry.get(model);
     const bytes = await readImageBytes(c.req.raw, config.maxBodyBytes);
     let result;
     try {
@@ -199,6 +199,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
 
   app.openapi(modelsRoute, async (c) => {
     const registry = await ready;
+    await registry.loaded();
     if (registry.manifest == null) throw new BlankspotError('MODEL_UNAVAILABLE', `no models: ${registry.manifestError}`);
     return c.json(
       {
@@ -222,6 +223,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
 
   app.openapi(healthRoute, async (c) => {
     const registry = await ready;
+    await registry.loaded();
     const models = registry.list().map((s) => ({ name: s.entry.name, ready: s.session != null, error: s.error }));
     const defaultReady = models.some((m) => m.name === registry.defaultName && m.ready);
     const status = registry.manifest == null || !defaultReady ? 'unavailable' : models.every((m) => m.ready) ? 'ok' : 'degraded';

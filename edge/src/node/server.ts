@@ -28,6 +28,7 @@ export async function startNodeServer(
     serveStatic({ root: root(options.modelsDir ?? REPO_MODELS_DIR), rewriteRequestPath: (p) => p.replace(/^\/models/, '') }),
   );
   const registry = await ready;
+  await registry.loaded();
   if (options.requireModels) {
     // Configured to refuse to start rather than serve 503s: say exactly what is wrong.
     const broken = registry.manifestError ?? registry.list().find((s) => s.error)?.error;

@@ -39,9 +39,18 @@ function workerRuntime(env: Env): EdgeRuntime {
 // One app per isolate: models load once, on the first request, and stay for the isolate's life.
 let instance: App | null = null;
 
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 export default {
-  fetch(request: Request, env: Env, ctx: unknown): Response | Promise<Response> {
-    instance ??= createApp(workerRuntime(env), configFromEnv(env as Record<string, string | undefined>));
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    if (instance == null) {
+      instance = createApp(workerRuntime(env), configFromEnv(env as Record<string, string | undefined>));
+      // Workers tie I/O to the request that started it: keep the first request alive until the default
+      // model has loaded, even when it is answered at once (a 401, a 413...).
+      ctx.waitUntil(instance.ready.catch(() => undefined));
+    }
     return instance.app.fetch(request, env, ctx as never);
   },
 };
