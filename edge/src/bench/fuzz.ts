@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { fuzz } from './fuzz-lib.js';
-import { freePort, startWranglerDev } from './servers.js';
+import { freePort, startBareWorkerd, startWranglerDev } from './servers.js';
 
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '8' },
+    // workerd: the deployed bundle in bare workerd; wrangler: the same under `wrangler dev`.
     runtime: { type: 'string', default: 'node,workerd' },
   },
 });
@@ -49,8 +50,11 @@ function rssMiB(pid: number): number {
   return total;
 }
 
-async function start(kind: 'node' | 'workerd'): Promise<{ url: string; pid: number; close(): Promise<void> }> {
-  if (kind === 'workerd') return startWranglerDev();
+type Runtime = 'node' | 'workerd' | 'wrangler';
+
+async function start(kind: Runtime): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  if (kind === 'workerd') return startBareWorkerd();
+  if (kind === 'wrangler') return startWranglerDev();
   const port = await freePort();
   const proc = spawn(process.execPath, [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -68,7 +72,7 @@ console.log('| runtime | statuses | 5xx | malformed | dropped | seconds | RSS be
 console.log('|---|---|---|---|---|---|---|');
 let failed = false;
 const traces: string[] = [];
-const runtimes = values.runtime.split(',').filter((r): r is 'node' | 'workerd' => r === 'node' || r === 'workerd');
+const runtimes = values.runtime.split(',').filter((r): r is Runtime => ['node', 'workerd', 'wrangler'].includes(r));
 for (const kind of runtimes) {
   const server = await start(kind);
   try {

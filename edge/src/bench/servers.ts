@@ -65,3 +65,66 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
     },
   };
 }
+
+/**
+ * The Worker as deployed, in bare workerd: the bundle `wrangler deploy --dry-run` would upload, served
+ * by the workerd binary wrangler ships, with models/ as a disk service behind the MODELS binding. No
+ * dev proxy, inspector or live reload, whose own memory grows with every request (docs/reliability.md).
+ */
+export async function startBareWorkerd(): Promise<WranglerDev> {
+  const { mkdtemp, readdir, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { promisify } = await import('node:util');
+  const { execFile } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'blankspot-workerd-'));
+  await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', dir], {
+    cwd: EDGE_DIR,
+    env: WRANGLER_ENV,
+  });
+  const wasm = (await readdir(dir)).filter((f) => f.endsWith('.wasm'));
+  const port = await freePort();
+  const models = fileURLToPath(new URL('../../../models', import.meta.url));
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    (name = "models", disk = (path = ${JSON.stringify(models)}, writable = false)),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const mainWorker :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed "index.js"),
+${wasm.map((f) => `    (name = ${JSON.stringify(f)}, wasm = embed ${JSON.stringify(f)}),`).join('\n')}
+  ],
+  compatibilityDate = "2026-04-01",
+  bindings = [(name = "MODELS", service = "models")],
+);
+`;
+  await writeFile(join(dir, 'config.capnp'), config);
+  const workerd = createRequire(import.meta.url).resolve('workerd/bin/workerd');
+  // Quiet: the codecs log every damaged file they meet.
+  const proc = spawn(workerd, ['serve', 'config.capnp'], { cwd: dir, stdio: 'ignore', detached: true });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (proc.exitCode != null) throw new Error(`workerd exited with ${proc.exitCode}`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 300) throw new Error('workerd did not answer /healthz in 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    pid: proc.pid!,
+    close: async () => {
+      if (proc.exitCode != null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      process.kill(-proc.pid!, 'SIGTERM');
+      await exited;
+    },
+  };
+}
