@@ -1,8 +1,12 @@
-/** Local servers for benchmarks and tests: free ports, and the Worker in workerd via `wrangler dev`. */
-import { spawn } from 'node:child_process';
+/** Local servers for benchmarks and tests: free ports, and the Worker in workerd (via `wrangler dev`, or bare). */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** A TCP port free on loopback right now. */
 export function freePort(): Promise<number> {
@@ -72,11 +76,6 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
  * dev proxy, inspector or live reload, whose own memory grows with every request (docs/reliability.md).
  */
 export async function startBareWorkerd(): Promise<WranglerDev> {
-  const { mkdtemp, readdir, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { promisify } = await import('node:util');
-  const { execFile } = await import('node:child_process');
   const dir = await mkdtemp(join(tmpdir(), 'blankspot-workerd-'));
   await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', dir], {
     cwd: EDGE_DIR,
