@@ -13,6 +13,16 @@ export interface Heatmap {
   width: number;
 }
 
+/** A `heatmap` output as ONNX Runtime gives it (any of its builds): data with dims [..., H, W]. */
+/** `index` picks one image of a batch; without it, the whole data (a batch of one). */
+export function heatmapFromTensor(tensor: { data: unknown; dims: readonly number[] }, index?: number): Heatmap {
+  const height = tensor.dims[tensor.dims.length - 2];
+  const width = tensor.dims[tensor.dims.length - 1];
+  const all = tensor.data as Float32Array;
+  const data = index == null ? all : all.subarray(index * height * width, (index + 1) * height * width);
+  return { data, height, width };
+}
+
 /** A box in model-input pixels (the 64x64 grid), fractional. */
 export interface InputBox {
   x: number;

@@ -2,7 +2,15 @@
  * What the app needs from a runtime, and nothing more: each adapter (Node, Cloudflare Workers)
  * implements these in a few lines with that runtime's own image decoder and ONNX Runtime build.
  */
-import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME, type ImageInfo, type ModelManifest, type RgbaImage } from '@blankspot/core';
+import {
+  MODEL_HEATMAP_NAME,
+  MODEL_OUTPUT_NAME,
+  heatmapFromTensor,
+  type Heatmap,
+  type ImageInfo,
+  type ModelManifest,
+  type RgbaImage,
+} from '@blankspot/core';
 
 export interface ImageDecoder {
   /**
@@ -16,7 +24,7 @@ export interface ModelOutputs {
   /** [N,2] softmax probabilities. */
   prob: Float32Array;
   /** Localisers: [N,H,W] scores per position. */
-  heatmap?: { data: Float32Array; height: number; width: number };
+  heatmap?: Heatmap;
 }
 
 export interface InferenceSession {
@@ -40,8 +48,6 @@ export function contractOutputs(out: Record<string, { data: unknown; dims: reado
   const heat = out[MODEL_HEATMAP_NAME];
   return {
     prob: out[MODEL_OUTPUT_NAME].data as Float32Array,
-    heatmap: heat
-      ? { data: heat.data as Float32Array, height: heat.dims[heat.dims.length - 2], width: heat.dims[heat.dims.length - 1] }
-      : undefined,
+    heatmap: heat ? heatmapFromTensor(heat) : undefined,
   };
 }

@@ -14,6 +14,7 @@ import {
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
   boxFromHeatmap,
+  heatmapFromTensor,
   parseManifest,
   verifyModelBytes,
   type InputBox,
@@ -56,10 +57,7 @@ async function score(
     const heat = out[MODEL_HEATMAP_NAME];
     if (heat) {
       localises = true;
-      const [h, w] = heat.dims.slice(-2);
-      const data = heat.data as Float32Array;
-      for (let i = 0; i < n; i++)
-        boxes[start + i] = boxFromHeatmap({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w });
+      for (let i = 0; i < n; i++) boxes[start + i] = boxFromHeatmap(heatmapFromTensor(heat, i));
     }
   }
   return localises ? { scores, boxes } : { scores };

@@ -102,8 +102,6 @@ function cnnSpec(name: NetworkName, activation: Layer, description: string): Net
   };
 }
 
-/** The localiser's grid: one heatmap cell per 4x4 input pixels (two 2x2 pools), 16x16 cells. */
-export const LOCALISER_CELL = 4;
 const LOCAL_FILTERS = [8, 16, 16];
 
 function convParam(name: string, ci: number, co: number, k = KERNEL): ParamSpec {

@@ -7,6 +7,7 @@ import {
   MODEL_HEATMAP_NAME,
   anomalyScores,
   findModel,
+  heatmapFromTensor,
   inspectImage,
   parseManifest,
   preprocess,
@@ -171,9 +172,7 @@ export async function check(
   const [score] = anomalyScores(out.prob.data as Float32Array);
   const verdict = verdictFromScore(score, model.entry.threshold);
   const heat = out[MODEL_HEATMAP_NAME];
-  const heatmap = heat
-    ? { data: heat.data as Float32Array, height: heat.dims[heat.dims.length - 2], width: heat.dims[heat.dims.length - 1] }
-    : undefined;
+  const heatmap = heat ? heatmapFromTensor(heat) : undefined;
   const ms = (t: number) => Math.round(t * 100) / 100;
   return {
     ...verdict,

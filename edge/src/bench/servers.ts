@@ -1,5 +1,5 @@
 /** Local servers for benchmarks and tests: free ports, and the Worker in workerd (via `wrangler dev`, or bare). */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -32,6 +32,20 @@ export interface WranglerDev {
   close(): Promise<void>;
 }
 
+/** A started server process group: its URL, its pid for memory sampling, and how to stop it. */
+function running(proc: ChildProcess, url: string): WranglerDev {
+  return {
+    url,
+    pid: proc.pid!,
+    close: async () => {
+      if (proc.exitCode != null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      process.kill(-proc.pid!, 'SIGTERM');
+      await exited;
+    },
+  };
+}
+
 /** Starts `wrangler dev` for edge/ on free ports with these vars, and waits until it is ready. */
 export async function startWranglerDev(vars: Record<string, string> = {}): Promise<WranglerDev> {
   const port = await freePort();
@@ -58,16 +72,7 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
     proc.stderr!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
   });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pid: proc.pid!,
-    close: async () => {
-      if (proc.exitCode != null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      process.kill(-proc.pid!, 'SIGTERM');
-      await exited;
-    },
-  };
+  return running(proc, `http://127.0.0.1:${port}`);
 }
 
 /**
@@ -116,14 +121,5 @@ ${wasm.map((f) => `    (name = ${JSON.stringify(f)}, wasm = embed ${JSON.stringi
     if (i > 300) throw new Error('workerd did not answer /healthz in 60 s');
     await new Promise((r) => setTimeout(r, 200));
   }
-  return {
-    url,
-    pid: proc.pid!,
-    close: async () => {
-      if (proc.exitCode != null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      process.kill(-proc.pid!, 'SIGTERM');
-      await exited;
-    },
-  };
+  return running(proc, url);
 }
