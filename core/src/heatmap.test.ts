@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { boxFromHeatmap, boxInImage, iou } from './heatmap.js';
+import { boxFromHeatmap, boxInImage, iou, snapBoxToInput } from './heatmap.js';
 
 /** The exact coverage map a perfect localiser would output for a box on a side x side grid. */
 function coverageMap(box: { x: number; y: number; w: number; h: number }, side = 16, input = 64): Float32Array {
@@ -61,6 +61,72 @@ describe('boxFromHeatmap', () => {
   it('answers null for an empty or zero heatmap', () => {
     expect(boxFromHeatmap({ data: new Float32Array(256), height: 16, width: 16 })).toBeNull();
     expect(boxFromHeatmap({ data: new Float32Array(0), height: 0, width: 0 })).toBeNull();
+  });
+});
+
+/** A 64x64 input of texture in [0, 0.9] (a pseudo-random sequence from `seed`), optionally white right of `whiteFrom`. */
+function textured(seed: number, whiteFrom = 64): Float32Array {
+  const img = new Float32Array(64 * 64);
+  let s = seed >>> 0;
+  for (let r = 0; r < 64; r++)
+    for (let c = 0; c < 64; c++) {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      img[r * 64 + c] = c >= whiteFrom ? 1 : (s / 2 ** 32) * 0.9;
+    }
+  return img;
+}
+
+function paste(img: Float32Array, box: { x: number; y: number; w: number; h: number }, level = () => 1): void {
+  for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = level();
+}
+
+describe('snapBoxToInput', () => {
+  it('puts the edges on the rectangle to the pixel, from a box that is a few pixels off', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 48 }),
+        fc.integer({ min: 0, max: 48 }),
+        fc.integer({ min: -3, max: 3 }),
+        fc.integer({ min: -3, max: 3 }),
+        fc.integer(),
+        (x, y, dx, dw, seed) => {
+          const truth = { x, y, w: 16, h: 16 };
+          const img = textured(seed);
+          paste(img, truth);
+          const got = snapBoxToInput({ x: x + dx, y: y - dx, w: 16 + dw, h: 16 - dw }, img);
+          expect(got).toEqual(truth);
+        },
+      ),
+    );
+  });
+
+  it('places an edge that runs into a white background from the opposite edge and the typical side', () => {
+    // Photo left of column 30, white background right of it: the square's right edge cannot be seen.
+    const img = textured(7, 30);
+    const truth = { x: 20, y: 10, w: 16, h: 16 };
+    paste(img, truth);
+    // What a heatmap sees: only the visible part, up to the background.
+    expect(snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img)).toEqual(truth);
+    // The same from the map, which now lands on the square exactly.
+    const map = coverageMap({ x: 20, y: 10, w: 10, h: 16 });
+    expect(boxFromHeatmap({ data: map, height: 16, width: 16 }, img)).toEqual(truth);
+  });
+
+  it('reads a compressed (not exactly white) rectangle with a looser idea of white', () => {
+    const img = textured(11);
+    const truth = { x: 30, y: 22, w: 20, h: 13 };
+    let s = 3;
+    paste(img, truth, () => {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      return 1 - (s / 2 ** 32) * 0.015;
+    });
+    expect(iou(snapBoxToInput({ x: 31.2, y: 21, w: 17.5, h: 14.4 }, img), truth)).toBeGreaterThan(0.95);
+  });
+
+  it('keeps the heatmap box where the input shows no white run at its centre', () => {
+    const img = textured(5);
+    const box = { x: 10.5, y: 12.25, w: 16, h: 16 };
+    expect(snapBoxToInput(box, img)).toEqual(box);
   });
 });
 

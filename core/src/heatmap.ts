@@ -1,8 +1,8 @@
 /**
  * From a localiser's heatmap to a box. Each cell holds the share of that cell (a block of model-input
  * pixels) the rectangle covers, so the box edges can be read to a fraction of a cell: partly covered
- * cells at either end say where inside them the edge falls. The API and the widget both call this,
- * so they draw the same box.
+ * cells at either end say where inside them the edge falls; the input itself then places the edges
+ * to the pixel (`snapBoxToInput`). The API and the widget both call this, so they draw the same box.
  */
 import { INPUT_SIZE } from './contract.js';
 
@@ -71,7 +71,7 @@ function extent(profile: number[], from: number, to: number, cell: number): [num
  * The box around the heatmap's strongest region: the cells connected to the peak that score at
  * least half of it, read with one cell of margin on each side. Null for an empty heatmap.
  */
-export function boxFromHeatmap(heatmap: Heatmap, inputSize = INPUT_SIZE): InputBox | null {
+export function boxFromHeatmap(heatmap: Heatmap, input?: ArrayLike<number>, inputSize = INPUT_SIZE): InputBox | null {
   const { data, height: H, width: W } = heatmap;
   if (H < 1 || W < 1 || data.length < H * W) return null;
   let peak = 0;
@@ -121,7 +121,84 @@ export function boxFromHeatmap(heatmap: Heatmap, inputSize = INPUT_SIZE): InputB
   });
   const [x, w] = extent(cols, Math.max(0, c0 - 1), Math.min(W - 1, c1 + 1), inputSize / W);
   const [y, h] = extent(rows, Math.max(0, r0 - 1), Math.min(H - 1, r1 + 1), inputSize / H);
-  return { x, y, w, h };
+  const box = { x, y, w, h };
+  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize) : box;
+}
+
+/**
+ * The guess for a rectangle's side where one of its edges cannot be seen (it runs into a white
+ * background): a quarter of the input, the typical side under both training protocols (16 of 64
+ * under `paper`; 20-30% of the photo's side under `realistic`).
+ */
+export const TYPICAL_RECTANGLE_SIDE = INPUT_SIZE / 4;
+
+/** Share of near-white pixels in the box that are not exactly white above which the input counts as noisy (JPEG). */
+const NOISY_SHARE = 0.05;
+/** What counts as white: exactly (within float error) in a clean input, loosely in a noisy one. */
+const WHITE_TOLERANCE = { exact: 0.0005, noisy: 0.02 };
+/** How far past the heatmap's edge (input pixels) a white run may end and still be that edge. */
+const EDGE_REACH = 4;
+
+/**
+ * The heatmap is coarse (a cell is 4x4 input pixels) and only sees what is visible, so its box
+ * shrinks where the rectangle meets a white background. The rectangle itself is white in the input,
+ * so its edges are read there, to the pixel: along each row (and column) through the box, the white
+ * run around the box's centre ends at the rectangle's edge where something non-white lies beyond it.
+ * An edge whose run goes on well past the heatmap's (into white background) cannot be seen; the
+ * opposite edge and the typical side place it. An axis with no visible edge keeps the heatmap's extent.
+ */
+export function snapBoxToInput(box: InputBox, input: ArrayLike<number>, inputSize = INPUT_SIZE): InputBox {
+  const S = inputSize;
+  let near = 0;
+  let white = 0;
+  for (let r = Math.max(0, Math.floor(box.y)); r < Math.min(S, Math.ceil(box.y + box.h)); r++)
+    for (let c = Math.max(0, Math.floor(box.x)); c < Math.min(S, Math.ceil(box.x + box.w)); c++) {
+      const v = input[r * S + c];
+      if (v >= 1 - WHITE_TOLERANCE.noisy) {
+        white++;
+        if (v < 1 - WHITE_TOLERANCE.exact) near++;
+      }
+    }
+  const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
+  const typical = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
+
+  const axis = (horizontal: boolean): [number, number] => {
+    const [start, size, across, acrossSize] = horizontal ? [box.x, box.w, box.y, box.h] : [box.y, box.h, box.x, box.w];
+    const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
+    const isWhite = (line: number, p: number) => value(line, p) >= 1 - tolerance;
+    // Lines well inside the box across this axis, so none grazes the rectangle's own border.
+    const lines: number[] = [];
+    for (let o = Math.ceil(across + 0.5); o < Math.floor(across + acrossSize - 0.5); o++) if (o >= 0 && o < S) lines.push(o);
+    if (!lines.length) lines.push(Math.min(S - 1, Math.max(0, Math.round(across + acrossSize / 2))));
+    const mid = Math.min(S - 1, Math.max(0, Math.floor(start + size / 2)));
+    const lows: number[] = [];
+    const highs: number[] = [];
+    for (const line of lines) {
+      if (!isWhite(line, mid)) continue;
+      let lo = mid;
+      while (lo > 0 && isWhite(line, lo - 1)) lo--;
+      let hi = mid + 1;
+      while (hi < S && isWhite(line, hi)) hi++;
+      lows.push(lo);
+      highs.push(hi);
+    }
+    if (!lows.length) return [start, start + size];
+    // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
+    // quartile, not the extreme, so a stray pixel in one line does not move the edge.
+    lows.sort((a, b) => a - b);
+    highs.sort((a, b) => a - b);
+    const lo = lows[Math.floor(lows.length * 0.75)];
+    const hi = highs[Math.max(0, Math.ceil(highs.length * 0.25) - 1)];
+    const loSeen = lo >= start - EDGE_REACH;
+    const hiSeen = hi <= start + size + EDGE_REACH;
+    if (loSeen && hiSeen) return [lo, hi];
+    if (loSeen) return [lo, Math.min(S, Math.max(lo + typical, start + size))];
+    if (hiSeen) return [Math.max(0, Math.min(hi - typical, start)), hi];
+    return [start, start + size];
+  };
+  const [x0, x1] = axis(true);
+  const [y0, y1] = axis(false);
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
 /** A model-input box in a photo's own pixels (the input is the whole photo, stretched), whole and inside it. */
@@ -152,11 +229,12 @@ export function iou(a: InputBox, b: InputBox): number {
 /** The `box` of a CheckResult: where the rectangle is in the photo, for a flagged photo and a localising model. */
 export function resultBox(
   heatmap: Heatmap | undefined,
+  input: ArrayLike<number>,
   flagged: boolean,
   width: number,
   height: number,
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
-  const box = boxFromHeatmap(heatmap);
+  const box = boxFromHeatmap(heatmap, input);
   return box ? boxInImage(box, width, height) : null;
 }

@@ -1,6 +1,6 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
 import { tf } from './backend.js';
-import type { Examples, Splits } from './datasets/build.js';
+import { exampleImage, type Examples, type Splits } from './datasets/build.js';
 import { boxFromHeatmap, iou, type InputBox } from '@blankspot/core';
 import {
   crossEntropy,
@@ -127,7 +127,10 @@ export function evaluate(spec: NetworkSpec, params: Params, ex: Examples, batchS
       const [, h, w] = heat.shape;
       const maps = heat.dataSync() as Float32Array;
       for (let i = 0; i < idx.length; i++) {
-        boxes[start + i] = boxFromHeatmap({ data: maps.subarray(i * h * w, (i + 1) * h * w), height: h, width: w });
+        boxes[start + i] = boxFromHeatmap(
+          { data: maps.subarray(i * h * w, (i + 1) * h * w), height: h, width: w },
+          exampleImage(ex, start + i),
+        );
       }
     }
     tf.dispose([loss, prob, ...(heat ? [heat] : [])]);
