@@ -59,22 +59,38 @@ export function sniffImageType(bytes: Uint8Array): ImageType {
 const POLYGLOT_MARKERS = ['<script', '<html', '<svg', '<?xml', '<!doctype', '%PDF-', 'PK\x03\x04', '<?php', '<body', '<iframe'];
 const SCAN_BYTES = 64 * 1024;
 
+// The markers grouped by their first byte ('<', '%' or 'P'), so the scan can jump between
+// candidates with the native indexOf instead of testing every byte in JavaScript.
+const MARKERS_BY_FIRST = new Map<number, string[]>();
+for (const m of POLYGLOT_MARKERS) MARKERS_BY_FIRST.set(m.charCodeAt(0), [...(MARKERS_BY_FIRST.get(m.charCodeAt(0)) ?? []), m]);
+
+/** Whether marker `m` starts at `i`, letters matched without regard to case. */
+function markerAt(bytes: Uint8Array, i: number, m: string, to: number): boolean {
+  if (i + m.length > to) return false;
+  for (let k = 1; k < m.length; k++) {
+    const c = m.charCodeAt(k);
+    const v = c >= 0x61 && c <= 0x7a ? bytes[i + k] | 0x20 : bytes[i + k];
+    if (v !== c) return false;
+  }
+  return true;
+}
+
 function findMarker(bytes: Uint8Array): string | null {
+  // The earliest marker in [from, to).
   const scan = (from: number, to: number): string | null => {
-    for (let i = from; i < to; i++) {
-      const b = bytes[i] | 0x20; // lower-case ASCII letters; other bytes change harmlessly
-      if (b !== 0x3c /* < */ && bytes[i] !== 0x25 /* % */ && bytes[i] !== 0x50 /* P */) continue;
-      for (const m of POLYGLOT_MARKERS) {
-        let ok = i + m.length <= to;
-        for (let k = 0; ok && k < m.length; k++) {
-          const c = m.charCodeAt(k);
-          const v = c >= 0x61 && c <= 0x7a ? bytes[i + k] | 0x20 : bytes[i + k];
-          if (v !== c) ok = false;
+    let found: string | null = null;
+    let at = to;
+    for (const [first, markers] of MARKERS_BY_FIRST) {
+      for (let i = bytes.indexOf(first, from); i >= 0 && i < at; i = bytes.indexOf(first, i + 1)) {
+        const m = markers.find((x) => markerAt(bytes, i, x, to));
+        if (m) {
+          found = m;
+          at = i;
+          break;
         }
-        if (ok) return m;
       }
     }
-    return null;
+    return found;
   };
   const head = Math.min(bytes.length, SCAN_BYTES);
   return scan(0, head) ?? (bytes.length > head ? scan(Math.max(head, bytes.length - SCAN_BYTES), bytes.length) : null);

@@ -8,3 +8,4 @@ export * from './image-format.js';
 export * from './orientation.js';
 export * from './webp-frames.js';
 export * from './heatmap.js';
+export * from './jpeg-blocks.js';

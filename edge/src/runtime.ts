@@ -18,6 +18,8 @@ export interface ImageDecoder {
    * 16-bit) brought to 8-bit RGBA. The header was already checked against the limits.
    */
   decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage>;
+  /** The core's `jpegToInput`, where the runtime can run it off the request's thread. */
+  jpegToInput?(bytes: Uint8Array, orientation: number): Promise<{ input: Float32Array; width: number; height: number } | null>;
 }
 
 export interface ModelOutputs {

@@ -6,11 +6,14 @@ import {
   BlankspotError,
   MODEL_HEATMAP_NAME,
   anomalyScores,
+  blockMeansCover,
   findModel,
   heatmapFromTensor,
   inspectImage,
+  jpegToInput,
   parseManifest,
   preprocess,
+  readExifOrientation,
   resultBox,
   verdictFromScore,
   verifyModelBytes,
@@ -81,8 +84,15 @@ interface Prepared {
  * The first frame decoded upright (EXIF applied), without colour-space conversion, and made into
  * the model input: on the GPU where it can be, else read back and run through the core's preprocess.
  */
-async function decodeToInput(blob: Blob, info: ImageInfo, on: 'gpu' | 'cpu'): Promise<Prepared> {
+async function decodeToInput(bytes: Uint8Array, info: ImageInfo, on: 'gpu' | 'cpu'): Promise<Prepared> {
   const t0 = performance.now();
+  // Large JPEGs: read from their luma block means, as the API reads them (the same core code, so the
+  // same input); the browser's decoder takes the rest.
+  if (info.type === 'image/jpeg' && blockMeansCover(info)) {
+    const fromBlocks = jpegToInput(bytes, readExifOrientation(bytes, info.type));
+    if (fromBlocks) return { ...fromBlocks, preprocessedOn: 'cpu', decodeMs: performance.now() - t0, preprocessMs: 0 };
+  }
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, {
@@ -163,7 +173,7 @@ export async function check(
   const modelUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
   const loading = load(modelUrl, options.model);
   const on = options.preprocessOn ?? 'auto';
-  const prepared = await decodeToInput(new Blob([bytes]), info, on === 'auto' ? (hardwareWebGl() ? 'gpu' : 'cpu') : on);
+  const prepared = await decodeToInput(bytes, info, on === 'auto' ? (hardwareWebGl() ? 'gpu' : 'cpu') : on);
   const { input } = prepared;
   const model = await loading;
   const t3 = performance.now();
@@ -177,7 +187,7 @@ export async function check(
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: resultBox(heatmap, verdict.flagged, prepared.width, prepared.height),
+    box: resultBox(heatmap, input, verdict.flagged, prepared.width, prepared.height),
     image: { type: info.type, width: prepared.width, height: prepared.height },
     timings: {
       decodeMs: ms(prepared.decodeMs),

@@ -3,12 +3,14 @@ import sharp from 'sharp';
 import { BlankspotError, type ImageInfo, type RgbaImage } from '@blankspot/core';
 import type { ImageDecoder } from '../runtime.js';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
+import { jpegToInputOnThreads } from './jpeg-pool.js';
 
 // Uploads are never decoded twice: libvips' operation cache would only hold memory.
 sharp.cache(false);
 
 export function sharpDecoder(limits: { maxPixels: number }): ImageDecoder {
   return {
+    jpegToInput: jpegToInputOnThreads,
     async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
       if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, limits);
       try {

@@ -6,6 +6,7 @@ import { dirname, relative } from 'node:path';
 import { createApp } from '../app.js';
 import type { EdgeConfig } from '../config.js';
 import { REPO_MODELS_DIR, createNodeRuntime } from './runtime.js';
+import { closeJpegThreads } from './jpeg-pool.js';
 
 /** The built widget (web/dist): served at /widget/ for the demo page and for shops that embed it. */
 const WIDGET_DIR = dirname(createRequire(import.meta.url).resolve('@blankspot/web/dist/blankspot.js'));
@@ -61,6 +62,8 @@ export async function startNodeServer(
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }).then(() => registry.release()),
+      })
+        .then(() => registry.release())
+        .then(() => closeJpegThreads()),
   };
 }

@@ -1,0 +1,573 @@
+/**
+ * A JPEG's luma read in the DCT domain. The DC coefficient of each 8x8 block of the Y component is
+ * eight times the block's mean luma minus 128, and JPEG's Y is Rec.601 luma, the very grey the model
+ * takes. So the means of all blocks come from the entropy-coded data alone: no inverse DCT, no chroma,
+ * no colour conversion, no full-size pixels. A 12-megapixel photo becomes 188k block means.
+ *
+ * Written by hand because no JavaScript decoder stops at the DC coefficients, and the same code must
+ * run in Node, in Workers and in browsers so all three give the same model input. It covers the JPEGs
+ * cameras and the web make (8-bit Huffman, baseline or progressive, greyscale or YCbCr, restart
+ * markers) and answers null for anything else (arithmetic coding, lossless, 12-bit, CMYK, RGB JPEGs,
+ * damaged or truncated data), which the caller then decodes in full.
+ */
+
+import { INPUT_SIZE } from './contract.js';
+
+/** Mean luma (0-255, unrounded) of each 8x8 block of a JPEG, row-major, blocksWide x blocksHigh. */
+export interface JpegBlockMeans {
+  /** The image's own size, before any EXIF orientation. */
+  width: number;
+  height: number;
+  blocksWide: number;
+  blocksHigh: number;
+  means: Float32Array;
+}
+
+interface Component {
+  id: number;
+  h: number;
+  v: number;
+  tq: number;
+  blocksPerLine: number;
+  blocksPerColumn: number;
+  /** Blocks of the component that hold image data (the rest pad whole MCUs). */
+  usedBlocksPerLine: number;
+  usedBlocksPerColumn: number;
+  dcTable: number;
+  acTable: number;
+}
+
+/** Canonical Huffman code tables: a 9-bit lookup for short codes, limits per length for the rest. */
+interface HuffmanTable {
+  fast: Int32Array;
+  /**
+   * For AC tables: per 12-bit lookahead, the bits a whole coefficient takes (code and magnitude) and
+   * how far it moves along the block (64 for end of block), packed as bits << 8 | step; 0 when longer.
+   */
+  skip: Int32Array;
+  maxCode: Int32Array;
+  valPtr: Int32Array;
+  values: Uint8Array;
+}
+
+const FAST_BITS = 9;
+/** Lookahead of the AC skip table: most coefficients of a photo (code and magnitude) fit in 12 bits. */
+const SKIP_BITS = 12;
+
+/** The JPEG is outside what this reader covers, or damaged: decode it in full instead. */
+class NotCovered extends Error {}
+const notCovered = (why: string): never => {
+  throw new NotCovered(why);
+};
+
+function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
+  const fast = new Int32Array(1 << FAST_BITS);
+  const skip = new Int32Array(1 << SKIP_BITS);
+  const maxCode = new Int32Array(18).fill(-1);
+  const valPtr = new Int32Array(17);
+  let code = 0;
+  let k = 0;
+  for (let len = 1; len <= 16; len++) {
+    valPtr[len] = k - code;
+    const n = counts[len - 1];
+    for (let i = 0; i < n; i++, k++, code++) {
+      if (len <= FAST_BITS) {
+        const shift = FAST_BITS - len;
+        for (let j = 0; j < 1 << shift; j++) fast[(code << shift) | j] = (len << 8) | values[k] | 0x10000;
+      }
+      const rs = values[k];
+      const size = rs & 15;
+      const step = size ? (rs >> 4) + 1 : rs === 0xf0 ? 16 : 64;
+      if (len + size <= SKIP_BITS) {
+        const shift = SKIP_BITS - len;
+        for (let j = 0; j < 1 << shift; j++) skip[(code << shift) | j] = ((len + size) << 8) | step;
+      }
+    }
+    if (n) maxCode[len] = code - 1;
+    if (code > 1 << len) notCovered('bad Huffman table');
+    code <<= 1;
+  }
+  maxCode[17] = 0x7fffffff;
+  return { fast, skip, maxCode, valPtr, values };
+}
+
+const EMPTY_TABLE: HuffmanTable = {
+  fast: new Int32Array(1 << FAST_BITS),
+  skip: new Int32Array(1 << SKIP_BITS),
+  maxCode: new Int32Array(18).fill(-1),
+  valPtr: new Int32Array(17),
+  values: new Uint8Array(0),
+};
+
+/** The next marker at or after `pos` in entropy-coded data (0xFF not followed by 0x00 or RSTn). */
+function nextMarker(data: Uint8Array, pos: number): number {
+  for (let i = data.indexOf(0xff, pos); i >= 0 && i + 1 < data.length; i = data.indexOf(0xff, i + 1)) {
+    const m = data[i + 1];
+    if (m !== 0x00 && m !== 0xff && (m < 0xd0 || m > 0xd7)) return i;
+  }
+  return notCovered('no end of image');
+}
+
+/** Block means of the JPEG's luma, or null when it is not one this reader covers (decode it in full). */
+export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
+  try {
+    return readBlockMeans(data);
+  } catch (e) {
+    if (e instanceof NotCovered || e instanceof RangeError) return null;
+    throw e;
+  }
+}
+
+function readBlockMeans(data: Uint8Array): JpegBlockMeans {
+  if (data[0] !== 0xff || data[1] !== 0xd8) notCovered('not a JPEG');
+  const quant: (Uint16Array | undefined)[] = [];
+  const dcTables: HuffmanTable[] = [];
+  const acTables: HuffmanTable[] = [];
+  let frame: { width: number; height: number; progressive: boolean; components: Component[]; mcusX: number; mcusY: number } | null =
+    null;
+  let dc: Int32Array | null = null;
+  let restartInterval = 0;
+  let adobeTransform = -1;
+  let pos = 2;
+  const u16 = (at: number) => {
+    if (at + 1 >= data.length) notCovered('truncated header');
+    return (data[at] << 8) | data[at + 1];
+  };
+
+  for (;;) {
+    if (pos + 1 >= data.length) notCovered('no end of image');
+    if (data[pos] !== 0xff) notCovered('expected a marker');
+    const marker = data[pos + 1];
+    pos += 2;
+    if (marker === 0xff) {
+      pos--; // fill byte
+      continue;
+    }
+    if (marker === 0xd9) break; // EOI
+    if (marker >= 0xd0 && marker <= 0xd7) continue;
+    const length = u16(pos);
+    const end = pos + length;
+    if (length < 2 || end > data.length) notCovered('segment runs past the end');
+    const seg = pos + 2;
+    switch (marker) {
+      case 0xdb: {
+        // DQT: only entry 0 (the DC step) matters here.
+        for (let p = seg; p < end; ) {
+          const pq = data[p] >> 4;
+          const tq = data[p] & 15;
+          if (tq > 3) notCovered('bad quantisation table');
+          const table = new Uint16Array(64);
+          for (let i = 0; i < 64; i++) table[i] = pq ? u16(p + 1 + i * 2) : data[p + 1 + i];
+          quant[tq] = table;
+          p += 1 + (pq ? 128 : 64);
+        }
+        break;
+      }
+      case 0xc4: {
+        for (let p = seg; p < end; ) {
+          const tc = data[p] >> 4;
+          const th = data[p] & 15;
+          if (tc > 1 || th > 3) notCovered('bad Huffman table');
+          const counts = data.subarray(p + 1, p + 17);
+          let total = 0;
+          for (let i = 0; i < 16; i++) total += counts[i];
+          if (p + 17 + total > end) notCovered('bad Huffman table');
+          const table = buildHuffman(counts, data.subarray(p + 17, p + 17 + total));
+          (tc === 0 ? dcTables : acTables)[th] = table;
+          p += 17 + total;
+        }
+        break;
+      }
+      case 0xdd:
+        restartInterval = u16(seg);
+        break;
+      case 0xee:
+        // Adobe APP14: transform 0 on three components means RGB, not YCbCr.
+        if (length >= 14 && String.fromCharCode(...data.subarray(seg, seg + 5)) === 'Adobe') adobeTransform = data[seg + 11];
+        break;
+      case 0xc0:
+      case 0xc1:
+      case 0xc2: {
+        if (frame) notCovered('two frames');
+        if (data[seg] !== 8) notCovered('not 8-bit');
+        const height = u16(seg + 1);
+        const width = u16(seg + 3);
+        const n = data[seg + 5];
+        if (!width || !height) notCovered('no size in the frame header');
+        if (n !== 1 && n !== 3) notCovered('not greyscale or YCbCr');
+        if (n === 3 && adobeTransform === 0) notCovered('an RGB JPEG');
+        const components: Component[] = [];
+        for (let i = 0; i < n; i++) {
+          const p = seg + 6 + i * 3;
+          const h = data[p + 1] >> 4;
+          const v = data[p + 1] & 15;
+          if (h < 1 || h > 4 || v < 1 || v > 4) notCovered('bad sampling factors');
+          components.push({
+            id: data[p],
+            h,
+            v,
+            tq: data[p + 2] & 3,
+            blocksPerLine: 0,
+            blocksPerColumn: 0,
+            usedBlocksPerLine: 0,
+            usedBlocksPerColumn: 0,
+            dcTable: 0,
+            acTable: 0,
+          });
+        }
+        // Component ids 'R','G','B' also mean an RGB JPEG.
+        if (n === 3 && components[0].id === 0x52 && components[1].id === 0x47 && components[2].id === 0x42) notCovered('an RGB JPEG');
+        const hMax = Math.max(...components.map((c) => c.h));
+        const vMax = Math.max(...components.map((c) => c.v));
+        // Luma must be at full resolution so that its blocks are 8x8 pixels of the image.
+        if (components[0].h !== hMax || components[0].v !== vMax) notCovered('subsampled luma');
+        const mcusX = Math.ceil(width / (8 * hMax));
+        const mcusY = Math.ceil(height / (8 * vMax));
+        for (const c of components) {
+          c.blocksPerLine = mcusX * c.h;
+          c.blocksPerColumn = mcusY * c.v;
+          c.usedBlocksPerLine = Math.ceil(Math.ceil((width * c.h) / hMax) / 8);
+          c.usedBlocksPerColumn = Math.ceil(Math.ceil((height * c.v) / vMax) / 8);
+        }
+        frame = { width, height, progressive: marker === 0xc2, components, mcusX, mcusY };
+        dc = new Int32Array(components[0].blocksPerLine * components[0].blocksPerColumn);
+        break;
+      }
+      case 0xc3:
+      case 0xc5:
+      case 0xc6:
+      case 0xc7:
+      case 0xc9:
+      case 0xca:
+      case 0xcb:
+      case 0xcd:
+      case 0xce:
+      case 0xcf:
+        notCovered('lossless, hierarchical or arithmetic-coded');
+        break;
+      case 0xda: {
+        if (!frame || !dc) notCovered('scan before frame');
+        const f = frame!;
+        const ns = data[seg];
+        const scan: Component[] = [];
+        for (let i = 0; i < ns; i++) {
+          const id = data[seg + 1 + i * 2];
+          const c = f.components.find((x) => x.id === id) ?? notCovered('scan of an unknown component');
+          c.dcTable = data[seg + 2 + i * 2] >> 4;
+          c.acTable = data[seg + 2 + i * 2] & 15;
+          scan.push(c);
+        }
+        const p = seg + 1 + ns * 2;
+        const ss = data[p];
+        const se = data[p + 1];
+        const ah = data[p + 2] >> 4;
+        const al = data[p + 2] & 15;
+        const luma = scan.indexOf(f.components[0]);
+        // Progressive scans of AC coefficients, or of components other than luma, hold nothing we need.
+        const wanted = luma >= 0 && (!f.progressive || ss === 0);
+        pos = wanted
+          ? decodeScan(data, end, f, scan, luma, dc!, { ss, se, ah, al }, restartInterval, dcTables, acTables)
+          : nextMarker(data, end);
+        continue;
+      }
+      default:
+        break; // APPn, COM and the like
+    }
+    pos = end;
+  }
+
+  if (!frame || !dc) return notCovered('no frame');
+  const y = frame.components[0];
+  const q = quant[y.tq] ?? notCovered('missing quantisation table');
+  const blocksWide = Math.ceil(frame.width / 8);
+  const blocksHigh = Math.ceil(frame.height / 8);
+  const means = new Float32Array(blocksWide * blocksHigh);
+  for (let by = 0; by < blocksHigh; by++)
+    for (let bx = 0; bx < blocksWide; bx++) {
+      const m = (dc[by * y.blocksPerLine + bx] * q[0]) / 8 + 128;
+      means[by * blocksWide + bx] = m < 0 ? 0 : m > 255 ? 255 : m;
+    }
+  return { width: frame.width, height: frame.height, blocksWide, blocksHigh, means };
+}
+
+/**
+ * A scan's entropy-coded data without byte stuffing (0xFF00 back to 0xFF), cut at its restart markers:
+ * the decoding loop then reads plain bytes. Zero bytes pad the end so a damaged scan that reads too
+ * far stays in bounds; reading them is caught afterwards.
+ */
+function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: number; restarts: number[]; end: number } {
+  const PAD = 64;
+  const buf = new Uint8Array(data.length - start + PAD);
+  const restarts: number[] = [];
+  let n = 0;
+  for (let i = start; ; ) {
+    const j = data.indexOf(0xff, i);
+    if (j < 0 || j + 1 >= data.length) return notCovered('no end of image');
+    buf.set(data.subarray(i, j), n);
+    n += j - i;
+    const m = data[j + 1];
+    if (m === 0x00) {
+      buf[n++] = 0xff;
+      i = j + 2;
+    } else if (m >= 0xd0 && m <= 0xd7) {
+      restarts.push(n);
+      i = j + 2;
+    } else if (m === 0xff) i = j + 1; // a fill byte before a marker
+    else return { buf, length: n, restarts, end: j };
+  }
+}
+
+/**
+ * One scan holding luma DC: its DC values (or their refinement bits) into `dc`; returns the position
+ * of the marker after it. The hottest code of the reader, so the bit stream lives in local variables
+ * and its refill is written out where it is needed rather than called.
+ */
+function decodeScan(
+  data: Uint8Array,
+  start: number,
+  f: { progressive: boolean; components: Component[]; mcusX: number; mcusY: number },
+  scan: Component[],
+  luma: number,
+  dc: Int32Array,
+  { se, ah, al }: { ss: number; se: number; ah: number; al: number },
+  restartInterval: number,
+  dcTables: HuffmanTable[],
+  acTables: HuffmanTable[],
+): number {
+  const { buf, length, restarts, end } = unstuff(data, start);
+  const y = f.components[0];
+  const refine = f.progressive && ah !== 0;
+  // Sequential scans carry the AC coefficients too; they are decoded only to be stepped over.
+  const withAc = !f.progressive && se > 0;
+  const single = scan.length === 1;
+
+  // The blocks of one unit (an MCU, or one block in a single-component scan), in coding order.
+  const unitComponent: number[] = [];
+  const unitLumaOffset: number[] = [];
+  for (let ci = 0; ci < scan.length; ci++) {
+    const c = scan[ci];
+    const [hs, vs] = single ? [1, 1] : [c.h, c.v];
+    for (let v = 0; v < vs; v++)
+      for (let h = 0; h < hs; h++) {
+        unitComponent.push(ci);
+        unitLumaOffset.push(ci === luma ? v * y.blocksPerLine + h : -1);
+      }
+  }
+  const dcT = scan.map((c) => dcTables[c.dcTable] ?? (refine ? EMPTY_TABLE : notCovered('missing DC table')));
+  const acT = scan.map((c) => (withAc ? (acTables[c.acTable] ?? notCovered('missing AC table')) : EMPTY_TABLE));
+  const pred = new Int32Array(scan.length);
+  const unitsPerLine = single ? scan[0].usedBlocksPerLine : f.mcusX;
+  const units = single ? unitsPerLine * scan[0].usedBlocksPerColumn : f.mcusX * f.mcusY;
+  const [unitW, unitH] = single ? [1, 1] : [y.h, y.v];
+
+  let acc = 0;
+  let bits = 0;
+  let pos = 0;
+  for (let u = 0; u < units; u++) {
+    if (restartInterval && u > 0 && u % restartInterval === 0) {
+      const r = u / restartInterval - 1;
+      if (r >= restarts.length || pos * 8 - bits > restarts[r] * 8) notCovered('damaged restart interval');
+      pos = restarts[r];
+      acc = 0;
+      bits = 0;
+      pred.fill(0);
+    }
+    const origin = Math.floor(u / unitsPerLine) * unitH * y.blocksPerLine + (u % unitsPerLine) * unitW;
+    for (let b = 0; b < unitComponent.length; b++) {
+      const ci = unitComponent[b];
+      const lumaAt = unitLumaOffset[b];
+      while (bits <= 24) {
+        acc = ((acc << 8) | buf[pos++]) >>> 0;
+        bits += 8;
+      }
+      if (refine) {
+        bits -= 1;
+        if (lumaAt >= 0) dc[origin + lumaAt] |= ((acc >>> bits) & 1) << al;
+      } else {
+        const t = dcT[ci];
+        let s: number;
+        const e = t.fast[(acc >>> (bits - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
+        if (e) {
+          bits -= (e >> 8) & 0xff;
+          s = e & 0xff;
+        } else s = slowSymbol(t, acc, bits);
+        if (s >= 0x100) {
+          bits -= s >> 8;
+          s &= 0xff;
+        }
+        if (s > 16) notCovered('bad DC value');
+        if (s) {
+          while (bits < s) {
+            acc = ((acc << 8) | buf[pos++]) >>> 0;
+            bits += 8;
+          }
+          bits -= s;
+          const v = (acc >>> bits) & ((1 << s) - 1);
+          pred[ci] += v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
+        }
+        if (lumaAt >= 0) dc[origin + lumaAt] = pred[ci] << al;
+      }
+      if (withAc) {
+        const t = acT[ci];
+        const skip = t.skip;
+        for (let k = 1; k < 64; ) {
+          while (bits <= 24) {
+            acc = ((acc << 8) | buf[pos++]) >>> 0;
+            bits += 8;
+          }
+          const e = skip[(acc >>> (bits - SKIP_BITS)) & ((1 << SKIP_BITS) - 1)];
+          if (e) {
+            bits -= e >> 8;
+            k += e & 0xff;
+            continue;
+          }
+          let rs: number;
+          const f9 = t.fast[(acc >>> (bits - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
+          if (f9) {
+            bits -= (f9 >> 8) & 0xff;
+            rs = f9 & 0xff;
+          } else {
+            rs = slowSymbol(t, acc, bits);
+            bits -= rs >> 8;
+            rs &= 0xff;
+          }
+          const size = rs & 15;
+          if (size === 0) {
+            if (rs !== 0xf0) break;
+            k += 16;
+          } else {
+            k += (rs >> 4) + 1;
+            while (bits < size) {
+              acc = ((acc << 8) | buf[pos++]) >>> 0;
+              bits += 8;
+            }
+            bits -= size;
+          }
+        }
+      }
+    }
+  }
+  if (pos * 8 - bits > length * 8) notCovered('truncated scan');
+  return end;
+}
+
+/** A code longer than the fast table's: (length << 8) | symbol. Needs at least 16 bits in `acc`. */
+function slowSymbol(t: HuffmanTable, acc: number, bits: number): number {
+  for (let len = FAST_BITS + 1; len <= 16; len++) {
+    const code = (acc >>> (bits - len)) & ((1 << len) - 1);
+    if (code <= t.maxCode[len]) return (len << 8) | t.values[t.valPtr[len] + code];
+  }
+  return notCovered('bad Huffman code');
+}
+
+/** Side (in pixels) from which a JPEG is read from its block means: each model-input pixel then spans at least one block. */
+export const BLOCK_MEANS_MIN_SIDE = 8 * INPUT_SIZE;
+
+/**
+ * The model input straight from a JPEG's block means: the area average of the luma, each 8x8 block
+ * standing for its mean (blocks on the right and bottom edges weighted by the pixels they really
+ * hold), then turned upright for the EXIF orientation (area-averaging to a fixed 64x64 commutes with
+ * the turn). Null for a JPEG this reader does not cover or one with a side under
+ * BLOCK_MEANS_MIN_SIDE, where a block is larger than an input pixel: decode those in full.
+ */
+export function jpegToInput(bytes: Uint8Array, orientation = 1): { input: Float32Array; width: number; height: number } | null {
+  const blocks = jpegLumaBlockMeans(bytes);
+  return blocks && blockMeansCover(blocks) ? blockMeansToInput(blocks, orientation) : null;
+}
+
+/** Whether block means stand in for pixels well enough: every model-input pixel spans at least one block. */
+export function blockMeansCover(blocks: Pick<JpegBlockMeans, 'width' | 'height'>): boolean {
+  return blocks.width >= BLOCK_MEANS_MIN_SIDE && blocks.height >= BLOCK_MEANS_MIN_SIDE;
+}
+
+/** The second half of `jpegToInput`: block means to the model input, upright. */
+export function blockMeansToInput(
+  blocks: JpegBlockMeans,
+  orientation = 1,
+): { input: Float32Array; width: number; height: number } {
+  const { width, height, blocksWide, blocksHigh, means } = blocks;
+  const xw = blockWeights(width, blocksWide);
+  const yw = blockWeights(height, blocksHigh);
+  const tmp = new Float64Array(blocksHigh * INPUT_SIZE);
+  for (let by = 0; by < blocksHigh; by++) {
+    const row = by * blocksWide;
+    const trow = by * INPUT_SIZE;
+    for (let k = 0; k < xw.count; k++) tmp[trow + xw.dst[k]] += means[row + xw.src[k]] * xw.weight[k];
+  }
+  const out = new Float64Array(INPUT_SIZE * INPUT_SIZE);
+  for (let k = 0; k < yw.count; k++) {
+    const s = yw.src[k] * INPUT_SIZE;
+    const d = yw.dst[k] * INPUT_SIZE;
+    const w = yw.weight[k] / 255;
+    for (let x = 0; x < INPUT_SIZE; x++) out[d + x] += tmp[s + x] * w;
+  }
+  const input = orient(out, orientation);
+  for (let i = 0; i < input.length; i++) input[i] = input[i] < 0 ? 0 : input[i] > 1 ? 1 : input[i];
+  const swap = orientation >= 5 && orientation <= 8;
+  return { input, width: swap ? height : width, height: swap ? width : height };
+}
+
+/** (block, input pixel, weight) triples along one axis: the share of the input pixel's span each block covers. */
+function blockWeights(size: number, blocks: number): { count: number; src: Int32Array; dst: Int32Array; weight: Float64Array } {
+  const scale = size / INPUT_SIZE;
+  const max = blocks + INPUT_SIZE + 1;
+  const src = new Int32Array(max);
+  const dst = new Int32Array(max);
+  const weight = new Float64Array(max);
+  let count = 0;
+  for (let d = 0; d < INPUT_SIZE; d++) {
+    const start = d * scale;
+    const end = start + scale;
+    for (let b = Math.floor(start / 8); b < blocks && b * 8 < end; b++) {
+      const overlap = Math.min(end, b * 8 + 8, size) - Math.max(start, b * 8);
+      if (overlap > 1e-9) {
+        src[count] = b;
+        dst[count] = d;
+        weight[count++] = overlap / scale;
+      }
+    }
+  }
+  return { count, src, dst, weight };
+}
+
+/** A 64x64 grid as shown for an EXIF orientation (the same turn `applyOrientation` gives the pixels). */
+function orient(grid: Float64Array, orientation: number): Float32Array {
+  const n = INPUT_SIZE;
+  const out = new Float32Array(n * n);
+  const last = n - 1;
+  for (let y = 0; y < n; y++)
+    for (let x = 0; x < n; x++) {
+      let sx = x;
+      let sy = y;
+      switch (orientation) {
+        case 2:
+          sx = last - x;
+          break;
+        case 3:
+          sx = last - x;
+          sy = last - y;
+          break;
+        case 4:
+          sy = last - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = last - x;
+          break;
+        case 7:
+          sx = last - y;
+          sy = last - x;
+          break;
+        case 8:
+          sx = last - y;
+          sy = x;
+          break;
+      }
+      out[y * n + x] = grid[sy * n + sx];
+    }
+  return out;
+}

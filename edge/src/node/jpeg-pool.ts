@@ -1,0 +1,30 @@
+/**
+ * The core's JPEG block-mean reader (`jpegToInput`) on worker threads: it is plain JavaScript, and on
+ * the request's thread it would hold every other request up while it reads a large photo. One thread
+ * per core, as sharp uses for the photos it decodes.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+
+let pool: Piscina | undefined;
+
+export function jpegToInputOnThreads(
+  bytes: Uint8Array,
+  orientation: number,
+): Promise<{ input: Float32Array; width: number; height: number } | null> {
+  pool ??= new Piscina({
+    // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
+    // load plain JavaScript, and both folders sit two levels under the package.
+    filename: new URL('../../dist/node/jpeg-thread.js', import.meta.url).href,
+    minThreads: availableParallelism(),
+    maxThreads: availableParallelism(),
+    recordTiming: false,
+  });
+  return pool.run({ bytes, orientation });
+}
+
+export async function closeJpegThreads(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.destroy();
+}
