@@ -107,6 +107,8 @@ interface Target {
   measure: (s: SetScore) => number;
   meets: (value: number, s: SetScore) => boolean;
   show: (value: number, s: SetScore) => string;
+  /** Not one of the issue's targets (those are under the paper protocol unless said): shown for reference. */
+  reference?: boolean;
 }
 
 const accuracy = (s: SetScore) => s.quality.accuracy;
@@ -192,6 +194,8 @@ const TARGETS: Target[] = [
       network: 'localiser',
       protocol,
       set,
+      // The issue sets this target under the paper protocol; the realistic rows are shown beside it.
+      reference: protocol === 'realistic',
       measure: (s: SetScore) => s.localisation?.iouAtLeast07 ?? 0,
       meets: atLeast(0.95),
       show: (v: number, s: SetScore) => `${pct(v)} of ${s.localisation?.detected ?? 0}`,
@@ -204,7 +208,7 @@ export function targetSection(scored: SetScore[]): string[] {
   const lines = [
     '## Targets',
     '',
-    'Each target against the best run that measures it (any recipe, a single set or a mixture).',
+    'Each target against the best run that measures it (any recipe, a single set or a mixture). Targets are under the paper protocol unless the row says otherwise; box fit under the realistic protocol is shown for reference.',
     '',
   ];
   lines.push('| target | network | protocol | set | measured | met | run |', '|---|---|---|---|---|---|---|');
@@ -216,7 +220,7 @@ export function targetSection(scored: SetScore[]): string[] {
     const value = best ? t.measure(best) : NaN;
     lines.push(
       `| ${t.what} | ${t.network} | ${t.protocol} | ${t.set} | ${best ? t.show(value, best) : 'not run'} | ` +
-        `${best ? (t.meets(value, best) ? 'yes' : '**no**') : '—'} | ${best ? `${best.run.log.config.recipe}, ${best.run.log.config.data}` : ''} |`,
+        `${best ? (t.meets(value, best) ? 'yes' : t.reference ? 'no (reference, not a target)' : '**no**') : '—'} | ${best ? `${best.run.log.config.recipe}, ${best.run.log.config.data}` : ''} |`,
     );
   }
   return lines;
