@@ -2,7 +2,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,12 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
  * by the workerd binary wrangler ships, with models/ as a disk service behind the MODELS binding. No
  * dev proxy, inspector or live reload, whose own memory grows with every request (docs/reliability.md).
  */
-export async function startBareWorkerd(): Promise<WranglerDev> {
+/**
+ * The deployed bundle in bare workerd. `ready: 'healthz'` waits until /healthz answers (every model
+ * loaded); `ready: 'socket'` only until workerd accepts connections, so the first request finds the
+ * models not yet loaded: a cold start.
+ */
+export async function startBareWorkerd({ ready = 'healthz' }: { ready?: 'healthz' | 'socket' } = {}): Promise<WranglerDev> {
   const dir = await mkdtemp(join(tmpdir(), 'blankspot-workerd-'));
   await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', dir], {
     cwd: EDGE_DIR,
@@ -111,15 +116,25 @@ ${wasm.map((f) => `    (name = ${JSON.stringify(f)}, wasm = embed ${JSON.stringi
   // Quiet: the codecs log every damaged file they meet.
   const proc = spawn(workerd, ['serve', 'config.capnp'], { cwd: dir, stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
     if (proc.exitCode != null) throw new Error(`workerd exited with ${proc.exitCode}`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
+    const ok =
+      ready === 'socket'
+        ? await new Promise<boolean>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              socket.destroy();
+              resolve(true);
+            });
+            socket.on('error', () => resolve(false));
+          })
+        : await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          );
     if (ok) break;
-    if (i > 300) throw new Error('workerd did not answer /healthz in 60 s');
-    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() > deadline) throw new Error(`workerd was not ready (${ready}) in 60 s`);
+    await new Promise((r) => setTimeout(r, ready === 'socket' ? 5 : 200));
   }
   return running(proc, url);
 }
