@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-web/wasm';
 import ORT_WASM from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { INPUT_SIZE, MODEL_INPUT_NAME } from '@blankspot/core';
 import { contractOutputs, type InferenceSession } from '../runtime.js';
+import { WARMUP_MODEL_BASE64 } from './warmup-model.js';
 
 const PLACEHOLDER = [0x00, 0x61, 0x73, 0x6d]; // "\0asm": the wasm magic alone
 
@@ -41,7 +42,22 @@ function installOrt(): void {
   ort.env.wasm.proxy = false;
 }
 
+/**
+ * ONNX Runtime's start (instantiating its WebAssembly, compiling each kernel's code on first use)
+ * takes most of a cold start. Begun at isolate start with a tiny graph that uses every operator of the
+ * shipped models, it is done before the first request, or while it arrives: Workers start isolates
+ * during the TLS handshake.
+ */
+export const ortWarm: Promise<void> = (async () => {
+  installOrt();
+  const bytes = Uint8Array.from(atob(WARMUP_MODEL_BASE64), (c) => c.charCodeAt(0));
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  await session.run({ x: new ort.Tensor('float32', new Float32Array(144), [1, 1, 12, 12]) });
+  await session.release();
+})().catch(() => undefined); // a failed warm-up only leaves the work to the first model load
+
 export async function createWorkerSession(modelBytes: Uint8Array): Promise<InferenceSession> {
+  await ortWarm;
   installOrt();
   const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
   return {
