@@ -41,8 +41,8 @@ interface Component {
 interface HuffmanTable {
   fast: Int32Array;
   /**
-   * For AC tables: per 12-bit lookahead, the bits a whole coefficient takes (code and magnitude) and
-   * how far it moves along the block (64 for end of block), packed as bits << 8 | step; 0 when longer.
+   * For AC tables: per 12-bit lookahead, the bits one or two whole coefficients take (code and
+   * magnitude) and how far they move along the block (64 for end of block); see `pairUp`. 0 when longer.
    */
   skip: Int32Array;
   maxCode: Int32Array;
@@ -88,7 +88,35 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
     code <<= 1;
   }
   maxCode[17] = 0x7fffffff;
-  return { fast, skip, maxCode, valPtr, values };
+  return { fast, skip: pairUp(skip), maxCode, valPtr, values };
+}
+
+/**
+ * Two coefficients per lookup where both fit in the lookahead: entries become
+ * totalBits << 20 | firstBits << 16 | totalStep << 8 | firstStep. The second is taken only when the
+ * first does not end the block (the loop checks), so an end of block is never read past.
+ */
+function pairUp(single: Int32Array): Int32Array {
+  const mask = (1 << SKIP_BITS) - 1;
+  const pair = new Int32Array(single.length);
+  for (let i = 0; i < single.length; i++) {
+    const e1 = single[i];
+    if (!e1) continue;
+    const bits1 = e1 >> 8;
+    const step1 = e1 & 0xff;
+    let bits = bits1;
+    let step = step1;
+    if (step1 < 64 && bits1 < SKIP_BITS) {
+      const e2 = single[(i << bits1) & mask];
+      // The second must lie wholly in the bits looked at, not in the zeros shifted in.
+      if (e2 && e2 >> 8 <= SKIP_BITS - bits1) {
+        bits += e2 >> 8;
+        step += e2 & 0xff;
+      }
+    }
+    pair[i] = (bits << 20) | (bits1 << 16) | (step << 8) | step1;
+  }
+  return pair;
 }
 
 const EMPTY_TABLE: HuffmanTable = {
@@ -110,15 +138,20 @@ function nextMarker(data: Uint8Array, pos: number): number {
 
 /** Block means of the JPEG's luma, or null when it is not one this reader covers (decode it in full). */
 export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
+  return readOrNull(data, false);
+}
+
+/** `scratch`: the means go into memory the next call reuses (for callers that are done with them by then). */
+function readOrNull(data: Uint8Array, scratch: boolean): JpegBlockMeans | null {
   try {
-    return readBlockMeans(data);
+    return readBlockMeans(data, scratch);
   } catch (e) {
     if (e instanceof NotCovered || e instanceof RangeError) return null;
     throw e;
   }
 }
 
-function readBlockMeans(data: Uint8Array): JpegBlockMeans {
+function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
   if (data[0] !== 0xff || data[1] !== 0xd8) notCovered('not a JPEG');
   const quant: (Uint16Array | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
@@ -230,7 +263,7 @@ function readBlockMeans(data: Uint8Array): JpegBlockMeans {
           c.usedBlocksPerColumn = Math.ceil(Math.ceil((height * c.v) / vMax) / 8);
         }
         frame = { width, height, progressive: marker === 0xc2, components, mcusX, mcusY };
-        dc = new Int32Array(components[0].blocksPerLine * components[0].blocksPerColumn);
+        dc = scratchInts(components[0].blocksPerLine * components[0].blocksPerColumn);
         break;
       }
       case 0xc3:
@@ -281,13 +314,37 @@ function readBlockMeans(data: Uint8Array): JpegBlockMeans {
   const q = quant[y.tq] ?? notCovered('missing quantisation table');
   const blocksWide = Math.ceil(frame.width / 8);
   const blocksHigh = Math.ceil(frame.height / 8);
-  const means = new Float32Array(blocksWide * blocksHigh);
+  const means = scratch ? scratchFloats(blocksWide * blocksHigh) : new Float32Array(blocksWide * blocksHigh);
   for (let by = 0; by < blocksHigh; by++)
     for (let bx = 0; bx < blocksWide; bx++) {
       const m = (dc[by * y.blocksPerLine + bx] * q[0]) / 8 + 128;
       means[by * blocksWide + bx] = m < 0 ? 0 : m > 255 ? 255 : m;
     }
   return { width: frame.width, height: frame.height, blocksWide, blocksHigh, means };
+}
+
+// Scratch memory reused from photo to photo: a 12-megapixel JPEG would otherwise leave megabytes of
+// short-lived large arrays to the garbage collector on every call. Safe because a call never yields.
+let scratchBuffer = new Uint8Array(0);
+let scratchDc = new Int32Array(0);
+
+function scratchBytes(size: number): Uint8Array {
+  if (scratchBuffer.length < size) scratchBuffer = new Uint8Array(Math.max(size, scratchBuffer.length * 2));
+  return scratchBuffer;
+}
+
+let scratchMeans = new Float32Array(0);
+
+function scratchFloats(size: number): Float32Array {
+  if (scratchMeans.length < size) scratchMeans = new Float32Array(Math.max(size, scratchMeans.length * 2));
+  return scratchMeans.subarray(0, size);
+}
+
+function scratchInts(size: number): Int32Array {
+  if (scratchDc.length < size) scratchDc = new Int32Array(Math.max(size, scratchDc.length * 2));
+  const dc = scratchDc.subarray(0, size);
+  dc.fill(0);
+  return dc;
 }
 
 /**
@@ -297,7 +354,7 @@ function readBlockMeans(data: Uint8Array): JpegBlockMeans {
  */
 function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: number; restarts: number[]; end: number } {
   const PAD = 64;
-  const buf = new Uint8Array(data.length - start + PAD);
+  const buf = scratchBytes(data.length - start + PAD);
   const restarts: number[] = [];
   let n = 0;
   for (let i = start; ; ) {
@@ -313,7 +370,10 @@ function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: nu
       restarts.push(n);
       i = j + 2;
     } else if (m === 0xff) i = j + 1; // a fill byte before a marker
-    else return { buf, length: n, restarts, end: j };
+    else {
+      buf.fill(0, n, n + PAD);
+      return { buf, length: n, restarts, end: j };
+    }
   }
 }
 
@@ -376,9 +436,10 @@ function decodeScan(
     for (let b = 0; b < unitComponent.length; b++) {
       const ci = unitComponent[b];
       const lumaAt = unitLumaOffset[b];
-      while (bits <= 24) {
-        acc = ((acc << 8) | buf[pos++]) >>> 0;
-        bits += 8;
+      if (bits < 16) {
+        acc = (acc << 16) | (buf[pos] << 8) | buf[pos + 1];
+        pos += 2;
+        bits += 16;
       }
       if (refine) {
         bits -= 1;
@@ -398,7 +459,7 @@ function decodeScan(
         if (s > 16) notCovered('bad DC value');
         if (s) {
           while (bits < s) {
-            acc = ((acc << 8) | buf[pos++]) >>> 0;
+            acc = (acc << 8) | buf[pos++];
             bits += 8;
           }
           bits -= s;
@@ -411,14 +472,21 @@ function decodeScan(
         const t = acT[ci];
         const skip = t.skip;
         for (let k = 1; k < 64; ) {
-          while (bits <= 24) {
-            acc = ((acc << 8) | buf[pos++]) >>> 0;
-            bits += 8;
+          if (bits < 16) {
+            acc = (acc << 16) | (buf[pos] << 8) | buf[pos + 1];
+            pos += 2;
+            bits += 16;
           }
           const e = skip[(acc >>> (bits - SKIP_BITS)) & ((1 << SKIP_BITS) - 1)];
           if (e) {
-            bits -= e >> 8;
-            k += e & 0xff;
+            const step1 = e & 0xff;
+            if (k + step1 < 64) {
+              bits -= e >>> 20;
+              k += (e >> 8) & 0xff;
+            } else {
+              bits -= (e >> 16) & 0xf;
+              k += step1;
+            }
             continue;
           }
           let rs: number;
@@ -438,7 +506,7 @@ function decodeScan(
           } else {
             k += (rs >> 4) + 1;
             while (bits < size) {
-              acc = ((acc << 8) | buf[pos++]) >>> 0;
+              acc = (acc << 8) | buf[pos++];
               bits += 8;
             }
             bits -= size;
@@ -471,7 +539,7 @@ export const BLOCK_MEANS_MIN_SIDE = 8 * INPUT_SIZE;
  * BLOCK_MEANS_MIN_SIDE, where a block is larger than an input pixel: decode those in full.
  */
 export function jpegToInput(bytes: Uint8Array, orientation = 1): { input: Float32Array; width: number; height: number } | null {
-  const blocks = jpegLumaBlockMeans(bytes);
+  const blocks = readOrNull(bytes, true);
   return blocks && blockMeansCover(blocks) ? blockMeansToInput(blocks, orientation) : null;
 }
 

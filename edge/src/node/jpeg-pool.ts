@@ -19,6 +19,8 @@ export function jpegToInputOnThreads(
     minThreads: availableParallelism(),
     maxThreads: availableParallelism(),
     recordTiming: false,
+    // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
+    atomics: 'disabled',
   });
   return pool.run({ bytes, orientation });
 }
