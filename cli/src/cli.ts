@@ -200,6 +200,7 @@ program
     'add the model to this manifest (the ONNX file must be in the same folder) and write its model card',
   )
   .option('--default', 'make it the manifest default')
+  .option('--rescore', "score the checkpoint again on its own test split with today's code (e.g. the box reader)")
   .action(async (checkpoint: string, o) => {
     // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
     const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -211,6 +212,7 @@ program
       {
         name,
         version: o.modelVersion,
+        rescore: Boolean(o.rescore),
       },
     );
     console.log(

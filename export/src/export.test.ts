@@ -142,6 +142,33 @@ describe('export to ONNX', () => {
     });
   }
 
+  it("--rescore scores the checkpoint again on its own test split with today's code", async () => {
+    // A run whose data was built from its own seed, as `blankspot train` builds it.
+    const counts = { train: 128, val: 32, test: 64 };
+    const own = await buildSplits({ sets: ['binary', 'photos'], protocol: 'paper', seed: 'rescore', counts });
+    const { dir: ckpt } = await runTraining(
+      own,
+      { network: 'localiser', recipe: 'modern', protocol: 'paper', data: 'binary+photos', seed: 'rescore', counts, backend: 'wasm', epochs: 1 },
+      join(dir, 'rescore-runs'),
+    );
+    const trained = (await loadCheckpoint(ckpt)).meta.training.test as { accuracy: number; perSet: Record<string, { count: number }> };
+    const out = join(dir, 'rescored.onnx');
+    await exportCheckpoint(ckpt, out, { name: 'localiser', probe, rescore: true });
+    const test = JSON.parse(readOnnxMetadata(await readFile(out)).test) as {
+      accuracy: number;
+      perSet: Record<string, { count: number; localisation?: unknown }>;
+      localisation?: { detected: number };
+      rescoredAt: string;
+    };
+    expect(Date.parse(test.rescoredAt)).not.toBeNaN();
+    // The same test images (rebuilt from the run's seed), the same weights: the same accuracy.
+    expect(test.accuracy).toBeCloseTo(trained.accuracy, 10);
+    expect(Object.fromEntries(Object.entries(test.perSet).map(([k, v]) => [k, v.count]))).toEqual(
+      Object.fromEntries(Object.entries(trained.perSet).map(([k, v]) => [k, v.count])),
+    );
+    expect(test.localisation).toBeDefined();
+  });
+
   it('publishes models into a manifest that loaders verify by sha256', async () => {
     const models = join(dir, 'published');
     await mkdir(models, { recursive: true });

@@ -17,6 +17,9 @@ import {
   activeBackend,
   buildSplits,
   disposeParams,
+  evaluate,
+  splitScores,
+  type DatasetName,
   loadCheckpoint,
   forward,
   localises,
@@ -40,6 +43,12 @@ export interface ExportOptions {
   version?: string;
   /** Inputs for the parity check; default: probeInputs(). */
   probe?: Float32Array;
+  /**
+   * Score the checkpoint again on its own test split (rebuilt from its protocol, data, seed and test
+   * size) with today's code, instead of carrying the scores measured when it was trained: for when
+   * the way results are read has improved, e.g. the box reader.
+   */
+  rescore?: boolean;
 }
 
 export interface ExportResult {
@@ -128,6 +137,24 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   const t = meta.training;
   const validation = t.validation as { accuracy?: number; perSet?: unknown } | undefined;
   const recipe = t.recipe as { name?: string } | undefined;
+  let test = t.test;
+  if (options.rescore) {
+    if (activeBackend() == null) await useBackend('auto');
+    const counts = t.counts as { test?: number } | undefined;
+    if (!counts?.test) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its test split was`);
+    const split = await buildSplits({
+      sets: String(t.data).split('+') as DatasetName[],
+      protocol: t.protocol as 'paper' | 'realistic',
+      seed: String(t.seed),
+      counts: { train: 0, val: 0, test: counts.test },
+    });
+    const params = paramsFromValues(spec, values);
+    try {
+      test = { ...splitScores(split.test, evaluate(spec, params, split.test)), rescoredAt: new Date().toISOString() };
+    } finally {
+      disposeParams(params);
+    }
+  }
   const metadata: Record<string, string> = {
     name: options.name ?? spec.name,
     version: options.version ?? '1.0.0',
@@ -141,7 +168,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     initialised_from: str(t.initFrom),
     validation_accuracy: str(validation?.accuracy),
     validation_per_set: str(validation?.perSet),
-    test: str(t.test),
+    test: str(test),
     trained_at: str(t.date),
     exported_at: new Date().toISOString(),
     preprocessing: PREPROCESSING_DESCRIPTION,

@@ -56,7 +56,8 @@ export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'data' | 'n
   return join(root, c.protocol, c.data, `${c.network}-${c.recipe}`);
 }
 
-function splitScores(ex: Splits['test'], ev: Evaluation): SplitScores {
+/** Loss, accuracy, per-set accuracy and (for localisers) box fit of an evaluation. */
+export function splitScores(ex: Splits['test'], ev: Evaluation): SplitScores {
   const loc = localisation(ex, ev);
   return { loss: ev.loss, accuracy: ev.accuracy, perSet: perSetAccuracy(ex, ev), ...(loc ? { localisation: loc } : {}) };
 }
