@@ -315,10 +315,12 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
   const blocksWide = Math.ceil(frame.width / 8);
   const blocksHigh = Math.ceil(frame.height / 8);
   const means = scratch ? scratchFloats(blocksWide * blocksHigh) : new Float32Array(blocksWide * blocksHigh);
+  const step = q[0] / 8;
+  const perLine = y.blocksPerLine;
   for (let by = 0; by < blocksHigh; by++)
-    for (let bx = 0; bx < blocksWide; bx++) {
-      const m = (dc[by * y.blocksPerLine + bx] * q[0]) / 8 + 128;
-      means[by * blocksWide + bx] = m < 0 ? 0 : m > 255 ? 255 : m;
+    for (let bx = 0, at = by * perLine, to = by * blocksWide; bx < blocksWide; bx++) {
+      const m = dc[at + bx] * step + 128;
+      means[to + bx] = m < 0 ? 0 : m > 255 ? 255 : m;
     }
   return { width: frame.width, height: frame.height, blocksWide, blocksHigh, means };
 }
@@ -557,10 +559,19 @@ export function blockMeansToInput(
   const xw = blockWeights(width, blocksWide);
   const yw = blockWeights(height, blocksHigh);
   const tmp = new Float64Array(blocksHigh * INPUT_SIZE);
+  // Weights come grouped by input column: one running sum per column, kept in a register.
+  const { src, weight } = xw;
+  const first = new Int32Array(INPUT_SIZE + 1);
+  for (let k = 0; k < xw.count; k++) first[xw.dst[k] + 1] = k + 1;
+  for (let d = 1; d <= INPUT_SIZE; d++) if (first[d] < first[d - 1]) first[d] = first[d - 1];
   for (let by = 0; by < blocksHigh; by++) {
     const row = by * blocksWide;
     const trow = by * INPUT_SIZE;
-    for (let k = 0; k < xw.count; k++) tmp[trow + xw.dst[k]] += means[row + xw.src[k]] * xw.weight[k];
+    for (let d = 0; d < INPUT_SIZE; d++) {
+      let sum = 0;
+      for (let k = first[d]; k < first[d + 1]; k++) sum += means[row + src[k]] * weight[k];
+      tmp[trow + d] = sum;
+    }
   }
   const out = new Float64Array(INPUT_SIZE * INPUT_SIZE);
   for (let k = 0; k < yw.count; k++) {
