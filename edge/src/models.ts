@@ -124,6 +124,9 @@ export class ModelRegistry {
   async release(): Promise<void> {
     // Only loads already started: releasing should not load anything.
     await Promise.all(this.loading.values());
-    await Promise.all([...this.states.values()].map((s) => s.session?.release()));
+    // Each session once, however often this is called.
+    const sessions = [...this.states.values()].flatMap((s) => (s.session ? [s.session] : []));
+    for (const s of this.states.values()) s.session = null;
+    await Promise.all(sessions.map((s) => s.release()));
   }
 }

@@ -142,6 +142,25 @@ describe('the server process', () => {
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
+    // Stopped the way a shell stops a job: the signal reaches the whole process group (launcher and
+    // server), so the server hears it twice, with its models loaded and photos read. It still stops cleanly.
+    const group = spawn(process.execPath, [main, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let groupErr = '';
+    group.stderr.on('data', (c: Buffer) => (groupErr += String(c)));
+    const url = await new Promise<string>((resolve) => {
+      let out = '';
+      group.stdout.on('data', (c: Buffer) => {
+        out += String(c);
+        const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+    });
+    const photo = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    expect((await fetch(`${url}/v1/check`, { method: 'POST', body: new Uint8Array(photo) })).status).toBe(200);
+    const groupExited = new Promise<number | null>((resolve) => group.once('exit', (code) => resolve(code)));
+    process.kill(-group.pid!, 'SIGTERM');
+    expect(await groupExited).toBe(0);
+    expect(groupErr).not.toMatch(/disposed|Error/);
     // A server that cannot start says why and exits non-zero, through the relaunch too.
     const refused = spawn(process.execPath, [main, '--port', '0', '--models', join(dir, 'nowhere'), '--require-models'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -56,14 +56,17 @@ export async function startNodeServer(
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  // Once only: a stop signal can arrive twice (from the shell's process group and from the jemalloc
+  // launcher passing it on), and ONNX Runtime refuses to release a session twice.
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${hostname}:${port}`,
     close: () =>
-      new Promise<void>((resolve) => {
+      (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       })
         .then(() => registry.release())
-        .then(() => closeJpegThreads()),
+        .then(() => closeJpegThreads())),
   };
 }
