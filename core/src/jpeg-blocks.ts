@@ -1,8 +1,8 @@
 /**
  * A JPEG's luma read in the DCT domain. The DC coefficient of each 8x8 block of the Y component is
- * eight times the block's mean luma minus 128, and JPEG's Y is Rec.601 luma, the very grey the model
- * takes. So the means of all blocks come from the entropy-coded data alone: no inverse DCT, no chroma,
- * no colour conversion, no full-size pixels. A 12-megapixel photo becomes 188k block means.
+ * 8 x (the block's mean luma - 128), and JPEG's Y is Rec.601 luma, the very grey the model takes. So
+ * the means of all blocks come from the entropy-coded data alone: no inverse DCT, no chroma, no colour
+ * conversion, no full-size pixels. A 12-megapixel photo becomes 188k block means.
  *
  * Written by hand because no JavaScript decoder stops at the DC coefficients, and the same code must
  * run in Node, in Workers and in browsers so all three give the same model input. It covers the JPEGs
@@ -12,6 +12,8 @@
  */
 
 import { INPUT_SIZE } from './contract.js';
+import { storedPosition } from './orientation.js';
+import { areaWeights } from './preprocess.js';
 
 /** Mean luma (0-255, unrounded) of each 8x8 block of a JPEG, row-major, blocksWide x blocksHigh. */
 export interface JpegBlockMeans {
@@ -556,8 +558,9 @@ export function blockMeansToInput(
   orientation = 1,
 ): { input: Float32Array; width: number; height: number } {
   const { width, height, blocksWide, blocksHigh, means } = blocks;
-  const xw = blockWeights(width, blocksWide);
-  const yw = blockWeights(height, blocksHigh);
+  // Area weights with 8-pixel cells: the share of each input pixel's span that each block covers.
+  const xw = areaWeights(width, INPUT_SIZE, 8);
+  const yw = areaWeights(height, INPUT_SIZE, 8);
   const tmp = new Float64Array(blocksHigh * INPUT_SIZE);
   // Weights come grouped by input column: one running sum per column, kept in a register.
   const { src, weight } = xw;
@@ -586,66 +589,13 @@ export function blockMeansToInput(
   return { input, width: swap ? height : width, height: swap ? width : height };
 }
 
-/** (block, input pixel, weight) triples along one axis: the share of the input pixel's span each block covers. */
-function blockWeights(size: number, blocks: number): { count: number; src: Int32Array; dst: Int32Array; weight: Float64Array } {
-  const scale = size / INPUT_SIZE;
-  const max = blocks + INPUT_SIZE + 1;
-  const src = new Int32Array(max);
-  const dst = new Int32Array(max);
-  const weight = new Float64Array(max);
-  let count = 0;
-  for (let d = 0; d < INPUT_SIZE; d++) {
-    const start = d * scale;
-    const end = start + scale;
-    for (let b = Math.floor(start / 8); b < blocks && b * 8 < end; b++) {
-      const overlap = Math.min(end, b * 8 + 8, size) - Math.max(start, b * 8);
-      if (overlap > 1e-9) {
-        src[count] = b;
-        dst[count] = d;
-        weight[count++] = overlap / scale;
-      }
-    }
-  }
-  return { count, src, dst, weight };
-}
-
 /** A 64x64 grid as shown for an EXIF orientation (the same turn `applyOrientation` gives the pixels). */
 function orient(grid: Float64Array, orientation: number): Float32Array {
   const n = INPUT_SIZE;
   const out = new Float32Array(n * n);
-  const last = n - 1;
   for (let y = 0; y < n; y++)
     for (let x = 0; x < n; x++) {
-      let sx = x;
-      let sy = y;
-      switch (orientation) {
-        case 2:
-          sx = last - x;
-          break;
-        case 3:
-          sx = last - x;
-          sy = last - y;
-          break;
-        case 4:
-          sy = last - y;
-          break;
-        case 5:
-          sx = y;
-          sy = x;
-          break;
-        case 6:
-          sx = y;
-          sy = last - x;
-          break;
-        case 7:
-          sx = last - y;
-          sy = last - x;
-          break;
-        case 8:
-          sx = last - y;
-          sy = x;
-          break;
-      }
+      const [sx, sy] = storedPosition(orientation, x, y, n, n);
       out[y * n + x] = grid[sy * n + sx];
     }
   return out;

@@ -70,6 +70,31 @@ export function readExifOrientation(b: Uint8Array, type: ImageType): number {
   return 1;
 }
 
+/**
+ * Where the pixel shown at (x, y) of an upright image is stored, for an EXIF orientation (1-8) and
+ * the stored size w x h. One mapping for every grid that gets turned: the pixels and the model input.
+ */
+export function storedPosition(orientation: number, x: number, y: number, w: number, h: number): [number, number] {
+  switch (orientation) {
+    case 2:
+      return [w - 1 - x, y];
+    case 3:
+      return [w - 1 - x, h - 1 - y];
+    case 4:
+      return [x, h - 1 - y];
+    case 5:
+      return [y, x];
+    case 6:
+      return [y, h - 1 - x];
+    case 7:
+      return [w - 1 - y, h - 1 - x];
+    case 8:
+      return [w - 1 - y, x];
+    default:
+      return [x, y];
+  }
+}
+
 /** Pixels turned upright for an EXIF orientation (1-8), as a viewer shows them. */
 export function applyOrientation(image: RgbaImage, orientation: number): RgbaImage {
   if (orientation <= 1 || orientation > 8) return image;
@@ -83,39 +108,7 @@ export function applyOrientation(image: RgbaImage, orientation: number): RgbaIma
   const dst = new Uint32Array(out.buffer);
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
-      // (sx, sy): the stored pixel shown at (x, y).
-      let sx: number;
-      let sy: number;
-      switch (orientation) {
-        case 2:
-          sx = w - 1 - x;
-          sy = y;
-          break;
-        case 3:
-          sx = w - 1 - x;
-          sy = h - 1 - y;
-          break;
-        case 4:
-          sx = x;
-          sy = h - 1 - y;
-          break;
-        case 5:
-          sx = y;
-          sy = x;
-          break;
-        case 6:
-          sx = y;
-          sy = h - 1 - x;
-          break;
-        case 7:
-          sx = w - 1 - y;
-          sy = h - 1 - x;
-          break;
-        default:
-          sx = w - 1 - y;
-          sy = x;
-          break; // 8
-      }
+      const [sx, sy] = storedPosition(orientation, x, y, w, h);
       dst[y * ow + x] = src[sy * w + sx];
     }
   }

@@ -64,17 +64,22 @@ export function resizeArea(image: GreyImage, outWidth: number, outHeight: number
   return { width: outWidth, height: outHeight, data: out };
 }
 
-interface AreaWeights {
+export interface AreaWeights {
   count: number;
   src: Int32Array;
   dst: Int32Array;
   weight: Float64Array;
 }
 
-/** (source index, destination index, weight) triples as flat arrays; the weights of one destination sum to 1. */
-function areaWeights(inSize: number, outSize: number): AreaWeights {
+/**
+ * (source index, destination index, weight) triples as flat arrays, grouped by destination; the
+ * weights of one destination sum to 1. Sources are cells of `cell` pixels (the last one cut at
+ * `inSize`): single pixels, or a JPEG's 8x8 blocks along one axis.
+ */
+export function areaWeights(inSize: number, outSize: number, cell = 1): AreaWeights {
   const scale = inSize / outSize;
-  const max = inSize + outSize + 1;
+  const cells = Math.ceil(inSize / cell);
+  const max = cells + outSize + 1;
   const src = new Int32Array(max);
   const dst = new Int32Array(max);
   const weight = new Float64Array(max);
@@ -82,8 +87,8 @@ function areaWeights(inSize: number, outSize: number): AreaWeights {
   for (let d = 0; d < outSize; d++) {
     const start = d * scale;
     const end = start + scale;
-    for (let s = Math.floor(start); s < Math.min(Math.ceil(end), inSize); s++) {
-      const overlap = Math.min(end, s + 1) - Math.max(start, s);
+    for (let s = Math.floor(start / cell); s < cells && s * cell < end; s++) {
+      const overlap = Math.min(end, (s + 1) * cell, inSize) - Math.max(start, s * cell);
       if (overlap > 1e-9) {
         src[count] = s;
         dst[count] = d;
