@@ -143,19 +143,22 @@ export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
   return readOrNull(data, false);
 }
 
-/** `scratch`: the means go into memory the next call reuses (for callers that are done with them by then). */
-function readOrNull(data: Uint8Array, scratch: boolean): JpegBlockMeans | null {
+/**
+ * `reuse`: the means go into memory the next call reuses (for callers that are done with them by then).
+ * `minSide`: a smaller image is refused as soon as its frame header is read.
+ */
+function readOrNull(data: Uint8Array, reuse: boolean, minSide = 1): JpegBlockMeans | null {
   try {
-    return readBlockMeans(data, scratch);
+    return readBlockMeans(data, reuse, minSide);
   } catch (e) {
     if (e instanceof NotCovered || e instanceof RangeError) return null;
     throw e;
   }
 }
 
-function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
+function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): JpegBlockMeans {
   if (data[0] !== 0xff || data[1] !== 0xd8) notCovered('not a JPEG');
-  const quant: (Uint16Array | undefined)[] = [];
+  const dcSteps: (number | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
   const acTables: HuffmanTable[] = [];
   let frame: { width: number; height: number; progressive: boolean; components: Component[]; mcusX: number; mcusY: number } | null =
@@ -186,14 +189,12 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
     const seg = pos + 2;
     switch (marker) {
       case 0xdb: {
-        // DQT: only entry 0 (the DC step) matters here.
+        // DQT: only each table's first entry (the DC step) matters here.
         for (let p = seg; p < end; ) {
           const pq = data[p] >> 4;
           const tq = data[p] & 15;
           if (tq > 3) notCovered('bad quantisation table');
-          const table = new Uint16Array(64);
-          for (let i = 0; i < 64; i++) table[i] = pq ? u16(p + 1 + i * 2) : data[p + 1 + i];
-          quant[tq] = table;
+          dcSteps[tq] = pq ? u16(p + 1) : data[p + 1];
           p += 1 + (pq ? 128 : 64);
         }
         break;
@@ -229,6 +230,7 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
         const width = u16(seg + 3);
         const n = data[seg + 5];
         if (!width || !height) notCovered('no size in the frame header');
+        if (width < minSide || height < minSide) notCovered('too small to be read from block means');
         if (n !== 1 && n !== 3) notCovered('not greyscale or YCbCr');
         if (n === 3 && adobeTransform === 0) notCovered('an RGB JPEG');
         const components: Component[] = [];
@@ -265,7 +267,9 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
           c.usedBlocksPerColumn = Math.ceil(Math.ceil((height * c.v) / vMax) / 8);
         }
         frame = { width, height, progressive: marker === 0xc2, components, mcusX, mcusY };
-        dc = scratchInts(components[0].blocksPerLine * components[0].blocksPerColumn);
+        const blocks = components[0].blocksPerLine * components[0].blocksPerColumn;
+        dc = (scratch.dc = grown(scratch.dc, blocks, (n) => new Int32Array(n))).subarray(0, blocks);
+        dc.fill(0);
         break;
       }
       case 0xc3:
@@ -301,7 +305,7 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
         // Progressive scans of AC coefficients, or of components other than luma, hold nothing we need.
         const wanted = luma >= 0 && (!f.progressive || ss === 0);
         pos = wanted
-          ? decodeScan(data, end, f, scan, luma, dc!, { ss, se, ah, al }, restartInterval, dcTables, acTables)
+          ? decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables)
           : nextMarker(data, end);
         continue;
       }
@@ -313,11 +317,12 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
 
   if (!frame || !dc) return notCovered('no frame');
   const y = frame.components[0];
-  const q = quant[y.tq] ?? notCovered('missing quantisation table');
+  const dcStep = dcSteps[y.tq] ?? notCovered('missing quantisation table');
   const blocksWide = Math.ceil(frame.width / 8);
   const blocksHigh = Math.ceil(frame.height / 8);
-  const means = scratch ? scratchFloats(blocksWide * blocksHigh) : new Float32Array(blocksWide * blocksHigh);
-  const step = q[0] / 8;
+  const count = blocksWide * blocksHigh;
+  const means = reuse ? (scratch.means = grown(scratch.means, count, (n) => new Float32Array(n))).subarray(0, count) : new Float32Array(count);
+  const step = dcStep / 8;
   const perLine = y.blocksPerLine;
   for (let by = 0; by < blocksHigh; by++)
     for (let bx = 0, at = by * perLine, to = by * blocksWide; bx < blocksWide; bx++) {
@@ -329,26 +334,11 @@ function readBlockMeans(data: Uint8Array, scratch: boolean): JpegBlockMeans {
 
 // Scratch memory reused from photo to photo: a 12-megapixel JPEG would otherwise leave megabytes of
 // short-lived large arrays to the garbage collector on every call. Safe because a call never yields.
-let scratchBuffer = new Uint8Array(0);
-let scratchDc = new Int32Array(0);
+const scratch = { bytes: new Uint8Array(0), dc: new Int32Array(0), means: new Float32Array(0) };
 
-function scratchBytes(size: number): Uint8Array {
-  if (scratchBuffer.length < size) scratchBuffer = new Uint8Array(Math.max(size, scratchBuffer.length * 2));
-  return scratchBuffer;
-}
-
-let scratchMeans = new Float32Array(0);
-
-function scratchFloats(size: number): Float32Array {
-  if (scratchMeans.length < size) scratchMeans = new Float32Array(Math.max(size, scratchMeans.length * 2));
-  return scratchMeans.subarray(0, size);
-}
-
-function scratchInts(size: number): Int32Array {
-  if (scratchDc.length < size) scratchDc = new Int32Array(Math.max(size, scratchDc.length * 2));
-  const dc = scratchDc.subarray(0, size);
-  dc.fill(0);
-  return dc;
+/** `have` if it holds `size` values, else a new array at least twice as long. */
+function grown<T extends { length: number }>(have: T, size: number, make: (n: number) => T): T {
+  return have.length >= size ? have : make(Math.max(size, have.length * 2));
 }
 
 /**
@@ -358,7 +348,7 @@ function scratchInts(size: number): Int32Array {
  */
 function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: number; restarts: number[]; end: number } {
   const PAD = 64;
-  const buf = scratchBytes(data.length - start + PAD);
+  const buf = (scratch.bytes = grown(scratch.bytes, data.length - start + PAD, (n) => new Uint8Array(n)));
   const restarts: number[] = [];
   let n = 0;
   for (let i = start; ; ) {
@@ -393,7 +383,7 @@ function decodeScan(
   scan: Component[],
   luma: number,
   dc: Int32Array,
-  { se, ah, al }: { ss: number; se: number; ah: number; al: number },
+  { se, ah, al }: { se: number; ah: number; al: number },
   restartInterval: number,
   dcTables: HuffmanTable[],
   acTables: HuffmanTable[],
@@ -543,8 +533,8 @@ export const BLOCK_MEANS_MIN_SIDE = 8 * INPUT_SIZE;
  * BLOCK_MEANS_MIN_SIDE, where a block is larger than an input pixel: decode those in full.
  */
 export function jpegToInput(bytes: Uint8Array, orientation = 1): { input: Float32Array; width: number; height: number } | null {
-  const blocks = readOrNull(bytes, true);
-  return blocks && blockMeansCover(blocks) ? blockMeansToInput(blocks, orientation) : null;
+  const blocks = readOrNull(bytes, true, BLOCK_MEANS_MIN_SIDE);
+  return blocks ? blockMeansToInput(blocks, orientation) : null;
 }
 
 /** Whether block means stand in for pixels well enough: every model-input pixel spans at least one block. */
