@@ -18,8 +18,9 @@ import {
   buildSplits,
   disposeParams,
   evaluate,
+  rebuildTestSplit,
   splitScores,
-  type DatasetName,
+  type RunConfig,
   loadCheckpoint,
   forward,
   localises,
@@ -140,17 +141,17 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   let test = t.test;
   if (options.rescore) {
     if (activeBackend() == null) await useBackend('auto');
-    const counts = t.counts as { test?: number } | undefined;
+    const counts = t.counts as RunConfig['counts'] | undefined;
     if (!counts?.test) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its test split was`);
-    const split = await buildSplits({
-      sets: String(t.data).split('+') as DatasetName[],
-      protocol: t.protocol as 'paper' | 'realistic',
+    const split = await rebuildTestSplit({
+      data: String(t.data),
+      protocol: t.protocol as RunConfig['protocol'],
       seed: String(t.seed),
-      counts: { train: 0, val: 0, test: counts.test },
+      counts,
     });
     const params = paramsFromValues(spec, values);
     try {
-      test = { ...splitScores(split.test, evaluate(spec, params, split.test)), rescoredAt: new Date().toISOString() };
+      test = { ...splitScores(split, evaluate(spec, params, split)), rescoredAt: new Date().toISOString() };
     } finally {
       disposeParams(params);
     }

@@ -8,10 +8,9 @@ import { dirname, join, relative } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { loadCheckpoint } from './checkpoint.js';
-import { buildSplits, type Examples } from './datasets/build.js';
-import type { DatasetName } from './datasets/sources.js';
+import type { Examples } from './datasets/build.js';
 import { NETWORKS, disposeParams, paramsFromValues } from './networks.js';
-import type { RunLog } from './run.js';
+import { rebuildTestSplit, type RunLog } from './run.js';
 import { evaluate, localisation, type Localisation } from './train.js';
 
 /** Table 1 of Churchley et al. (2015): test accuracy, and seconds per epoch per 1000 images on their GPU. */
@@ -237,15 +236,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     const c = run.log.config;
     const key = JSON.stringify([c.protocol, c.data, c.seed, c.counts]);
     if (!testSets.has(key)) {
-      testSets.set(
-        key,
-        buildSplits({
-          sets: c.data.split('+') as DatasetName[],
-          protocol: c.protocol,
-          seed: c.seed,
-          counts: { train: 0, val: 0, test: c.counts.test },
-        }).then((s) => s.test),
-      );
+      testSets.set(key, rebuildTestSplit(c));
     }
     const test = await testSets.get(key)!;
     const ckpt = await loadCheckpoint(run.dir);

@@ -3,7 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from './backend.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { Splits } from './datasets/build.js';
+import { buildSplits, type Examples, type Splits } from './datasets/build.js';
+import type { DatasetName } from './datasets/sources.js';
 import type { Protocol } from './datasets/protocols.js';
 import { disposeParams, type NetworkName } from './networks.js';
 import {
@@ -54,6 +55,20 @@ export interface SplitScores {
 
 export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'data' | 'network' | 'recipe'>): string {
   return join(root, c.protocol, c.data, `${c.network}-${c.recipe}`);
+}
+
+/**
+ * A run's test split built again from its config: every example has its own seed and photos are split
+ * by file, so the test images are the very ones the run was scored on, without building train or val.
+ */
+export async function rebuildTestSplit(c: Pick<RunConfig, 'data' | 'protocol' | 'seed' | 'counts'>): Promise<Examples> {
+  const { test } = await buildSplits({
+    sets: c.data.split('+') as DatasetName[],
+    protocol: c.protocol,
+    seed: c.seed,
+    counts: { train: 0, val: 0, test: c.counts.test },
+  });
+  return test;
 }
 
 /** Loss, accuracy, per-set accuracy and (for localisers) box fit of an evaluation. */
