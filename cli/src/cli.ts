@@ -12,6 +12,7 @@ import {
   PROTOCOLS,
   RECIPES,
   buildSplits,
+  buildSplitsCached,
   runTraining,
   useBackend,
   writePreviewGrid,
@@ -25,7 +26,8 @@ import {
 
 function list<T extends string>(allowed: readonly T[], what: string) {
   return (value: string): T[] => {
-    const items = value === 'all' || value === 'both' ? [...allowed] : value.split(',').map((s) => s.trim());
+    // 'both' is the two protocols that came first (paper and realistic), as it always meant.
+    const items = value === 'all' ? [...allowed] : value === 'both' ? allowed.slice(0, 2) : value.split(',').map((s) => s.trim());
     for (const item of items) {
       if (!(allowed as readonly string[]).includes(item)) {
         throw new InvalidArgumentError(`unknown ${what} '${item}' (one of: ${allowed.join(', ')}, all)`);
@@ -81,7 +83,7 @@ dataOptions(
         .argParser(dataList),
     )
     .addOption(
-      new Option('--protocol <names>', 'paper, realistic or both')
+      new Option('--protocol <names>', 'paper, realistic, upload, or both (paper and realistic)')
         .default(['paper'], 'paper')
         .argParser(list(PROTOCOLS, 'protocol')),
     )
@@ -97,6 +99,12 @@ dataOptions(
       new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     )
     .option('--out <dir>', 'where runs are written', 'runs')
+    .option(
+      '--cache <dir>',
+      'keep generated data sets here and reuse them (they are deterministic from the options)',
+      '.cache/datasets',
+    )
+    .option('--no-cache', 'build the data sets afresh and keep nothing')
     .option('--quiet', 'no progress bar, one line per epoch'),
 ).action(async (o) => {
   const backend = await useBackend(o.backend as BackendName | 'auto');
@@ -122,7 +130,7 @@ dataOptions(
         catalogueDir: o.catalogue,
         onProgress: (done) => dataBar?.update(done),
       };
-      const splits = await buildSplits(options);
+      const splits = await buildSplitsCached(options, o.cache === false ? undefined : resolve(o.cache));
       dataBar?.stop();
       for (const network of o.network as NetworkName[]) {
         const recipe = RECIPES[o.recipe as RecipeName];
@@ -201,6 +209,12 @@ program
   )
   .option('--default', 'make it the manifest default')
   .option('--rescore', "score the checkpoint again on its own test split with today's code (e.g. the box reader)")
+  .option(
+    '--false-alarm-target <rate>',
+    'choose the thresholds on the validation split: at most this share of clean images flagged (e.g. 0.01)',
+    positiveNumber,
+  )
+  .option('--operating-set <set>', 'the data set whose clean images the target applies to (default: products)')
   .action(async (checkpoint: string, o) => {
     // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
     const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -213,12 +227,26 @@ program
         name,
         version: o.modelVersion,
         rescore: Boolean(o.rescore),
+        falseAlarmTarget: o.falseAlarmTarget as number | undefined,
+        operatingSet: o.operatingSet as string | undefined,
       },
     );
     console.log(
       `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
         `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
     );
+    const op = result.operatingPoint;
+    if (op) {
+      console.log(
+        `thresholds on ${op.chosenOn}: ` +
+          (['high', 'balanced', 'low'] as const)
+            .map(
+              (s) =>
+                `${s} ${op.thresholds[s].toFixed(4)} (false alarms ${(100 * op.falseAlarms[s]).toFixed(2)}%, recall ${(100 * op.recall[s]).toFixed(2)}%)`,
+            )
+            .join(', '),
+      );
+    }
     if (o.manifest) {
       const manifest = await publishModel(result, resolve(o.manifest), Boolean(o.default));
       console.log(`updated ${o.manifest}: ${manifest.models.length} models, default ${manifest.default}`);
@@ -343,7 +371,7 @@ dataOptions(
         .argParser((v: string) => (v === 'mix' ? [...DATASET_NAMES] : list(DATASET_NAMES, 'data set')(v.replace(/\+/g, ',')))),
     )
     .addOption(
-      new Option('--protocol <names>', 'paper, realistic or both')
+      new Option('--protocol <names>', 'paper, realistic, upload, or both (paper and realistic)')
         .default(['paper', 'realistic'], 'both')
         .argParser(list(PROTOCOLS, 'protocol')),
     )

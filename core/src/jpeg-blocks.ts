@@ -161,8 +161,14 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
   const dcSteps: (number | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
   const acTables: HuffmanTable[] = [];
-  let frame: { width: number; height: number; progressive: boolean; components: Component[]; mcusX: number; mcusY: number } | null =
-    null;
+  let frame: {
+    width: number;
+    height: number;
+    progressive: boolean;
+    components: Component[];
+    mcusX: number;
+    mcusY: number;
+  } | null = null;
   let dc: Int32Array | null = null;
   let restartInterval = 0;
   let adobeTransform = -1;
@@ -190,7 +196,7 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
     switch (marker) {
       case 0xdb: {
         // DQT: only each table's first entry (the DC step) matters here.
-        for (let p = seg; p < end; ) {
+        for (let p = seg; p < end;) {
           const pq = data[p] >> 4;
           const tq = data[p] & 15;
           if (tq > 3) notCovered('bad quantisation table');
@@ -200,7 +206,7 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         break;
       }
       case 0xc4: {
-        for (let p = seg; p < end; ) {
+        for (let p = seg; p < end;) {
           const tc = data[p] >> 4;
           const th = data[p] & 15;
           if (tc > 1 || th > 3) notCovered('bad Huffman table');
@@ -253,7 +259,8 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
           });
         }
         // Component ids 'R','G','B' also mean an RGB JPEG.
-        if (n === 3 && components[0].id === 0x52 && components[1].id === 0x47 && components[2].id === 0x42) notCovered('an RGB JPEG');
+        if (n === 3 && components[0].id === 0x52 && components[1].id === 0x47 && components[2].id === 0x42)
+          notCovered('an RGB JPEG');
         const hMax = Math.max(...components.map((c) => c.h));
         const vMax = Math.max(...components.map((c) => c.v));
         // Luma must be at full resolution so that its blocks are 8x8 pixels of the image.
@@ -321,7 +328,9 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
   const blocksWide = Math.ceil(frame.width / 8);
   const blocksHigh = Math.ceil(frame.height / 8);
   const count = blocksWide * blocksHigh;
-  const means = reuse ? (scratch.means = grown(scratch.means, count, (n) => new Float32Array(n))).subarray(0, count) : new Float32Array(count);
+  const means = reuse
+    ? (scratch.means = grown(scratch.means, count, (n) => new Float32Array(n))).subarray(0, count)
+    : new Float32Array(count);
   const step = dcStep / 8;
   const perLine = y.blocksPerLine;
   for (let by = 0; by < blocksHigh; by++)
@@ -351,7 +360,7 @@ function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: nu
   const buf = (scratch.bytes = grown(scratch.bytes, data.length - start + PAD, (n) => new Uint8Array(n)));
   const restarts: number[] = [];
   let n = 0;
-  for (let i = start; ; ) {
+  for (let i = start; ;) {
     const j = data.indexOf(0xff, i);
     if (j < 0 || j + 1 >= data.length) return notCovered('no end of image');
     buf.set(data.subarray(i, j), n);
@@ -363,7 +372,8 @@ function unstuff(data: Uint8Array, start: number): { buf: Uint8Array; length: nu
     } else if (m >= 0xd0 && m <= 0xd7) {
       restarts.push(n);
       i = j + 2;
-    } else if (m === 0xff) i = j + 1; // a fill byte before a marker
+    } else if (m === 0xff)
+      i = j + 1; // a fill byte before a marker
     else {
       buf.fill(0, n, n + PAD);
       return { buf, length: n, restarts, end: j };
@@ -465,7 +475,7 @@ function decodeScan(
       if (withAc) {
         const t = acT[ci];
         const skip = t.skip;
-        for (let k = 1; k < 64; ) {
+        for (let k = 1; k < 64;) {
           if (bits < 16) {
             acc = (acc << 16) | (buf[pos] << 8) | buf[pos + 1];
             pos += 2;

@@ -35,14 +35,41 @@ export interface ModelEntry {
   data: string;
   /** Seed of the training data: test sets built with it hold photos the model never saw. */
   seed?: string;
-  /** Decision threshold on the anomaly probability. */
+  /** Decision threshold on the anomaly probability: the `balanced` operating point. */
   threshold: number;
+  /**
+   * One threshold per sensitivity, chosen on validation data for a false-alarm rate on clean photos
+   * (see `operatingPoint`); models without it use `threshold` for every sensitivity.
+   */
+  thresholds?: Record<Sensitivity, number>;
+  /** How the thresholds were chosen. */
+  operatingPoint?: {
+    /** False-alarm rate aimed at, per sensitivity, on the clean images named in `chosenOn`. */
+    falseAlarmTargets: Record<Sensitivity, number>;
+    chosenOn: string;
+    /** Rates measured there at the chosen thresholds, and recall on visible damage. */
+    falseAlarms: Record<Sensitivity, number>;
+    recall: Record<Sensitivity, number>;
+  };
   /** True when the model also outputs a `heatmap` from which a box can be derived. */
   localises: boolean;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
   card?: string;
+}
+
+/**
+ * How readily a model flags: `high` catches more damage and raises more false alarms, `low` the
+ * reverse; `balanced` is the model's own threshold.
+ */
+export const SENSITIVITIES = ['high', 'balanced', 'low'] as const;
+export type Sensitivity = (typeof SENSITIVITIES)[number];
+
+/** The decision threshold a model uses at a sensitivity (its own threshold when none is asked for). */
+export function thresholdFor(entry: Pick<ModelEntry, 'threshold' | 'thresholds'>, sensitivity?: Sensitivity): number {
+  if (sensitivity == null || sensitivity === 'balanced') return entry.threshold;
+  return entry.thresholds?.[sensitivity] ?? entry.threshold;
 }
 
 export interface ModelManifest {
@@ -72,6 +99,13 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!/^[0-9a-f]{64}$/.test(String(e.sha256))) fail(`model ${e.name} has no valid sha256`);
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
+    if (e.thresholds != null) {
+      const t = e.thresholds;
+      if (!SENSITIVITIES.every((k) => t[k] > 0 && t[k] < 1)) fail(`model ${e.name} has a sensitivity threshold outside (0,1)`);
+      if (t.balanced !== e.threshold) fail(`model ${e.name}: its balanced threshold is not its threshold`);
+      if (!(t.high <= t.balanced && t.balanced <= t.low))
+        fail(`model ${e.name}: thresholds must rise from high to low sensitivity`);
+    }
   }
   if (!names.has(m.default)) fail(`default model ${String(m.default)} is not listed`);
   return m;

@@ -7,7 +7,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { BlankspotError, toErrorBody, type ErrorCode } from '@blankspot/core';
+import { BlankspotError, thresholdFor, toErrorBody, type ErrorCode } from '@blankspot/core';
 import { apiKeyAuth } from './auth.js';
 import { checkImage } from './check.js';
 import { DEFAULT_CONFIG, type EdgeConfig } from './config.js';
@@ -181,13 +181,13 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
   );
   app.use('/v1/*', apiKeyAuth(config.apiKeys));
   app.openapi(checkRoute, async (c) => {
-    const { model } = c.req.valid('query');
+    const { model, sensitivity } = c.req.valid('query');
     const registry = await ready;
     const chosen = await registry.get(model);
     const bytes = await readImageBytes(c.req.raw, config.maxBodyBytes);
     let result;
     try {
-      result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config));
+      result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config, sensitivity));
     } catch (e) {
       if (e instanceof BlankspotError) throw e;
       // Not the photo's fault: the model's session broke. Answer 503 and reload it.
@@ -212,6 +212,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
           protocol: entry.protocol,
           data: entry.data,
           threshold: entry.threshold,
+          thresholds: { high: thresholdFor(entry, 'high'), balanced: entry.threshold, low: thresholdFor(entry, 'low') },
           localises: entry.localises,
           validationAccuracy: entry.metrics.validation.accuracy,
           sha256: entry.sha256,

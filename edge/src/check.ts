@@ -7,6 +7,8 @@ import {
   preprocess,
   readExifOrientation,
   resultBox,
+  thresholdFor,
+  type Sensitivity,
   verdictFromScore,
   type CheckResult,
   type ModelEntry,
@@ -25,6 +27,7 @@ export async function checkImage(
   model: { entry: ModelEntry; session: InferenceSession },
   decoder: ImageDecoder,
   config: Pick<EdgeConfig, 'maxPixels' | 'maxSide'>,
+  sensitivity?: Sensitivity,
 ): Promise<CheckOutcome> {
   const t0 = now();
   const info = inspectImage(bytes, config);
@@ -50,7 +53,7 @@ export async function checkImage(
   const outputs = await model.session.run(input, 1);
   const t3 = now();
   const [score] = anomalyScores(outputs.prob);
-  const verdict = verdictFromScore(score, model.entry.threshold);
+  const verdict = verdictFromScore(score, thresholdFor(model.entry, sensitivity));
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },

@@ -1,6 +1,6 @@
 /** The API's shapes, once: they validate requests and generate /openapi.json. */
 import { z } from '@hono/zod-openapi';
-import { ALLOWED_IMAGE_TYPES, ERROR_STATUS } from '@blankspot/core';
+import { ALLOWED_IMAGE_TYPES, ERROR_STATUS, SENSITIVITIES } from '@blankspot/core';
 
 export const CheckQuery = z.object({
   model: z
@@ -10,6 +10,16 @@ export const CheckQuery = z.object({
     .regex(/^[A-Za-z0-9._-]+$/)
     .optional()
     .openapi({ description: 'Model name from GET /v1/models; the default model when omitted.', example: 'cnn-leaky' }),
+  sensitivity: z
+    .enum(SENSITIVITIES)
+    .optional()
+    .openapi({
+      description:
+        'How readily to flag. `balanced` (default) uses the model’s threshold, chosen on validation data for about 1% ' +
+        'false alarms on clean product photos; `high` allows about 3% to catch more damage; `low` about 0.3%. ' +
+        'The thresholds are in GET /v1/models.',
+      example: 'balanced',
+    }),
 });
 
 export const Box = z
@@ -49,6 +59,9 @@ export const ModelInfo = z
     protocol: z.string(),
     data: z.string(),
     threshold: z.number(),
+    thresholds: z
+      .object({ high: z.number(), balanced: z.number(), low: z.number() })
+      .openapi({ description: 'The threshold at each sensitivity.' }),
     localises: z.boolean(),
     validationAccuracy: z.number(),
     sha256: z.string(),

@@ -438,6 +438,67 @@ describe('node: configuration', () => {
     }
   });
 
+  it("decides with the manifest's own thresholds and the caller's sensitivity", async () => {
+    // The clean photo's score under the shipped manifest, then a manifest whose thresholds put that
+    // score on the flagged side at high and balanced sensitivity and the clean side at low: a pipeline
+    // that used 0.5, or ignored the sensitivity, answers differently.
+    const base = await startNodeServer({ port: 0, modelsDir: MODELS });
+    let score: number;
+    try {
+      const res = await fetch(`${base.url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
+      score = ((await res.json()) as { score: number }).score;
+    } finally {
+      await base.close();
+    }
+    expect(score).toBeGreaterThan(1e-4);
+    expect(score).toBeLessThan(0.5);
+    const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
+    try {
+      await cp(MODELS, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+        default: string;
+        models: Array<{ name: string; threshold: number; thresholds?: Record<string, number> }>;
+      };
+      const entry = manifest.models.find((m) => m.name === manifest.default)!;
+      const thresholds = { high: score / 4, balanced: score / 2, low: (score + 1) / 2 };
+      entry.threshold = thresholds.balanced;
+      entry.thresholds = thresholds;
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const s = await startNodeServer({ port: 0, modelsDir: dir });
+      try {
+        for (const [sensitivity, flagged] of [
+          [undefined, true],
+          ['balanced', true],
+          ['high', true],
+          ['low', false],
+        ] as const) {
+          const res = await fetch(`${s.url}/v1/check${sensitivity ? `?sensitivity=${sensitivity}` : ''}`, {
+            method: 'POST',
+            body: new Uint8Array(jpeg),
+          });
+          const body = (await res.json()) as { flagged: boolean; threshold: number; score: number };
+          expect(res.status).toBe(200);
+          expect(body.score).toBeCloseTo(score, 6);
+          expect(body.threshold).toBe(thresholds[sensitivity ?? 'balanced']);
+          expect(body.flagged, String(sensitivity)).toBe(flagged);
+        }
+        const bad = await fetch(`${s.url}/v1/check?sensitivity=extreme`, { method: 'POST', body: new Uint8Array(jpeg) });
+        expect(bad.status).toBe(400);
+        expect(((await bad.json()) as ErrorJson).error.code).toBe('BAD_REQUEST');
+        const models = (await (await fetch(`${s.url}/v1/models`)).json()) as {
+          models: Array<{ name: string; threshold: number; thresholds: Record<string, number> }>;
+        };
+        expect(models.models.find((m) => m.name === manifest.default)?.thresholds).toEqual(thresholds);
+        const openapi = JSON.stringify(await (await fetch(`${s.url}/openapi.json`)).json());
+        expect(openapi).toContain('"sensitivity"');
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 503 and says why in /healthz when a model file is corrupt', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
     try {

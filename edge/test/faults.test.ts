@@ -155,7 +155,9 @@ describe('the server process', () => {
         if (m) resolve(m[1]);
       });
     });
-    const photo = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const photo = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toBuffer();
     expect((await fetch(`${url}/v1/check`, { method: 'POST', body: new Uint8Array(photo) })).status).toBe(200);
     const groupExited = new Promise<number | null>((resolve) => group.once('exit', (code) => resolve(code)));
     process.kill(-group.pid!, 'SIGTERM');

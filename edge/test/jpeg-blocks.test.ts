@@ -39,9 +39,17 @@ describe('jpegLumaBlockMeans', async () => {
     ['baseline 4:2:0', () => at(1000, 777).jpeg({ quality: 90 }).toBuffer(), { mean: 1, p99: 4 }],
     ['baseline 4:4:4', () => at(650, 531).jpeg({ quality: 75, chromaSubsampling: '4:4:4' }).toBuffer(), { mean: 1, p99: 4 }],
     ['progressive', () => at(1000, 777).jpeg({ quality: 85, progressive: true }).toBuffer(), { mean: 1, p99: 4 }],
-    ['mozjpeg (progressive, own scan script)', () => at(777, 1000).jpeg({ quality: 80, mozjpeg: true }).toBuffer(), { mean: 1, p99: 4 }],
+    [
+      'mozjpeg (progressive, own scan script)',
+      () => at(777, 1000).jpeg({ quality: 80, mozjpeg: true }).toBuffer(),
+      { mean: 1, p99: 4 },
+    ],
     ['greyscale', () => at(650, 531).greyscale().jpeg({ quality: 85 }).toBuffer(), { mean: 0.3, p99: 1 }],
-    ['greyscale progressive', () => at(650, 531).greyscale().jpeg({ quality: 85, progressive: true }).toBuffer(), { mean: 0.3, p99: 1 }],
+    [
+      'greyscale progressive',
+      () => at(650, 531).greyscale().jpeg({ quality: 85, progressive: true }).toBuffer(),
+      { mean: 0.3, p99: 1 },
+    ],
     ['restart markers, colour (OpenCV)', () => fixture('restart-colour-650x531.jpg'), { mean: 1, p99: 4 }],
     ['restart markers, greyscale (OpenCV)', () => fixture('restart-grey-650x531.jpg'), { mean: 0.3, p99: 1 }],
   ];
@@ -104,13 +112,16 @@ describe('jpegToInput', async () => {
       // over both sides. The fewer blocks per input pixel, the more that shows.
       // Measured on the repo's photos: 0.1-0.3/255 at 4000x3000, 0.4-2.4/255 at 1000x1000 and 777x1333.
       expect(mean(diffs)).toBeLessThan(3 / 255);
-
     }
   });
 
   it('turns the input upright for the EXIF orientation, as a full decode does', async () => {
     for (const orientation of [3, 6, 8]) {
-      const jpeg = await sharp(photos[0]).resize(1200, 900, { fit: 'fill' }).jpeg({ quality: 90 }).withMetadata({ orientation }).toBuffer();
+      const jpeg = await sharp(photos[0])
+        .resize(1200, 900, { fit: 'fill' })
+        .jpeg({ quality: 90 })
+        .withMetadata({ orientation })
+        .toBuffer();
       const { data, info } = await sharp(jpeg).rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       const exact = preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) });
       const got = jpegToInput(new Uint8Array(jpeg), orientation)!;

@@ -57,7 +57,8 @@ async function score(
     const heat = out[MODEL_HEATMAP_NAME];
     if (heat) {
       localises = true;
-      for (let i = 0; i < n; i++) boxes[start + i] = boxFromHeatmap(heatmapFromTensor(heat, i), input.subarray(i * PIXELS, (i + 1) * PIXELS));
+      for (let i = 0; i < n; i++)
+        boxes[start + i] = boxFromHeatmap(heatmapFromTensor(heat, i), input.subarray(i * PIXELS, (i + 1) * PIXELS));
     }
   }
   return localises ? { scores, boxes } : { scores };

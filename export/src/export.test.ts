@@ -148,10 +148,22 @@ describe('export to ONNX', () => {
     const own = await buildSplits({ sets: ['binary', 'photos'], protocol: 'paper', seed: 'rescore', counts });
     const { dir: ckpt } = await runTraining(
       own,
-      { network: 'localiser', recipe: 'modern', protocol: 'paper', data: 'binary+photos', seed: 'rescore', counts, backend: 'wasm', epochs: 1 },
+      {
+        network: 'localiser',
+        recipe: 'modern',
+        protocol: 'paper',
+        data: 'binary+photos',
+        seed: 'rescore',
+        counts,
+        backend: 'wasm',
+        epochs: 1,
+      },
       join(dir, 'rescore-runs'),
     );
-    const trained = (await loadCheckpoint(ckpt)).meta.training.test as { accuracy: number; perSet: Record<string, { count: number }> };
+    const trained = (await loadCheckpoint(ckpt)).meta.training.test as {
+      accuracy: number;
+      perSet: Record<string, { count: number }>;
+    };
     const out = join(dir, 'rescored.onnx');
     await exportCheckpoint(ckpt, out, { name: 'localiser', probe, rescore: true });
     const test = JSON.parse(readOnnxMetadata(await readFile(out)).test) as {

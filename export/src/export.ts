@@ -10,6 +10,9 @@ import {
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
   PREPROCESSING_DESCRIPTION,
+  SENSITIVITIES,
+  type ModelEntry,
+  type Sensitivity,
 } from '@blankspot/core';
 import {
   NETWORKS,
@@ -18,7 +21,10 @@ import {
   buildSplits,
   disposeParams,
   evaluate,
+  quality,
   rebuildTestSplit,
+  thresholdForFalseAlarms,
+  type DatasetName,
   splitScores,
   type RunConfig,
   loadCheckpoint,
@@ -50,7 +56,18 @@ export interface ExportOptions {
    * the way results are read has improved, e.g. the box reader.
    */
   rescore?: boolean;
+  /**
+   * Choose the thresholds on the checkpoint's validation split (rebuilt from its config) so that at
+   * most this share of clean images is flagged at the `balanced` sensitivity (3x as many at `high`,
+   * a third at `low`); without it every sensitivity uses 0.5.
+   */
+  falseAlarmTarget?: number;
+  /** The data set whose clean images the false-alarm target is measured on (default: products when trained on it). */
+  operatingSet?: string;
 }
+
+/** Thresholds per sensitivity and what they give on validation data. */
+export type OperatingPoint = NonNullable<ModelEntry['operatingPoint']> & { thresholds: Record<Sensitivity, number> };
 
 export interface ExportResult {
   path: string;
@@ -63,6 +80,50 @@ export interface ExportResult {
   /** Max |p_onnx - p_tfjs| over the probe inputs. */
   maxAbsDiff: number;
   probeCount: number;
+  operatingPoint?: OperatingPoint;
+}
+
+/**
+ * Thresholds for a false-alarm target, chosen on the clean images of one set of the validation split
+ * and reported with the recall they leave on visible damage there.
+ */
+export async function chooseOperatingPoint(
+  model: Uint8Array,
+  config: Pick<RunConfig, 'data' | 'protocol' | 'seed' | 'counts'>,
+  target: number,
+  operatingSet?: string,
+): Promise<OperatingPoint> {
+  const sets = config.data.split('+') as DatasetName[];
+  const setName = operatingSet ?? (sets.includes('products') ? 'products' : undefined);
+  const setIndex = setName == null ? -1 : sets.indexOf(setName as DatasetName);
+  if (setName != null && setIndex < 0) throw new BlankspotError('BAD_REQUEST', `the model was not trained on ${setName}`);
+  const { val } = await buildSplits({
+    sets,
+    protocol: config.protocol,
+    seed: config.seed,
+    counts: { train: 0, val: config.counts.val, test: 0 },
+  });
+  const outputs = await onnxOutputs(model, val.images);
+  const scores = Float32Array.from({ length: val.count }, (_, i) => outputs[i * 2 + 1]);
+  const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
+  const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
+  const targets = { high: Math.min(1, 3 * target), balanced: target, low: target / 3 };
+  const thresholds = {} as Record<Sensitivity, number>;
+  const falseAlarms = {} as Record<Sensitivity, number>;
+  const recall = {} as Record<Sensitivity, number>;
+  for (const s of SENSITIVITIES) {
+    thresholds[s] = thresholdForFalseAlarms(clean, targets[s]);
+    const q = quality(val, scores, only, thresholds[s]);
+    falseAlarms[s] = q.falseAlarms.rate;
+    recall[s] = q.recall.rate;
+  }
+  return {
+    thresholds,
+    falseAlarmTargets: targets,
+    chosenOn: `${clean.length} clean ${setName ?? 'images'} of the validation split (${config.protocol} protocol, seed ${config.seed})`,
+    falseAlarms,
+    recall,
+  };
 }
 
 /**
@@ -192,6 +253,17 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
     );
   }
+  const counts = t.counts as RunConfig['counts'] | undefined;
+  let operatingPoint: OperatingPoint | undefined;
+  if (options.falseAlarmTarget != null) {
+    if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
+    operatingPoint = await chooseOperatingPoint(
+      bytes,
+      { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], seed: String(t.seed), counts },
+      options.falseAlarmTarget,
+      options.operatingSet,
+    );
+  }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
   return {
@@ -203,5 +275,6 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     metadata,
     maxAbsDiff: diff,
     probeCount: probe.length / PIXELS,
+    ...(operatingPoint ? { operatingPoint } : {}),
   };
 }

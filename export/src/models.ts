@@ -24,7 +24,18 @@ export function manifestEntry(result: ExportResult): ModelEntry {
     protocol: md.protocol,
     data: md.data,
     ...(md.seed ? { seed: md.seed } : {}),
-    threshold: DEFAULT_THRESHOLD,
+    threshold: result.operatingPoint?.thresholds.balanced ?? DEFAULT_THRESHOLD,
+    ...(result.operatingPoint
+      ? {
+          thresholds: result.operatingPoint.thresholds,
+          operatingPoint: {
+            falseAlarmTargets: result.operatingPoint.falseAlarmTargets,
+            chosenOn: result.operatingPoint.chosenOn,
+            falseAlarms: result.operatingPoint.falseAlarms,
+            recall: result.operatingPoint.recall,
+          },
+        }
+      : {}),
     localises: result.localises,
     metrics: {
       validation: {
@@ -40,6 +51,23 @@ export function manifestEntry(result: ExportResult): ModelEntry {
 
 function pct(v: number | undefined): string {
   return v == null || Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(2)}%`;
+}
+
+function operatingPointText(entry: ModelEntry): string {
+  const op = entry.operatingPoint;
+  if (!op || !entry.thresholds) return ' (not chosen for a false-alarm rate).';
+  const rows = (['high', 'balanced', 'low'] as const)
+    .map(
+      (s) =>
+        `| ${s} | ${entry.thresholds![s].toFixed(4)} | ${pct(op.falseAlarmTargets[s])} | ${pct(op.falseAlarms[s])} | ${pct(op.recall[s])} |`,
+    )
+    .join('\n');
+  return `, the \`balanced\` sensitivity. Thresholds were chosen on ${op.chosenOn} for a false-alarm rate:
+
+| sensitivity (\`?sensitivity=\`) | threshold | false alarms aimed at | false alarms there | recall on visible damage there |
+|---|---|---|---|---|
+${rows}
+`;
 }
 
 /** A short model card in Markdown. */
@@ -69,7 +97,7 @@ ${md.architecture}
     md.initialised_from ? ` Fine-tuned: started from the weights of \`${md.initialised_from}\`.` : ''
   }
 - Trained ${entry.trainedAt}; exported ${md.exported_at}; ONNX Runtime matches TensorFlow.js within ${result.maxAbsDiff.toExponential(1)} on ${result.probeCount} inputs.
-- Decision threshold: ${entry.threshold}.
+- Decision threshold: ${entry.threshold}${operatingPointText(entry)}
 
 ## Scores
 

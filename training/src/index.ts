@@ -9,3 +9,4 @@ export * from './datasets/protocols.js';
 export * from './datasets/sources.js';
 export * from './datasets/preview.js';
 export * from './report.js';
+export * from './metrics.js';

@@ -12,6 +12,7 @@ import type { Examples } from './datasets/build.js';
 import { NETWORKS, disposeParams, paramsFromValues } from './networks.js';
 import { rebuildTestSplit, type RunLog } from './run.js';
 import { evaluate, localisation, type Localisation } from './train.js';
+import { quality, type ModelQuality } from './metrics.js';
 
 /** Table 1 of Churchley et al. (2015): test accuracy, and seconds per epoch per 1000 images on their GPU. */
 export const PAPER_TABLE_1: Record<
@@ -43,49 +44,6 @@ async function findRuns(root: string): Promise<Run[]> {
 async function svg(spec: vl.TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
-}
-
-export interface ModelQuality {
-  accuracy: number;
-  /** 1 - share of rectangles that landed on pure white: no model can do better. */
-  bayesCeiling: number;
-  /** Found rectangles among those that can be seen. */
-  recallVisible: number;
-  /** Clean photos wrongly flagged. */
-  falsePositiveRate: number;
-}
-
-/** Quality on a test set, or on the examples `only` keeps (one set of a mixture). */
-export function quality(ex: Examples, scores: Float32Array, only?: (i: number) => boolean): ModelQuality {
-  let correct = 0;
-  let hidden = 0;
-  let visible = 0;
-  let found = 0;
-  let clean = 0;
-  let falseAlarms = 0;
-  let count = 0;
-  for (let i = 0; i < ex.count; i++) {
-    if (only && !only(i)) continue;
-    count++;
-    const flagged = scores[i] >= 0.5;
-    if ((flagged ? 1 : 0) === ex.labels[i]) correct++;
-    if (ex.labels[i] === 1) {
-      if (ex.hidden[i]) hidden++;
-      else {
-        visible++;
-        if (flagged) found++;
-      }
-    } else {
-      clean++;
-      if (flagged) falseAlarms++;
-    }
-  }
-  return {
-    accuracy: count ? correct / count : 0,
-    bayesCeiling: count ? 1 - hidden / count : 1,
-    recallVisible: visible ? found / visible : 1,
-    falsePositiveRate: clean ? falseAlarms / clean : 0,
-  };
 }
 
 /** One trained model scored on one set of its test data. */

@@ -15,9 +15,11 @@ import {
   preprocess,
   readExifOrientation,
   resultBox,
+  thresholdFor,
   verdictFromScore,
   verifyModelBytes,
   type CheckResult,
+  type Sensitivity,
   type ImageInfo,
   type ModelEntry,
 } from '@blankspot/core';
@@ -31,6 +33,8 @@ export interface CheckOptions {
   modelsUrl?: string | URL;
   /** Model name from the manifest (default: the manifest's default). */
   model?: string;
+  /** How readily to flag: 'high', 'balanced' (default: the model's own threshold) or 'low', as the API's `?sensitivity=`. */
+  sensitivity?: Sensitivity;
   /** Also return the 64x64 model input (for tests and debugging). */
   returnInput?: boolean;
   /**
@@ -180,7 +184,7 @@ export async function check(
   const out = await model.session.run({ image: new model.ort.Tensor('float32', input, [1, 1, 64, 64]) });
   const t4 = performance.now();
   const [score] = anomalyScores(out.prob.data as Float32Array);
-  const verdict = verdictFromScore(score, model.entry.threshold);
+  const verdict = verdictFromScore(score, thresholdFor(model.entry, options.sensitivity));
   const heat = out[MODEL_HEATMAP_NAME];
   const heatmap = heat ? heatmapFromTensor(heat) : undefined;
   const ms = (t: number) => Math.round(t * 100) / 100;

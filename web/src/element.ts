@@ -9,6 +9,7 @@
  * (detail: {message, code, file}).
  */
 import { check, type CheckResult } from './check.js';
+import { SENSITIVITIES, type Sensitivity } from '@blankspot/core';
 
 const STYLE = `
 :host { display: block; font: inherit; color: inherit; color-scheme: light dark; --bs-ok: #0a7d32; --bs-bad: #b00020; }
@@ -23,6 +24,11 @@ button { font: inherit; margin-top: .25rem; }
 /* The live region speaks to screen readers; sighted users read the verdict beside the thumbnail. */
 .live { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `;
+
+/** The `sensitivity` attribute: high, balanced or low; anything else means the model's own threshold. */
+function sensitivityAttribute(value: string | null): Sensitivity | undefined {
+  return (SENSITIVITIES as readonly string[]).includes(value ?? '') ? (value as Sensitivity) : undefined;
+}
 
 export class BlankspotCheckElement extends HTMLElement {
   static observedAttributes = ['mode'];
@@ -101,6 +107,7 @@ export class BlankspotCheckElement extends HTMLElement {
       const result = await check(file, {
         modelsUrl: this.getAttribute('models') ?? undefined,
         model: this.getAttribute('model') ?? undefined,
+        sensitivity: sensitivityAttribute(this.getAttribute('sensitivity')),
       });
       if (run !== this.run) return result; // a newer photo was chosen meanwhile
       const message = result.flagged

@@ -96,10 +96,14 @@ async function workerTimings(
 }
 
 async function uploadSize(): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', '.wrangler/dry-run'], {
-    cwd: EDGE_DIR,
-    env: WRANGLER_ENV,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [WRANGLER, 'deploy', '--dry-run', '--outdir', '.wrangler/dry-run'],
+    {
+      cwd: EDGE_DIR,
+      env: WRANGLER_ENV,
+    },
+  );
   return /Total Upload: (.*)/.exec(stdout)?.[1] ?? 'unknown';
 }
 

@@ -1,4 +1,6 @@
 /** Builds a labelled data set, deterministic from a seed, from one or a mixture of sources. */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { INPUT_SIZE } from '@blankspot/core';
@@ -7,8 +9,12 @@ import { applyProtocol, type Protocol } from './protocols.js';
 import {
   binarySource,
   photoSource,
+  productSceneSource,
   productSource,
+  uploadPhotoSource,
   solidSource,
+  listImages,
+  splitFiles,
   type DatasetName,
   type SourceSampler,
   type Split,
@@ -58,12 +64,20 @@ export async function makeSource(name: DatasetName, options: DataOptions): Promi
       return binarySource(options.protocol === 'paper' ? INPUT_SIZE : undefined);
     case 'solid':
       return solidSource(options.protocol === 'paper' ? INPUT_SIZE : undefined);
-    case 'photos':
-      return photoSource(options.photosDir ?? join(REPO_DATA_DIR, 'photos/natural'), `${options.seed}:photos`);
-    case 'products':
-      return options.catalogueDir != null
-        ? photoSource(options.catalogueDir, `${options.seed}:catalogue`, 0.8)
-        : productSource(options.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts'), `${options.seed}:products`);
+    case 'photos': {
+      const dir = options.photosDir ?? join(REPO_DATA_DIR, 'photos/natural');
+      // The same seed key under every protocol: the same photos are held out for testing.
+      return options.protocol === 'upload'
+        ? uploadPhotoSource(dir, `${options.seed}:photos`)
+        : photoSource(dir, `${options.seed}:photos`);
+    }
+    case 'products': {
+      if (options.catalogueDir != null) return photoSource(options.catalogueDir, `${options.seed}:catalogue`, 0.8);
+      const dir = options.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts');
+      return options.protocol === 'upload'
+        ? productSceneSource(dir, `${options.seed}:products`)
+        : productSource(dir, `${options.seed}:products`);
+    }
   }
 }
 
@@ -112,4 +126,102 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
 /** The image of example i, as a view (no copy). */
 export function exampleImage(ex: Examples, i: number): Float32Array {
   return ex.images.subarray(i * PIXELS, (i + 1) * PIXELS);
+}
+
+/** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
+const GENERATOR_VERSION = 2;
+
+/**
+ * buildSplits, cached in `cacheDir`: sets are deterministic from their options, and building a
+ * large upload-protocol set takes minutes of sharp time that a second run (or a fine-tune) need not repeat.
+ */
+export async function buildSplitsCached(options: DataOptions, cacheDir: string | undefined): Promise<Splits> {
+  if (cacheDir == null) return buildSplits(options);
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([
+        GENERATOR_VERSION,
+        options.sets,
+        options.protocol,
+        String(options.seed),
+        options.counts,
+        options.photosDir ?? null,
+        options.cutoutsDir ?? null,
+        options.catalogueDir ?? null,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  const file = join(cacheDir, `${options.sets.join('+')}-${options.protocol}-${key}.bin`);
+  try {
+    return decodeSplits(await readFile(file), options.sets);
+  } catch {
+    const splits = await buildSplits(options);
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(`${file}.tmp`, encodeSplits(splits));
+    await rename(`${file}.tmp`, file);
+    return splits;
+  }
+}
+
+function encodeSplits(splits: Splits): Buffer {
+  const parts: Buffer[] = [];
+  for (const split of ['train', 'val', 'test'] as const) {
+    const ex = splits[split];
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(ex.count);
+    parts.push(
+      header,
+      Buffer.from(ex.images.buffer, ex.images.byteOffset, ex.images.byteLength),
+      Buffer.from(ex.labels.buffer, ex.labels.byteOffset, ex.labels.byteLength),
+      Buffer.from(ex.boxes.buffer, ex.boxes.byteOffset, ex.boxes.byteLength),
+      Buffer.from(ex.setIndex.buffer, ex.setIndex.byteOffset, ex.setIndex.byteLength),
+      Buffer.from(ex.hidden.buffer, ex.hidden.byteOffset, ex.hidden.byteLength),
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+function decodeSplits(bytes: Buffer, sets: DatasetName[]): Splits {
+  let at = 0;
+  const take = (n: number) => {
+    if (at + n > bytes.length) throw new RangeError('cached data set is truncated');
+    const out = bytes.subarray(at, at + n);
+    at += n;
+    return out;
+  };
+  const out = {} as Splits;
+  for (const split of ['train', 'val', 'test'] as const) {
+    const count = take(4).readUInt32LE(0);
+    const images = new Float32Array(new SharedArrayBuffer(count * PIXELS * 4));
+    new Uint8Array(images.buffer).set(take(count * PIXELS * 4));
+    const labels = new Uint8Array(new SharedArrayBuffer(count));
+    labels.set(take(count));
+    const boxes = new Float32Array(count * 4);
+    new Uint8Array(boxes.buffer).set(take(count * 16));
+    out[split] = {
+      count,
+      images,
+      labels,
+      boxes,
+      setIndex: Uint8Array.from(take(count)),
+      hidden: Uint8Array.from(take(count)),
+      sets,
+    };
+  }
+  if (at !== bytes.length) throw new RangeError('cached data set has trailing bytes');
+  return out;
+}
+
+/**
+ * The source files a seed holds out for testing (natural photos and cut-outs): what an independent
+ * evaluation may compose from, knowing the trainer never saw them.
+ */
+export async function heldOutSources(
+  seed: string | number,
+  dirs: { photosDir?: string; cutoutsDir?: string } = {},
+): Promise<{ photos: string[]; cutouts: string[] }> {
+  const photos = splitFiles(await listImages(dirs.photosDir ?? join(REPO_DATA_DIR, 'photos/natural')), `${seed}:photos`);
+  const cutouts = splitFiles(await listImages(dirs.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts')), `${seed}:products`);
+  return { photos: photos.test, cutouts: cutouts.test };
 }

@@ -24,6 +24,23 @@ export async function jpegRoundTrip(image: RgbaImage, quality: number): Promise<
   return decodeBuffer(jpeg);
 }
 
+/**
+ * What an upload goes through after editing: sometimes a resize (which also softens every edge), then
+ * JPEG at the given quality, with 4:2:0 chroma subsampling unless `fullChroma`.
+ */
+export async function uploadRoundTrip(image: RgbaImage, scale: number, quality: number, fullChroma: boolean): Promise<RgbaImage> {
+  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } }).flatten({
+    background: '#ffffff',
+  });
+  if (scale !== 1) {
+    pipeline = pipeline.resize(Math.max(8, Math.round(image.width * scale)), Math.max(8, Math.round(image.height * scale)), {
+      fit: 'fill',
+    });
+  }
+  const jpeg = await pipeline.jpeg({ quality, chromaSubsampling: fullChroma ? '4:4:4' : '4:2:0' }).toBuffer();
+  return decodeBuffer(jpeg);
+}
+
 export async function decodeBuffer(bytes: Uint8Array): Promise<RgbaImage> {
   const { data, info } = await sharp(bytes).rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };

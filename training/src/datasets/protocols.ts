@@ -4,9 +4,9 @@
  */
 import { INPUT_SIZE, PAPER_SQUARE_SIZE, preprocess, type RgbaImage } from '@blankspot/core';
 import type { Rng } from '../rng.js';
-import { jpegRoundTrip } from './image-io.js';
+import { jpegRoundTrip, uploadRoundTrip } from './image-io.js';
 
-export const PROTOCOLS = ['paper', 'realistic'] as const;
+export const PROTOCOLS = ['paper', 'realistic', 'upload'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** Where the rectangle is, in model-input pixels (64x64 grid); fractional under `realistic`. */
@@ -80,6 +80,86 @@ export async function applyRealisticProtocol(source: RgbaImage, rng: Rng): Promi
   return { input: preprocess(await jpegRoundTrip(image, quality)), label, box, hidden };
 }
 
+/**
+ * Damage is what a person can see. A rectangle counts as damage when it changed at least
+ * VISIBLE_MIN_PIXELS pixels of the 64x64 model input by at least VISIBLE_MIN_CHANGE (13/255), both
+ * measured before compression; anything less (a rectangle on pure white or transparent, or a near-white
+ * fill on near-white) left the photo as it was and the example is clean. Six input pixels are about
+ * 0.15% of the photo: a 2x3 patch, the smallest a seller notices on a thumbnail. The `paper` protocol
+ * keeps its exact definition (every square is a positive) for Table 1.
+ */
+export const VISIBLE_MIN_CHANGE = 0.05;
+export const VISIBLE_MIN_PIXELS = 6;
+
+/** Input pixels that differ by at least VISIBLE_MIN_CHANGE between two model inputs. */
+export function changedPixels(clean: Float32Array, damaged: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < clean.length; i++) if (Math.abs(damaged[i] - clean[i]) >= VISIBLE_MIN_CHANGE) n++;
+  return n;
+}
+
+export function isVisibleChange(clean: Float32Array, damaged: Float32Array): boolean {
+  return changedPixels(clean, damaged) >= VISIBLE_MIN_PIXELS;
+}
+
+/** Where a rectangle of w x h goes: over content (a non-white pixel inside it) when the photo has any. */
+function placeOverContent(image: RgbaImage, w: number, h: number, rng: Rng): { x: number; y: number } {
+  for (let tries = 0; tries < 40; tries++) {
+    const px = rng.int(image.width);
+    const py = rng.int(image.height);
+    const p = (py * image.width + px) * 4;
+    const d = image.data;
+    if (d[p + 3] > 0 && d[p] + d[p + 1] + d[p + 2] < 3 * 245) {
+      const x = Math.min(image.width - w, Math.max(0, px - rng.int(w)));
+      const y = Math.min(image.height - h, Math.max(0, py - rng.int(h)));
+      return { x, y };
+    }
+  }
+  return { x: rng.int(image.width - w + 1), y: rng.int(image.height - h + 1) };
+}
+
+/**
+ * Upload: what sellers' photos go through. With probability 1/2 a rectangle of any aspect, each side
+ * 5-40% of the photo's, is pasted at the photo's resolution, over content four times in five; its fill
+ * is pure white, or near-white (250-254) one time in five. The label is whether it is visible (above).
+ * Then every image, damaged or not, may be resized (half the time, to 50-95%, which also softens the
+ * rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma three times in four.
+ */
+export async function applyUploadProtocol(source: RgbaImage, rng: Rng): Promise<Example> {
+  let image = source;
+  let box: Box | null = null;
+  let label: 0 | 1 = 0;
+  if (rng.chance(0.5)) {
+    const w = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.width));
+    const h = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.height));
+    const { x, y } = rng.chance(0.8)
+      ? placeOverContent(source, w, h, rng)
+      : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
+    const fill = rng.chance(0.8) ? 255 : rng.intBetween(250, 254);
+    const data = Uint8Array.from(source.data);
+    for (let r = y; r < y + h; r++) {
+      for (let p = (r * source.width + x) * 4; p < (r * source.width + x + w) * 4; p += 4) {
+        data[p] = data[p + 1] = data[p + 2] = fill;
+        data[p + 3] = 255;
+      }
+    }
+    image = { width: source.width, height: source.height, data };
+    if (isVisibleChange(preprocess(source), preprocess(image))) {
+      label = 1;
+      const sx = INPUT_SIZE / source.width;
+      const sy = INPUT_SIZE / source.height;
+      box = { x: x * sx, y: y * sy, w: w * sx, h: h * sy };
+    } else {
+      image = source;
+    }
+  }
+  const scale = rng.chance(0.5) ? rng.uniform(0.5, 0.95) : 1;
+  const quality = rng.intBetween(60, 98);
+  const uploaded = await uploadRoundTrip(image, scale, quality, rng.chance(0.25));
+  return { input: preprocess(uploaded), label, box, hidden: false };
+}
+
 export async function applyProtocol(protocol: Protocol, source: RgbaImage, rng: Rng): Promise<Example> {
-  return protocol === 'paper' ? applyPaperProtocol(source, rng) : applyRealisticProtocol(source, rng);
+  if (protocol === 'paper') return applyPaperProtocol(source, rng);
+  return protocol === 'realistic' ? applyRealisticProtocol(source, rng) : applyUploadProtocol(source, rng);
 }

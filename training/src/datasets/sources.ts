@@ -7,6 +7,7 @@ import { extname, join } from 'node:path';
 import { BlankspotError, type RgbaImage } from '@blankspot/core';
 import { Rng } from '../rng.js';
 import { compose, cropRgba, decodeFile, resizeRgba, softShadow, solidRgba } from './image-io.js';
+import { productScene, uploadedPhoto } from './scenes.js';
 
 export const DATASET_NAMES = ['binary', 'solid', 'photos', 'products'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -100,6 +101,26 @@ export async function photoSource(dir: string, seed: string | number, minScale =
       const top = rng.int(photo.height - side + 1);
       return cropRgba(photo, left, top, side, side);
     },
+  };
+}
+
+/** Photos as uploaded (the `upload` protocol): crops at upload-like sizes, some over-exposed. */
+export async function uploadPhotoSource(dir: string, seed: string | number): Promise<SourceSampler> {
+  const splits = splitFiles(await listImages(dir), seed);
+  const cache = new DecodedCache();
+  return {
+    sourceCount: (split) => splits[split].length,
+    sample: async (split, rng) => uploadedPhoto(await cache.get(rng.pick(splits[split])), rng),
+  };
+}
+
+/** Product scenes as catalogues hold them (the `upload` protocol); cut-outs split by file as below. */
+export async function productSceneSource(cutoutDir: string, seed: string | number): Promise<SourceSampler> {
+  const splits = splitFiles(await listImages(cutoutDir), seed);
+  const cache = new DecodedCache();
+  return {
+    sourceCount: (split) => splits[split].length,
+    sample: (split, rng) => productScene(() => cache.get(rng.pick(splits[split])), rng),
   };
 }
 

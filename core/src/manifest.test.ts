@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifest, thresholdFor, type ModelManifest } from './manifest.js';
+
+const entry = {
+  name: 'm',
+  version: '1.0.0',
+  file: 'm.onnx',
+  sha256: 'a'.repeat(64),
+  size: 10,
+  network: 'localiser',
+  recipe: 'modern',
+  protocol: 'upload',
+  data: 'photos+products',
+  threshold: 0.7,
+  thresholds: { high: 0.4, balanced: 0.7, low: 0.9 },
+  localises: true,
+  metrics: { validation: { accuracy: 0.9 } },
+  trainedAt: '2026-12-02T00:00:00Z',
+};
+const manifest = (e: object): ModelManifest => ({ version: 1, default: 'm', models: [{ ...entry, ...e }] }) as ModelManifest;
+
+describe('manifest thresholds', () => {
+  it('gives each sensitivity its threshold, and the model threshold when none is asked for', () => {
+    const m = parseManifest(manifest({})).models[0];
+    expect(thresholdFor(m)).toBe(0.7);
+    expect(thresholdFor(m, 'balanced')).toBe(0.7);
+    expect(thresholdFor(m, 'high')).toBe(0.4);
+    expect(thresholdFor(m, 'low')).toBe(0.9);
+    const plain = parseManifest(manifest({ thresholds: undefined })).models[0];
+    expect(thresholdFor(plain, 'high')).toBe(0.7);
+    expect(thresholdFor(plain, 'low')).toBe(0.7);
+  });
+
+  it('refuses thresholds out of order, outside (0,1) or disagreeing with the model threshold', () => {
+    expect(() => parseManifest(manifest({ thresholds: { high: 0.8, balanced: 0.7, low: 0.9 } }))).toThrow(/rise/);
+    expect(() => parseManifest(manifest({ thresholds: { high: 0, balanced: 0.7, low: 0.9 } }))).toThrow(/outside/);
+    expect(() => parseManifest(manifest({ thresholds: { high: 0.4, balanced: 0.6, low: 0.9 } }))).toThrow(/balanced/);
+  });
+
+  it('refuses paths out of the folder, duplicate names and bad sha256', () => {
+    expect(() => parseManifest(manifest({ file: '../m.onnx' }))).toThrow(/file path/);
+    expect(() => parseManifest(manifest({ sha256: 'xyz' }))).toThrow(/sha256/);
+    const twice = manifest({});
+    twice.models.push({ ...twice.models[0] });
+    expect(() => parseManifest(twice)).toThrow(/twice/);
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * `npm run eval:uploads`: the README's figures on real uploads. Composes a held-out catalogue with the
+ * independent compositor, starts the API on the shipped models and posts every file through it.
+ *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--sensitivity s]
+ */
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseManifest } from '@blankspot/core';
+import { startNodeServer } from '@blankspot/edge/node';
+import { composeUploads, judgeUploads, readLabels, uploadsTable } from './uploads.js';
+
+const { values } = parseArgs({
+  options: {
+    products: { type: 'string', default: '4000' },
+    photos: { type: 'string', default: '4000' },
+    seed: { type: 'string', default: '7' },
+    dir: { type: 'string' },
+    reuse: { type: 'boolean', default: false },
+    sensitivity: { type: 'string', multiple: true },
+    model: { type: 'string' },
+  },
+});
+const manifest = parseManifest(
+  JSON.parse(await readFile(fileURLToPath(new URL('../../models/manifest.json', import.meta.url)), 'utf8')),
+);
+const modelName = values.model ?? manifest.default;
+const modelSeed = manifest.models.find((m) => m.name === modelName)?.seed ?? '2026';
+const dir = values.dir ?? join(tmpdir(), `blankspot-uploads-${values.seed}-${values.products}-${values.photos}`);
+const started = Date.now();
+const labels = values.reuse
+  ? await readLabels(dir)
+  : await composeUploads(dir, {
+      products: Number(values.products),
+      photos: Number(values.photos),
+      seed: Number(values.seed),
+      modelSeed,
+    });
+console.error(`composed ${labels.length} uploads in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+const server = await startNodeServer({ port: 0, config: { maxQueue: 10_000 } });
+try {
+  for (const sensitivity of values.sensitivity ?? ['balanced']) {
+    const rows = await judgeUploads(server.url, dir, labels, { sensitivity, model: modelName });
+    console.log(`\n${modelName}, sensitivity ${sensitivity}, ${labels.length} uploads (compositor seed ${values.seed}):\n`);
+    console.log(uploadsTable(rows, 'photos'));
+  }
+} finally {
+  await server.close();
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { INPUT_SIZE } from '@blankspot/core';
+import { Rng } from '../rng.js';
+import { solidRgba } from './image-io.js';
+import { applyUploadProtocol, changedPixels, isVisibleChange, VISIBLE_MIN_CHANGE, VISIBLE_MIN_PIXELS } from './protocols.js';
+import { buildSplits, exampleImage } from './build.js';
+
+describe('the visible-damage rule', () => {
+  it('counts input pixels changed by at least the visible step', () => {
+    const clean = new Float32Array(INPUT_SIZE * INPUT_SIZE).fill(0.5);
+    const damaged = Float32Array.from(clean);
+    for (let i = 0; i < VISIBLE_MIN_PIXELS - 1; i++) damaged[i] = 0.5 + VISIBLE_MIN_CHANGE;
+    damaged[100] = 0.5 + VISIBLE_MIN_CHANGE / 2; // too faint to count
+    expect(changedPixels(clean, damaged)).toBe(VISIBLE_MIN_PIXELS - 1);
+    expect(isVisibleChange(clean, damaged)).toBe(false);
+    damaged[200] = 1;
+    expect(isVisibleChange(clean, damaged)).toBe(true);
+  });
+});
+
+describe('upload protocol', () => {
+  it('calls every rectangle on pure white clean: it changed nothing anyone can see', async () => {
+    const white = solidRgba(300, 300, 255);
+    for (let i = 0; i < 40; i++) {
+      const ex = await applyUploadProtocol(white, Rng.for('white', i));
+      expect(ex.label).toBe(0);
+      expect(ex.box).toBeNull();
+    }
+  });
+
+  it('calls rectangles on a dark photo damage, with their box inside the input', async () => {
+    const dark = solidRgba(320, 240, 40);
+    let positives = 0;
+    for (let i = 0; i < 60; i++) {
+      const ex = await applyUploadProtocol(dark, Rng.for('dark', i));
+      if (ex.label === 0) {
+        expect(ex.box).toBeNull();
+        // Clean: no bright pixel anywhere, whatever the JPEG and resize did.
+        expect(Math.max(...ex.input)).toBeLessThan(0.3);
+        continue;
+      }
+      positives++;
+      const b = ex.box!;
+      expect(b.x).toBeGreaterThanOrEqual(0);
+      expect(b.y).toBeGreaterThanOrEqual(0);
+      expect(b.x + b.w).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
+      expect(b.y + b.h).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
+      // Sides 5-40% of the photo's, so 3.2-25.6 input pixels.
+      expect(b.w).toBeGreaterThan(0.05 * INPUT_SIZE - 0.5);
+      expect(b.w).toBeLessThan(0.4 * INPUT_SIZE + 0.5);
+      // The rectangle is bright in the input at its centre.
+      const c = Math.floor(b.y + b.h / 2) * INPUT_SIZE + Math.floor(b.x + b.w / 2);
+      expect(ex.input[c]).toBeGreaterThan(0.8);
+    }
+    // Half are damaged; on a dark photo every damaged one is visible.
+    expect(positives).toBeGreaterThan(15);
+    expect(positives).toBeLessThan(45);
+  });
+
+  it('builds product scenes and upload photos, deterministic from the seed and split by source file', async () => {
+    const opts = {
+      sets: ['products' as const, 'photos' as const],
+      protocol: 'upload' as const,
+      counts: { train: 0, val: 24, test: 0 },
+    };
+    const a = await buildSplits({ ...opts, seed: 11 });
+    const b = await buildSplits({ ...opts, seed: 11 });
+    expect(Buffer.from(a.val.images.buffer).equals(Buffer.from(b.val.images.buffer))).toBe(true);
+    expect(Array.from(a.val.labels)).toEqual(Array.from(b.val.labels));
+    // Product scenes are mostly on pure white: the corners of most product inputs are (near) 1.0.
+    let whiteCorners = 0;
+    for (let i = 0; i < a.val.count; i++) {
+      if (a.val.setIndex[i] !== 0) continue;
+      if (exampleImage(a.val, i)[0] > 0.97) whiteCorners++;
+    }
+    expect(whiteCorners).toBeGreaterThanOrEqual(6);
+  });
+});
