@@ -75,25 +75,111 @@ function markerAt(bytes: Uint8Array, i: number, m: string, to: number): boolean 
   return true;
 }
 
-function findMarker(bytes: Uint8Array): string | null {
-  // The earliest marker in [from, to).
-  const scan = (from: number, to: number): string | null => {
-    let found: string | null = null;
-    let at = to;
-    for (const [first, markers] of MARKERS_BY_FIRST) {
-      for (let i = bytes.indexOf(first, from); i >= 0 && i < at; i = bytes.indexOf(first, i + 1)) {
-        const m = markers.find((x) => markerAt(bytes, i, x, to));
-        if (m) {
-          found = m;
-          at = i;
-          break;
-        }
+/** The earliest marker in bytes [from, to). */
+function scanRange(bytes: Uint8Array, from: number, to: number): string | null {
+  let found: string | null = null;
+  let at = to;
+  for (const [first, markers] of MARKERS_BY_FIRST) {
+    for (let i = bytes.indexOf(first, from); i >= 0 && i < at; i = bytes.indexOf(first, i + 1)) {
+      const m = markers.find((x) => markerAt(bytes, i, x, to));
+      if (m) {
+        found = m;
+        at = i;
+        break;
       }
     }
-    return found;
-  };
+  }
+  return found;
+}
+
+type Range = [from: number, to: number];
+
+/**
+ * Where another format can hide in an image: metadata segments, comments and chunks, and whatever
+ * follows the image's end. Never the compressed pixel data (JPEG scans, PNG IDAT, WebP VP8/VP8L/ALPH/ANMF),
+ * where any four bytes turn up by chance: a scan of a 1613x1613 product photo held 'PK\x03\x04'.
+ * Null when the structure cannot be walked; the caller then scans head and tail as before.
+ */
+function hidingPlaces(b: Uint8Array, type: ImageType): Range[] | null {
+  const places: Range[] = [];
+  if (type === 'image/jpeg') {
+    let i = 2;
+    while (i + 1 < b.length) {
+      if (b[i] !== 0xff) return null;
+      const marker = b[i + 1];
+      if (marker === 0xff) {
+        i++;
+        continue;
+      }
+      if (marker === JPEG.EOI) {
+        places.push([i + 2, b.length]);
+        return places;
+      }
+      if (marker === JPEG.TEM || (marker >= JPEG.RST0 && marker <= JPEG.RST7)) {
+        i += 2;
+        continue;
+      }
+      if (i + 3 >= b.length) return null;
+      const end = i + 2 + readU16BE(b, i + 2);
+      if (end > b.length) return null;
+      places.push([i, end]);
+      i = end;
+      if (marker !== JPEG.SOS) continue;
+      // Entropy-coded data runs to the next marker that is not a stuffed FF 00 or a restart.
+      while (i + 1 < b.length && !(b[i] === 0xff && b[i + 1] !== 0 && !(b[i + 1] >= JPEG.RST0 && b[i + 1] <= JPEG.RST7))) i++;
+    }
+    return null;
+  }
+  if (type === 'image/png') {
+    let i = 8;
+    while (i + 12 <= b.length) {
+      const end = i + 12 + readU32BE(b, i);
+      if (end > b.length) return null;
+      if (!ascii(b, i + 4, 'IDAT')) places.push([i, end]);
+      if (ascii(b, i + 4, 'IEND')) {
+        places.push([end, b.length]);
+        return places;
+      }
+      i = end;
+    }
+    return null;
+  }
+  const riffEnd = 8 + readU32LE(b, 4);
+  if (riffEnd > b.length) return null;
+  let i = 12;
+  while (i + 8 <= riffEnd) {
+    const end = i + 8 + readU32LE(b, i + 4);
+    if (end > riffEnd) return null;
+    if (!WEBP_PIXEL_CHUNKS.some((c) => ascii(b, i, c))) places.push([i, end]);
+    i = end + (end & 1);
+  }
+  places.push([riffEnd, b.length]);
+  return places;
+}
+
+/** JPEG marker bytes (the byte after FF). */
+const JPEG = { TEM: 0x01, RST0: 0xd0, RST7: 0xd7, EOI: 0xd9, SOS: 0xda } as const;
+/** WebP chunks that hold compressed pixels (ANMF frames hold VP8/VP8L/ALPH data). */
+const WEBP_PIXEL_CHUNKS = ['VP8 ', 'VP8L', 'ALPH', 'ANMF'];
+
+function findMarker(bytes: Uint8Array, type: ImageType): string | null {
+  const places = hidingPlaces(bytes, type);
+  if (places) {
+    for (const [from, to] of places) {
+      const m = scanRange(bytes, from, to);
+      if (m) return m;
+    }
+    return null;
+  }
   const head = Math.min(bytes.length, SCAN_BYTES);
-  return scan(0, head) ?? (bytes.length > head ? scan(Math.max(head, bytes.length - SCAN_BYTES), bytes.length) : null);
+  return (
+    scanRange(bytes, 0, head) ??
+    (bytes.length > head ? scanRange(bytes, Math.max(head, bytes.length - SCAN_BYTES), bytes.length) : null)
+  );
+}
+
+function readU32LE(b: Uint8Array, i: number) {
+  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
 }
 
 function readU16BE(b: Uint8Array, i: number) {
@@ -175,7 +261,7 @@ function webpSize(b: Uint8Array): [number, number] {
  */
 export function inspectImage(bytes: Uint8Array, limits: { maxPixels: number; maxSide: number } = LIMITS): ImageInfo {
   const type = sniffImageType(bytes);
-  const marker = findMarker(bytes);
+  const marker = findMarker(bytes, type);
   if (marker != null) {
     throw new BlankspotError(
       'UNSUPPORTED_MEDIA_TYPE',

@@ -27,6 +27,7 @@ import {
   type Examples,
   type Localisation,
   type ModelQuality,
+  type Rate,
 } from '@blankspot/training';
 
 const PIXELS = INPUT_SIZE * INPUT_SIZE;
@@ -90,8 +91,8 @@ export async function evaluateModels(
             protocol,
             set,
             count: test.setIndex.filter((v) => v === s).length,
-            quality: quality(test, ev.scores, only),
-            localisation: localisation(test, { loss: 0, accuracy: 0, ...ev }, only),
+            quality: quality(test, ev.scores, only, entry.threshold),
+            localisation: localisation(test, { loss: 0, accuracy: 0, ...ev }, only, entry.threshold),
           });
         }
       }
@@ -103,17 +104,22 @@ export async function evaluateModels(
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const rate = (r: Rate) => `${pct(r.rate)} of ${r.total} (${pct(r.low)}-${pct(r.high)})`;
 
+/**
+ * One row per model, protocol and set, at each model's own threshold: false alarms on clean images and
+ * recall on visible damage with their 95% intervals, accuracy against the Bayes ceiling, box fit.
+ */
 export function evaluationTable(rows: EvaluationRow[]): string {
   const lines = [
-    '| model | protocol | set | images | accuracy | Bayes ceiling | recall on visible | false positives | boxes with IoU >= 0.7 |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| model | protocol | set | images | threshold | false alarms on clean (95% CI) | recall on visible (95% CI) | accuracy | Bayes ceiling | boxes with IoU >= 0.7 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const q = r.quality;
     lines.push(
-      `| ${r.model} | ${r.protocol} | ${r.set} | ${r.count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ${pct(q.recallVisible)} | ` +
-        `${pct(q.falsePositiveRate)} | ${r.localisation ? `${pct(r.localisation.iouAtLeast07)} of ${r.localisation.detected}` : '—'} |`,
+      `| ${r.model} | ${r.protocol} | ${r.set} | ${r.count} | ${q.threshold.toFixed(3)} | ${rate(q.falseAlarms)} | ${rate(q.recall)} | ` +
+        `${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ${r.localisation ? `${pct(r.localisation.iouAtLeast07)} of ${r.localisation.detected}` : '—'} |`,
     );
   }
   return lines.join('\n') + '\n';

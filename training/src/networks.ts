@@ -9,7 +9,7 @@ import { tf } from './backend.js';
 import { Rng } from './rng.js';
 import { ACT_BIAS_GRAD } from './wasm-kernels.js';
 
-export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser'] as const;
+export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide'] as const;
 /** The report's three networks; `localiser` is blankspot's own. */
 export const PAPER_NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
@@ -148,6 +148,53 @@ function localiserSpec(): NetworkSpec {
   };
 }
 
+const WIDE_FILTERS = [16, 32, 32, 32];
+
+/**
+ * The localiser for real uploads: twice as wide and one 5x5 conv deeper, so each of its 16x16 cells
+ * sees 48x48 input pixels. On upload-protocol data the 8-16-16 localiser stalled at 77% (train and
+ * validation alike: too small, not overfitting), because telling a pasted rectangle from a burnt-out
+ * sky, a white label or a pale product takes the straightness and flatness of edges over a longer range.
+ */
+function localiserWideSpec(): NetworkSpec {
+  const [f1, f2, f3, f4] = WIDE_FILTERS;
+  const act: Layer = { op: 'leakyRelu', alpha: 0.01 };
+  return {
+    name: 'localiser-wide',
+    description:
+      `fully convolutional: conv ${f1}x5x5 same -> leaky ReLU -> maxpool 2 -> conv ${f2}x5x5 same -> leaky ReLU -> ` +
+      `maxpool 2 -> conv ${f3}x5x5 same -> leaky ReLU -> conv ${f4}x5x5 same -> leaky ReLU -> 1x1 conv -> heatmap 16x16 ` +
+      '(sigmoid, share of each 4x4 cell covered); prob = softmax(0, max cell logit + b)',
+    params: [
+      convParam('conv1/kernel', 1, f1),
+      { name: 'conv1/bias', shape: [f1], init: 'zeros' },
+      convParam('conv2/kernel', f1, f2),
+      { name: 'conv2/bias', shape: [f2], init: 'zeros' },
+      convParam('conv3/kernel', f2, f3),
+      { name: 'conv3/bias', shape: [f3], init: 'zeros' },
+      convParam('conv4/kernel', f3, f4),
+      { name: 'conv4/bias', shape: [f4], init: 'zeros' },
+      convParam('heat/kernel', f4, 1, 1),
+      { name: 'heat/bias', shape: [1], init: 'zeros' },
+      { name: 'detect/bias', shape: [1], init: 'zeros' },
+    ],
+    layers: [
+      { op: 'conv', kernel: 'conv1/kernel', bias: 'conv1/bias', pad: 2 },
+      act,
+      { op: 'maxPool', size: POOL },
+      { op: 'conv', kernel: 'conv2/kernel', bias: 'conv2/bias', pad: 2 },
+      act,
+      { op: 'maxPool', size: POOL },
+      { op: 'conv', kernel: 'conv3/kernel', bias: 'conv3/bias', pad: 2 },
+      act,
+      { op: 'conv', kernel: 'conv4/kernel', bias: 'conv4/bias', pad: 2 },
+      act,
+      { op: 'heatmap', kernel: 'heat/kernel', bias: 'heat/bias', detectBias: 'detect/bias' },
+      { op: 'softmax' },
+    ],
+  };
+}
+
 export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   lr: {
     name: 'lr',
@@ -169,6 +216,7 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
     'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax',
   ),
   localiser: localiserSpec(),
+  'localiser-wide': localiserWideSpec(),
 };
 
 /** True for networks whose ONNX file also has a `heatmap` output. */

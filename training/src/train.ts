@@ -156,13 +156,18 @@ export interface Localisation {
 }
 
 /** How well a localiser's boxes match the true rectangles, on the rectangles it detected. */
-export function localisation(ex: Examples, evaluation: Evaluation, only?: (i: number) => boolean): Localisation | null {
+export function localisation(
+  ex: Examples,
+  evaluation: Evaluation,
+  only?: (i: number) => boolean,
+  threshold = 0.5,
+): Localisation | null {
   if (!evaluation.boxes) return null;
   let detected = 0;
   let good = 0;
   let sum = 0;
   for (let i = 0; i < ex.count; i++) {
-    if (ex.labels[i] !== 1 || ex.hidden[i] || evaluation.scores[i] < 0.5 || (only && !only(i))) continue;
+    if (ex.labels[i] !== 1 || ex.hidden[i] || evaluation.scores[i] < threshold || (only && !only(i))) continue;
     const truth = { x: ex.boxes[i * 4], y: ex.boxes[i * 4 + 1], w: ex.boxes[i * 4 + 2], h: ex.boxes[i * 4 + 3] };
     const box = evaluation.boxes[i];
     const overlap = box ? iou(box, truth) : 0;
