@@ -8,7 +8,13 @@ import { dirname, join } from 'node:path';
 const require = createRequire(import.meta.url);
 const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 await mkdir('dist/ort', { recursive: true });
-for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) await copyFile(join(ortDist, f), join('dist/ort', f));
+for (const f of [
+  'ort-wasm-simd-threaded.wasm',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.jsep.wasm',
+  'ort-wasm-simd-threaded.jsep.mjs',
+])
+  await copyFile(join(ortDist, f), join('dist/ort', f));
 await build({
   entryPoints: { blankspot: 'src/index.ts' },
   bundle: true,

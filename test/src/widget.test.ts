@@ -155,6 +155,37 @@ describe('the widget on an upload form', () => {
     }
   });
 
+  it('decides at the sensitivity the page asks for, with the thresholds the API uses', async () => {
+    const bytes = await withRect(NATURAL[1]);
+    const thresholds: number[] = [];
+    try {
+      for (const sensitivity of ['high', 'low'] as const) {
+        const res = await fetch(`${server.url}/v1/check?sensitivity=${sensitivity}`, {
+          method: 'POST',
+          body: new Uint8Array(bytes),
+        });
+        const expected = (await res.json()) as { threshold: number; flagged: boolean; score: number };
+        await page.locator('blankspot-check').evaluate((el, s) => el.setAttribute('sensitivity', s), sensitivity);
+        const result = page.evaluate(
+          () =>
+            new Promise<{ threshold: number; flagged: boolean; score: number }>((resolve) =>
+              document.addEventListener('blankspot-result', (e) => resolve((e as CustomEvent).detail.result), { once: true }),
+            ),
+        );
+        await page.setInputFiles('#image', { name: `sensitivity-${sensitivity}.jpg`, mimeType: 'image/jpeg', buffer: bytes });
+        const got = await result;
+        expect(got.threshold).toBe(expected.threshold);
+        expect(got.flagged).toBe(expected.flagged);
+        expect(got.score).toBeCloseTo(expected.score, 4);
+        thresholds.push(got.threshold);
+      }
+    } finally {
+      await page.locator('blankspot-check').evaluate((el) => el.removeAttribute('sensitivity'));
+    }
+    // The shipped default has a threshold per sensitivity: high flags at a lower score than low.
+    expect(thresholds[0]).toBeLessThan(thresholds[1]);
+  });
+
   it('agrees with the API on 20+ real photos: JPEG, PNG, WebP, EXIF orientations 1-8, alpha', async () => {
     const bodies: Array<[string, Buffer]> = [];
     for (const [i, p] of NATURAL.entries()) {

@@ -12,7 +12,7 @@ import type { Examples } from './datasets/build.js';
 import { NETWORKS, disposeParams, paramsFromValues } from './networks.js';
 import { rebuildTestSplit, type RunLog } from './run.js';
 import { evaluate, localisation, type Localisation } from './train.js';
-import { quality, type ModelQuality } from './metrics.js';
+import { quality, type ModelQuality, type Rate } from './metrics.js';
 
 /** Table 1 of Churchley et al. (2015): test accuracy, and seconds per epoch per 1000 images on their GPU. */
 export const PAPER_TABLE_1: Record<
@@ -69,6 +69,8 @@ interface Target {
 }
 
 const accuracy = (s: SetScore) => s.quality.accuracy;
+/** A rate with its 95% interval and count: '1.2% (0.8-1.9%) of 2000'. */
+const interval = (r: Rate) => `${pct(r.rate)} (${pct(r.low)}-${pct(r.high)}) of ${r.total}`;
 const atLeast = (min: number) => (v: number) => v >= min - 1e-12;
 
 /** Issue #4's targets, on unseen photos. */
@@ -261,14 +263,14 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     '',
   );
   lines.push(
-    '| run | set | test images | accuracy | Bayes ceiling | below the ceiling | recall on visible rectangles | false positives on clean photos | boxes with IoU >= 0.7 |',
+    '| run | set | test images | accuracy | Bayes ceiling | below the ceiling | recall on visible rectangles (95% CI) | false positives on clean photos (95% CI) | boxes with IoU >= 0.7 |',
   );
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const { run, set, count, quality: q, localisation: loc } of scored) {
     const c = run.log.config;
     lines.push(
       `| ${c.network} ${c.recipe}, ${c.data}, ${c.protocol} | ${set} | ${count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ` +
-        `${(100 * (q.bayesCeiling - q.accuracy)).toFixed(1)} pts | ${pct(q.recallVisible)} | ${pct(q.falsePositiveRate)} | ` +
+        `${(100 * (q.bayesCeiling - q.accuracy)).toFixed(1)} pts | ${interval(q.recall)} | ${interval(q.falseAlarms)} | ` +
         `${loc ? `${pct(loc.iouAtLeast07)} of ${loc.detected}` : '—'} |`,
     );
   }

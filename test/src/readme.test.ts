@@ -1,0 +1,88 @@
+/**
+ * A newcomer's first commands, exactly as the README writes them, run from the repository root after
+ * `npm ci` (which `.ci/run` and the README's test command do): the command is on npx's path, and
+ * `npm start` takes its documented flags.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+let dir: string;
+let photo: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-readme-'));
+  photo = join(dir, 'photo.jpg');
+  await sharp(join(REPO, 'data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png'))
+    .jpeg({ quality: 90 })
+    .toFile(photo);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** `npm start -- ARGS` from the repo root, in its own process group; resolves once it announces its URL. */
+async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn('npm', ['start', '--', ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      output += b.toString();
+      const m = /blankspot API and demo page on (http:\/\/\S+)/.exec(output);
+      if (m) resolve(m[1]);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${output}`)));
+  });
+  return { child, url };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    process.kill(-child.pid!, 'SIGTERM');
+  });
+}
+
+describe('the README, as a newcomer runs it', () => {
+  it('npx blankspot --help lists every command', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['--no-install', 'blankspot', '--help'], { cwd: REPO });
+    for (const command of ['train', 'dataset', 'export', 'check', 'evaluate', 'report']) expect(stdout).toContain(command);
+  });
+
+  it('npm start -- --port 9123 serves there, and the curl example answers', async () => {
+    const { child, url } = await npmStart(['--port', '9123']);
+    try {
+      expect(url).toBe('http://127.0.0.1:9123');
+      const { stdout } = await promisify(execFile)('curl', ['-s', '--data-binary', `@${photo}`, `${url}/v1/check`]);
+      const answer = JSON.parse(stdout) as { flagged: boolean; score: number; model: { name: string } };
+      expect(typeof answer.flagged).toBe('boolean');
+      expect(answer.score).toBeGreaterThan(0);
+      expect(answer.score).toBeLessThan(1);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('npm start -- --models DIR serves the models in DIR', async () => {
+    const models = join(dir, 'models');
+    await cp(join(REPO, 'models'), models, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')) as { default: string };
+    manifest.default = 'cnn-leaky';
+    await writeFile(join(models, 'manifest.json'), JSON.stringify(manifest));
+    const { child, url } = await npmStart(['--port', '9124', '--models', models]);
+    try {
+      const list = (await (await fetch(`${url}/v1/models`)).json()) as { models: Array<{ name: string; default: boolean }> };
+      expect(list.models.find((m) => m.default)?.name).toBe('cnn-leaky');
+    } finally {
+      await stop(child);
+    }
+  });
+});
