@@ -16,6 +16,7 @@ import { ConcurrencyLimiter } from './limiter.js';
 import { ModelRegistry } from './models.js';
 import type { EdgeRuntime } from './runtime.js';
 import { CheckQuery, CheckResult, ErrorBody, Health, ModelList } from './schemas.js';
+import { observeRequests, type RecordFields, type RequestObserver } from './request-log.js';
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'BAD_REQUEST',
@@ -146,17 +147,26 @@ async function readImageBytes(req: Request, limit: number): Promise<Uint8Array> 
   return new Uint8Array(await file.arrayBuffer());
 }
 
+type AppEnv = { Variables: { requestId: string; record: RecordFields } };
+
 export interface App {
-  app: OpenAPIHono<{ Variables: { requestId: string } }>;
+  app: OpenAPIHono<AppEnv>;
   /** Resolves once every model has loaded or failed. */
   ready: Promise<ModelRegistry>;
+  /** The check queue, for metrics. */
+  limiter: ConcurrencyLimiter;
 }
 
-export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {}): App {
+export function createApp(
+  runtime: EdgeRuntime,
+  options: Partial<EdgeConfig> = {},
+  /** Told of every answered request: the JSON log line, the Node server's metrics. */
+  observers: RequestObserver[] = [],
+): App {
   const config: EdgeConfig = { ...DEFAULT_CONFIG, ...options };
   const ready = ModelRegistry.load(runtime);
   const limiter = new ConcurrencyLimiter(config.maxConcurrent, config.maxQueue);
-  const app = new OpenAPIHono<{ Variables: { requestId: string } }>({
+  const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
         const issue = result.error.issues[0];
@@ -169,6 +179,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
   });
 
   app.use('*', requestId());
+  app.use('*', observeRequests(observers));
   app.use(
     '/v1/*',
     cors({
@@ -184,7 +195,11 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
     const { model, sensitivity } = c.req.valid('query');
     const registry = await ready;
     const chosen = await registry.get(model);
+    const record = c.get('record');
+    if (sensitivity) record.sensitivity = sensitivity;
+    record.model = chosen.entry.name;
     const bytes = await readImageBytes(c.req.raw, config.maxBodyBytes);
+    record.bytes = bytes.length;
     let result;
     try {
       result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config, sensitivity));
@@ -194,6 +209,7 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
       registry.recover(chosen.entry.name, e instanceof Error ? e.message : String(e), runtime);
       throw new BlankspotError('MODEL_UNAVAILABLE', `model ${chosen.entry.name} failed and is being reloaded; retry shortly`);
     }
+    Object.assign(record, { flagged: result.flagged, score: result.score, timings: result.timings });
     return c.json({ ...result, requestId: c.get('requestId') }, 200);
   });
 
@@ -257,6 +273,8 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
     const e = asBlankspotError(err);
     if (!(e instanceof BlankspotError)) console.error(`[${c.get('requestId')}]`, err);
     const { status, body } = toErrorBody(e, c.get('requestId'));
+    const record = c.get('record') as RecordFields | undefined;
+    if (record) record.error = body.error.code;
     if (status === 429) c.header('Retry-After', '1');
     // The rest of an oversized upload is never read, so this connection cannot carry another request:
     // say so, or a keep-alive client would send its next request into a socket about to close.
@@ -264,5 +282,5 @@ export function createApp(runtime: EdgeRuntime, options: Partial<EdgeConfig> = {
     return c.json(body, status as ContentfulStatusCode);
   });
 
-  return { app, ready };
+  return { app, ready, limiter };
 }

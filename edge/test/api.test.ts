@@ -204,6 +204,33 @@ for (const runtime of ['node', 'workerd'] as const) {
     });
   });
 
+  // The Node server's own line is tested where it is written to stdout: `npm start` in test/src/readme.test.ts.
+  describe.runIf(runtime === 'workerd')(`${runtime}: request log`, () => {
+    it('writes one JSON line per request: id, route, status, model, verdict, timings, size, never the image', async () => {
+      const output = targets[runtime].output!;
+      const id = `log-${runtime}-${Date.now()}`;
+      const res = await fetch(`${base()}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'x-request-id': id } });
+      expect(res.status).toBe(200);
+      const bad = await fetch(`${base()}/v1/check`, { method: 'POST', body: 'not an image', headers: { 'x-request-id': `${id}-bad` } });
+      expect(bad.status).toBe(415);
+      const lineOf = async (rid: string) => {
+        await expect.poll(() => output().includes(`"requestId":"${rid}"`), { timeout: 5000 }).toBe(true);
+        const line = output()
+          .split('\n')
+          .find((l) => l.includes(`"requestId":"${rid}"`))!;
+        return JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>;
+      };
+      const ok = await lineOf(id);
+      expect(ok).toMatchObject({ method: 'POST', route: '/v1/check', status: 200, bytes: jpeg.length });
+      expect(typeof ok.model).toBe('string');
+      expect(typeof ok.flagged).toBe('boolean');
+      expect(typeof ok.score).toBe('number');
+      expect((ok.timings as { totalMs: number }).totalMs).toBeGreaterThan(0);
+      expect(JSON.stringify(ok).length).toBeLessThan(1000);
+      expect(await lineOf(`${id}-bad`)).toMatchObject({ status: 415, error: 'UNSUPPORTED_MEDIA_TYPE' });
+    });
+  });
+
   describe(`${runtime}: hostile and malformed input`, () => {
     type Case = [
       label: string,

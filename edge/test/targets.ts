@@ -7,6 +7,8 @@ export interface Target {
   name: 'node' | 'workerd';
   url: string;
   close(): Promise<void>;
+  /** What the server wrote on its standard output and error, where the test can read it. */
+  output?(): string;
 }
 
 /** Environment variables, as both runtimes read their configuration (see configFromEnv). */
@@ -27,5 +29,5 @@ export async function startNode(config: Partial<EdgeConfig> = {}, modelsDir?: st
 
 export async function startWorkerd(config: Partial<EdgeConfig> = {}): Promise<Target> {
   const dev = await startWranglerDev(vars(config));
-  return { name: 'workerd', url: dev.url, close: dev.close };
+  return { name: 'workerd', url: dev.url, close: dev.close, output: dev.output };
 }

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 /** `npm start -- ARGS` from the repo root, in its own process group; resolves once it announces its URL. */
-async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn('npm', ['start', '--', ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -41,7 +41,7 @@ async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: str
     child.stderr!.on('data', onData);
     child.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${output}`)));
   });
-  return { child, url };
+  return { child, url, output: () => output };
 }
 
 function stop(child: ChildProcess): Promise<void> {
@@ -58,14 +58,36 @@ describe('the README, as a newcomer runs it', () => {
   });
 
   it('npm start -- --port 9123 serves there, and the curl example answers', async () => {
-    const { child, url } = await npmStart(['--port', '9123']);
+    const { child, url, output } = await npmStart(['--port', '9123']);
     try {
       expect(url).toBe('http://127.0.0.1:9123');
       const { stdout } = await promisify(execFile)('curl', ['-s', '--data-binary', `@${photo}`, `${url}/v1/check`]);
-      const answer = JSON.parse(stdout) as { flagged: boolean; score: number; model: { name: string } };
+      const answer = JSON.parse(stdout) as { flagged: boolean; score: number; model: { name: string }; requestId: string };
       expect(typeof answer.flagged).toBe('boolean');
       expect(answer.score).toBeGreaterThan(0);
       expect(answer.score).toBeLessThan(1);
+      // One JSON log line per request, with what an operator needs and never the image.
+      await expect.poll(() => output().includes(answer.requestId)).toBe(true);
+      const line = output()
+        .split('\n')
+        .find((l) => l.includes(answer.requestId))!;
+      expect(JSON.parse(line)).toMatchObject({
+        requestId: answer.requestId,
+        route: '/v1/check',
+        status: 200,
+        model: answer.model.name,
+        flagged: answer.flagged,
+        score: answer.score,
+        bytes: (await readFile(photo)).length,
+      });
+      // Prometheus metrics, in its text format, counting that request.
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      expect(text).toMatch(new RegExp(`blankspot_requests_total\\{route="/v1/check",status="200",code="",model="${answer.model.name}"\\} 1`));
+      expect(text).toMatch(new RegExp(`blankspot_model_loaded\\{model="${answer.model.name}",default="true"\\} 1`));
+      expect(text).toMatch(/blankspot_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/check"\}/);
+      expect(text).toMatch(/blankspot_checks_in_progress\{state="waiting"\} 0/);
     } finally {
       await stop(child);
     }

@@ -29,13 +29,17 @@ async function startServer(script: string, args: string[]): Promise<{ url: strin
   const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Keep reading stdout for the server's life: it writes a log line per request, and a pipe nobody
+  // drains would block it.
   let out = '';
-  for await (const chunk of proc.stdout!) {
-    out += String(chunk);
-    const m = /(?:listening |on http:\/\/127\.0\.0\.1:)(\d+)/.exec(out);
-    if (m) return { url: `http://127.0.0.1:${m[1]}`, proc };
-  }
-  throw new Error(`server ${script} did not start: ${out}`);
+  return new Promise((resolve, reject) => {
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      if (out.length < 4096) out += String(chunk);
+      const m = /(?:listening |on http:\/\/127\.0\.0\.1:)(\d+)/.exec(out);
+      if (m) resolve({ url: `http://127.0.0.1:${m[1]}`, proc });
+    });
+    proc.once('exit', () => reject(new Error(`server ${script} did not start: ${out}`)));
+  });
 }
 
 interface Load {

@@ -30,6 +30,8 @@ export interface WranglerDev {
   /** Process group of wrangler and its workerd (for memory sampling). */
   pid: number;
   close(): Promise<void>;
+  /** What the Worker wrote (its request log lines), the last megabyte of it. */
+  output?(): string;
 }
 
 /** A started server process group: its URL, its pid for memory sampling, and how to stop it. */
@@ -61,8 +63,11 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`wrangler dev did not start in 90 s:\n${log}`)), 90_000);
+    // Stays attached: it keeps draining what wrangler writes (a pipe nobody reads would stall workerd)
+    // and keeps its last megabyte, where the Worker's request log lines are.
     const onData = (chunk: Buffer) => {
       log += String(chunk);
+      if (log.length > 2 << 20) log = log.slice(-(1 << 20));
       if (/Ready on http/.test(log)) {
         clearTimeout(timer);
         resolve();
@@ -72,7 +77,7 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
     proc.stderr!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
   });
-  return running(proc, `http://127.0.0.1:${port}`);
+  return { ...running(proc, `http://127.0.0.1:${port}`), output: () => log };
 }
 
 /**

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       modelsDir: values.models,
       config: configFromEnv(process.env),
       requireModels: values['require-models'],
+      logRequests: process.env.BLANKSPOT_LOG_REQUESTS !== 'false',
     });
     const stop = () => void server.close().then(() => process.exit(0));
     process.on('SIGINT', stop);

@@ -7,6 +7,8 @@ import { createApp } from '../app.js';
 import type { EdgeConfig } from '../config.js';
 import { REPO_MODELS_DIR, createNodeRuntime } from './runtime.js';
 import { closeJpegThreads } from './jpeg-pool.js';
+import { NodeMetrics } from './metrics.js';
+import { logJsonLine } from '../request-log.js';
 
 /** The built widget (web/dist): served at /widget/ for the demo page and for shops that embed it. */
 const WIDGET_DIR = dirname(createRequire(import.meta.url).resolve('@blankspot/web/dist/blankspot.js'));
@@ -17,10 +19,24 @@ export interface NodeServer {
 }
 
 export async function startNodeServer(
-  options: { port?: number; hostname?: string; modelsDir?: string; config?: Partial<EdgeConfig>; requireModels?: boolean } = {},
+  options: {
+    port?: number;
+    hostname?: string;
+    modelsDir?: string;
+    config?: Partial<EdgeConfig>;
+    requireModels?: boolean;
+    /** One JSON line per request on standard output (`npm start` turns it on). */
+    logRequests?: boolean;
+  } = {},
 ): Promise<NodeServer> {
   const runtime = createNodeRuntime({ modelsDir: options.modelsDir, maxPixels: options.config?.maxPixels });
-  const { app, ready } = createApp(runtime, options.config);
+  const metrics = new NodeMetrics();
+  const observers = [metrics.observe, ...(options.logRequests ? [logJsonLine] : [])];
+  const { app, ready, limiter } = createApp(runtime, options.config, observers);
+  app.get('/metrics', async (c) => {
+    const registry = await ready;
+    return c.text(await metrics.render(limiter.load, registry), 200, { 'content-type': metrics.contentType });
+  });
   // Static files the widget needs: itself, ONNX Runtime's WASM, and the models through their manifest.
   const root = (dir: string) => relative(process.cwd(), dir) || '.';
   app.use('/widget/*', serveStatic({ root: root(WIDGET_DIR), rewriteRequestPath: (p) => p.replace(/^\/widget/, '') }));

@@ -2,6 +2,7 @@
 import { BlankspotError, parseManifest } from '@blankspot/core';
 import { createApp, type App } from '../app.js';
 import { configFromEnv } from '../config.js';
+import { logJsonLine } from '../request-log.js';
 import type { EdgeRuntime } from '../runtime.js';
 import { wasmDecoder } from './decode.js';
 import { createWorkerSession } from './onnx.js';
@@ -46,7 +47,8 @@ interface ExecutionContext {
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
     if (instance == null) {
-      instance = createApp(workerRuntime(env), configFromEnv(env as Record<string, string | undefined>));
+      const vars = env as Record<string, string | undefined>;
+      instance = createApp(workerRuntime(env), configFromEnv(vars), vars.BLANKSPOT_LOG_REQUESTS === 'false' ? [] : [logJsonLine]);
       // Workers tie I/O to the request that started it: keep the first request alive until the default
       // model has loaded, even when it is answered at once (a 401, a 413...).
       ctx.waitUntil(instance.ready.catch(() => undefined));
