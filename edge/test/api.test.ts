@@ -209,9 +209,17 @@ for (const runtime of ['node', 'workerd'] as const) {
     it('writes one JSON line per request: id, route, status, model, verdict, timings, size, never the image', async () => {
       const output = targets[runtime].output!;
       const id = `log-${runtime}-${Date.now()}`;
-      const res = await fetch(`${base()}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg), headers: { 'x-request-id': id } });
+      const res = await fetch(`${base()}/v1/check`, {
+        method: 'POST',
+        body: new Uint8Array(jpeg),
+        headers: { 'x-request-id': id },
+      });
       expect(res.status).toBe(200);
-      const bad = await fetch(`${base()}/v1/check`, { method: 'POST', body: 'not an image', headers: { 'x-request-id': `${id}-bad` } });
+      const bad = await fetch(`${base()}/v1/check`, {
+        method: 'POST',
+        body: 'not an image',
+        headers: { 'x-request-id': `${id}-bad` },
+      });
       expect(bad.status).toBe(415);
       const lineOf = async (rid: string) => {
         await expect.poll(() => output().includes(`"requestId":"${rid}"`), { timeout: 5000 }).toBe(true);

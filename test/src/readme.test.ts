@@ -84,7 +84,9 @@ describe('the README, as a newcomer runs it', () => {
       const metrics = await fetch(`${url}/metrics`);
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await metrics.text();
-      expect(text).toMatch(new RegExp(`blankspot_requests_total\\{route="/v1/check",status="200",code="",model="${answer.model.name}"\\} 1`));
+      expect(text).toMatch(
+        new RegExp(`blankspot_requests_total\\{route="/v1/check",status="200",code="",model="${answer.model.name}"\\} 1`),
+      );
       expect(text).toMatch(new RegExp(`blankspot_model_loaded\\{model="${answer.model.name}",default="true"\\} 1`));
       expect(text).toMatch(/blankspot_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/check"\}/);
       expect(text).toMatch(/blankspot_checks_in_progress\{state="waiting"\} 0/);
