@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { BlankspotError } from '@blankspot/core';
+import { BlankspotError, type Sensitivity } from '@blankspot/core';
 
 export interface CheckedFile {
   path: string;
@@ -56,6 +56,7 @@ export async function collectFiles(paths: string[], listFiles: string[] = []): P
 export interface LocalOptions {
   modelsDir?: string;
   model?: string;
+  sensitivity?: Sensitivity;
   threads?: number;
   onResult: (r: CheckedFile) => void;
 }
@@ -70,7 +71,9 @@ export async function checkLocally(files: string[], options: LocalOptions): Prom
   let next = 0;
   await Promise.all(
     Array.from({ length: threads }, async () => {
-      const worker = new Worker(WORKER_URL, { workerData: { modelsDir: options.modelsDir, model: options.model } });
+      const worker = new Worker(WORKER_URL, {
+        workerData: { modelsDir: options.modelsDir, model: options.model, sensitivity: options.sensitivity },
+      });
       const ask = (path: string) =>
         new Promise<CheckedFile>((resolve, reject) => {
           const onMessage = (m: CheckedFile | { fatal: string }) => {
@@ -95,6 +98,7 @@ export interface ApiOptions {
   url: string;
   apiKey?: string;
   model?: string;
+  sensitivity?: Sensitivity;
   concurrency: number;
   retries: number;
   onResult: (r: CheckedFile) => void;
@@ -102,11 +106,16 @@ export interface ApiOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Sends files to a deployed API: at most `concurrency` at once; 429 and 5xx are retried with backoff. */
-export async function checkViaApi(files: string[], options: ApiOptions): Promise<void> {
+/**
+ * Sends files to a deployed API: at most `concurrency` at once; 429 and 5xx are retried with backoff.
+ * Resolves to how many answers were retried.
+ */
+export async function checkViaApi(files: string[], options: ApiOptions): Promise<{ retried: number }> {
+  let retried = 0;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const endpoint = new URL('/v1/check', options.url);
   if (options.model) endpoint.searchParams.set('model', options.model);
+  if (options.sensitivity) endpoint.searchParams.set('sensitivity', options.sensitivity);
   const one = async (path: string): Promise<CheckedFile> => {
     let body: Buffer;
     try {
@@ -140,6 +149,7 @@ export async function checkViaApi(files: string[], options: ApiOptions): Promise
         const err = (json.error ?? {}) as { code?: string; message?: string };
         return { path, error: { code: err.code ?? `HTTP_${res.status}`, message: err.message ?? res.statusText } };
       }
+      retried++;
       // Exponential backoff with jitter; a server's Retry-After wins when it asks for longer.
       const retryAfter = Number(res?.headers.get('retry-after')) * 1000 || 0;
       await res?.arrayBuffer().catch(() => undefined);
@@ -152,4 +162,5 @@ export async function checkViaApi(files: string[], options: ApiOptions): Promise
       for (let i = next++; i < files.length; i = next++) options.onResult(await one(files[i]));
     }),
   );
+  return { retried };
 }

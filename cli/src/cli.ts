@@ -290,6 +290,13 @@ program
   .argument('[paths...]', 'files or folders')
   .option('--list <file...>', 'files listing one path per line')
   .option('--model <name>', 'model name from the manifest (default: its default)')
+  .addOption(
+    new Option('--sensitivity <level>', "how readily to flag: the model's threshold for high, balanced or low").choices([
+      'high',
+      'balanced',
+      'low',
+    ]),
+  )
   .option('--models <dir>', 'models folder with manifest.json (default: the shipped models)')
   .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
   .option('--out <file>', 'write results here instead of standard output')
@@ -329,19 +336,22 @@ program
       const rate = results.length / Math.max(0.001, (Date.now() - started) / 1000);
       bar?.update(results.length, { rate: rate.toFixed(1), flagged, failed });
     };
+    let retried = 0;
     if (o.api) {
-      await checkViaApi(files, {
+      ({ retried } = await checkViaApi(files, {
         url: o.api,
         apiKey: o.apiKey ?? process.env.BLANKSPOT_API_KEY,
         model: o.model,
+        sensitivity: o.sensitivity,
         concurrency: o.concurrency,
         retries: o.retries,
         onResult,
-      });
+      }));
     } else {
       await checkLocally(files, {
         modelsDir: o.models ? resolve(o.models) : undefined,
         model: o.model,
+        sensitivity: o.sensitivity,
         threads: o.threads,
         onResult,
       });
@@ -353,7 +363,10 @@ program
       await writeContactSheet(resolve(o.html), results, files.length);
     }
     const seconds = (Date.now() - started) / 1000;
-    console.error(`checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed} unreadable`);
+    console.error(
+      `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed} unreadable` +
+        (o.api ? `; ${retried} busy or failed answers retried` : ''),
+    );
     process.exitCode = flagged > 0 ? 1 : 0;
   });
 

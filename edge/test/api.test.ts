@@ -11,10 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_MODELS_DIR, startNodeServer } from '../src/node/index.js';
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
-import { iou } from '@blankspot/core';
+import { iou, parseManifest } from '@blankspot/core';
 import { fuzz } from '../src/bench/fuzz-lib.js';
 
 const MODELS = REPO_MODELS_DIR;
+const manifest = parseManifest(JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf8')));
+const defaultEntry = manifest.models.find((m) => m.name === manifest.default)!;
 const LIMIT = 4 * 1024 * 1024;
 let jpeg: Buffer;
 let png: Buffer;
@@ -69,7 +71,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(status).toBe(200);
       expect(json).toMatchObject({
         flagged: expect.any(Boolean),
-        threshold: 0.5,
+        threshold: defaultEntry.threshold,
         box: null,
         image: { type: 'image/jpeg', width: 512, height: 512 },
       });

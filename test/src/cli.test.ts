@@ -30,11 +30,11 @@ interface Log {
 }
 
 describe('blankspot train', () => {
-  it('trains every network on every set under both protocols, and a mixture, writing logs and checkpoints', async () => {
+  it("trains the paper's networks and the localiser on every set under both protocols, and a mixture, writing logs and checkpoints", async () => {
     const { stdout } = await blankspot(
       'train',
       '--network',
-      'all',
+      'lr,cnn-relu,cnn-leaky,localiser',
       '--data',
       'binary,solid,photos,products,binary+solid+photos+products',
       '--protocol',
@@ -81,6 +81,64 @@ describe('blankspot train', () => {
         }
       }
     }
+  });
+
+  it('trains localiser-wide under the upload protocol and exports it with thresholds chosen for a false-alarm rate', async () => {
+    await blankspot(
+      'train',
+      '--network',
+      'localiser-wide',
+      '--data',
+      'photos+products',
+      '--protocol',
+      'upload',
+      '--epochs',
+      '1',
+      '--train-size',
+      '64',
+      '--val-size',
+      '200',
+      '--test-size',
+      '16',
+      '--quiet',
+      '--out',
+      'runs',
+    );
+    const runDir = join(dir, 'runs', 'upload', 'photos+products', 'localiser-wide-modern');
+    const log = JSON.parse(await readFile(join(runDir, 'log.json'), 'utf8')) as Log;
+    expect(log.config).toMatchObject({ network: 'localiser-wide', protocol: 'upload' });
+    // conv 16, 32, 32, 32 (5x5, 'same'), the 1x1 heatmap conv and the detection bias.
+    const floats = 25 * 16 + 16 + 25 * 16 * 32 + 32 + 25 * 32 * 32 + 32 + 25 * 32 * 32 + 32 + 32 + 1 + 1;
+    expect((await stat(join(runDir, 'weights.bin'))).size).toBe(4 * floats);
+    const models = join(dir, 'upload-models');
+    const { stdout } = await blankspot(
+      'export',
+      runDir,
+      '--out',
+      join(models, 'wide.onnx'),
+      '--name',
+      'wide',
+      '--manifest',
+      join(models, 'manifest.json'),
+      '--false-alarm-target',
+      '0.05',
+    );
+    expect(stdout).toMatch(/thresholds on \d+ clean products of the validation split \(upload protocol, seed 1\)/);
+    const manifest = JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')) as {
+      models: Array<{
+        threshold: number;
+        thresholds: Record<string, number>;
+        operatingPoint: { falseAlarms: Record<string, number> };
+      }>;
+    };
+    const [entry] = manifest.models;
+    expect(entry.thresholds.balanced).toBe(entry.threshold);
+    expect(entry.thresholds.high).toBeLessThanOrEqual(entry.thresholds.balanced);
+    expect(entry.thresholds.balanced).toBeLessThanOrEqual(entry.thresholds.low);
+    // Chosen on validation: at most the target share of clean products flagged there.
+    expect(entry.operatingPoint.falseAlarms.balanced).toBeLessThanOrEqual(0.05);
+    expect(entry.operatingPoint.falseAlarms.high).toBeLessThanOrEqual(0.15);
+    expect(await readFile(join(models, 'wide.md'), 'utf8')).toMatch(/\| balanced \| 0\.\d{4} \| 5\.00% \|/);
   });
 
   it('explains bad options instead of crashing', async () => {
