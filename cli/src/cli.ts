@@ -215,6 +215,13 @@ program
     positiveNumber,
   )
   .option('--operating-set <set>', 'the data set whose clean images the target applies to (default: products)')
+  .addOption(
+    new Option(
+      '--operating-protocol <protocol>',
+      "choose the thresholds on a validation set built under this protocol instead of the checkpoint's own",
+    ).choices([...PROTOCOLS]),
+  )
+  .option('--operating-size <n>', 'images in that validation set', positiveInt, 4000)
   .action(async (checkpoint: string, o) => {
     // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
     const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -229,6 +236,9 @@ program
         rescore: Boolean(o.rescore),
         falseAlarmTarget: o.falseAlarmTarget as number | undefined,
         operatingSet: o.operatingSet as string | undefined,
+        operatingProtocol: o.operatingProtocol as Protocol | undefined,
+        operatingSize: o.operatingSize as number,
+        cacheDir: resolve('.cache/datasets'),
       },
     );
     console.log(
@@ -414,6 +424,7 @@ dataOptions(
     cutoutsDir: o.cutouts,
     catalogueDir: o.catalogue,
     models: o.model ? String(o.model).split(',') : undefined,
+    cacheDir: resolve('.cache/datasets'),
   });
   const table = evaluationTable(rows);
   process.stdout.write(table);

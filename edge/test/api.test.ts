@@ -143,14 +143,14 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(right / (2 * photos.length)).toBeGreaterThanOrEqual(0.8);
     });
 
-    it("the localiser answers where: a box in the photo's own pixels over the pasted rectangle", async () => {
+    it("the default localiser answers where: a box in the photo's own pixels over the pasted rectangle", async () => {
       const photos = await photoFiles('natural', 10);
       const size = 512;
       let placed = 0;
       let flagged = 0;
       for (const [i, p] of photos.entries()) {
         const rect = { fx: 0.08 + 0.06 * (i % 10), fy: 0.62 - 0.05 * (i % 10), frac: 0.25 };
-        const { status, json } = await post1(await photoJpeg(p, rect, size), { query: '?model=localiser' });
+        const { status, json } = await post1(await photoJpeg(p, rect, size));
         expect(status).toBe(200);
         if (!json.flagged) {
           expect(json.box).toBeNull();
@@ -169,7 +169,7 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(flagged).toBeGreaterThanOrEqual(8);
       expect(placed / flagged).toBeGreaterThanOrEqual(0.8);
       // A clean photo: not flagged, so no box.
-      const clean = await post1(await photoJpeg(photos[0]), { query: '?model=localiser' });
+      const clean = await post1(await photoJpeg(photos[0]));
       expect(clean.json).toMatchObject({ flagged: false, box: null });
     });
 

@@ -20,7 +20,7 @@ import {
   type InputBox,
 } from '@blankspot/core';
 import {
-  buildSplits,
+  buildSplitsCached,
   localisation,
   quality,
   type DataOptions,
@@ -67,7 +67,13 @@ async function score(
 
 export async function evaluateModels(
   manifestPath: string,
-  data: Omit<DataOptions, 'protocol' | 'counts'> & { protocols: DataOptions['protocol'][]; testSize: number; models?: string[] },
+  data: Omit<DataOptions, 'protocol' | 'counts'> & {
+    protocols: DataOptions['protocol'][];
+    testSize: number;
+    models?: string[];
+    /** Keep and reuse the generated test sets here (see buildSplitsCached). */
+    cacheDir?: string;
+  },
 ): Promise<EvaluationRow[]> {
   const manifest = parseManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
   const entries = manifest.models.filter((m) => !data.models || data.models.includes(m.name));
@@ -81,7 +87,7 @@ export async function evaluateModels(
   const rows: EvaluationRow[] = [];
   try {
     for (const protocol of data.protocols) {
-      const { test } = await buildSplits({ ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } });
+      const { test } = await buildSplitsCached({ ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } }, data.cacheDir);
       for (const { entry, session } of sessions) {
         const ev = await score(session, test);
         for (const [s, set] of test.sets.entries()) {

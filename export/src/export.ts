@@ -19,6 +19,7 @@ import {
   Rng,
   activeBackend,
   buildSplits,
+  buildSplitsCached,
   disposeParams,
   evaluate,
   quality,
@@ -64,6 +65,16 @@ export interface ExportOptions {
   falseAlarmTarget?: number;
   /** The data set whose clean images the false-alarm target is measured on (default: products when trained on it). */
   operatingSet?: string;
+  /**
+   * Choose the thresholds on a validation set of `operatingSet` (default products) built under this
+   * protocol instead of the checkpoint's own validation split: for a model trained under another
+   * protocol, the photos it will be used on. Same seed, so only validation sources are used.
+   */
+  operatingProtocol?: RunConfig['protocol'];
+  /** Images in that set (default 4000, about 2000 clean). */
+  operatingSize?: number;
+  /** Keep and reuse generated validation sets here (see buildSplitsCached). */
+  cacheDir?: string;
 }
 
 /** Thresholds per sensitivity and what they give on validation data. */
@@ -92,18 +103,18 @@ export async function chooseOperatingPoint(
   config: Pick<RunConfig, 'data' | 'protocol' | 'seed' | 'counts'>,
   target: number,
   operatingSet?: string,
+  cacheDir?: string,
 ): Promise<OperatingPoint> {
   const sets = config.data.split('+') as DatasetName[];
   const setName = operatingSet ?? (sets.includes('products') ? 'products' : undefined);
   const setIndex = setName == null ? -1 : sets.indexOf(setName as DatasetName);
   if (setName != null && setIndex < 0) throw new BlankspotError('BAD_REQUEST', `the model was not trained on ${setName}`);
-  const { val } = await buildSplits({
-    sets,
-    protocol: config.protocol,
-    seed: config.seed,
-    counts: { train: 0, val: config.counts.val, test: 0 },
-  });
-  const outputs = await onnxOutputs(model, val.images);
+  const { val } = await buildSplitsCached(
+    { sets, protocol: config.protocol, seed: config.seed, counts: { train: 0, val: config.counts.val, test: 0 } },
+    cacheDir,
+  );
+  // A copy: ONNX Runtime refuses tensors over shared memory, where data sets live.
+  const outputs = await onnxOutputs(model, new Float32Array(val.images));
   const scores = Float32Array.from({ length: val.count }, (_, i) => outputs[i * 2 + 1]);
   const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
   const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
@@ -257,12 +268,14 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   let operatingPoint: OperatingPoint | undefined;
   if (options.falseAlarmTarget != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
-    operatingPoint = await chooseOperatingPoint(
-      bytes,
-      { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], seed: String(t.seed), counts },
-      options.falseAlarmTarget,
-      options.operatingSet,
-    );
+    const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], seed: String(t.seed), counts };
+    const other = options.operatingProtocol && {
+      data: options.operatingSet ?? 'products',
+      protocol: options.operatingProtocol,
+      seed: String(t.seed),
+      counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
+    };
+    operatingPoint = await chooseOperatingPoint(bytes, other || own, options.falseAlarmTarget, options.operatingSet, options.cacheDir);
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
