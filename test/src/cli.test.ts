@@ -157,7 +157,7 @@ describe('blankspot train', () => {
 describe('blankspot report', () => {
   it('regenerates the report from the run logs: Table 1 beside the paper, ceilings, SVG learning curves', async () => {
     const { stdout } = await blankspot('report', '--runs', 'runs', '--out', 'reports');
-    expect(stdout).toMatch(/wrote .*reports\/README\.md from 40 runs/);
+    expect(stdout).toMatch(/wrote .*reports\/README\.md from 41 runs/);
     const md = await readFile(join(dir, 'reports', 'README.md'), 'utf8');
     expect(md).toMatch(
       /\| cnn-leaky \| modern \| paper \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 100\.0% \| [\d.]+% \(loss [\d.]+\) \/ 63\.3% \| [\d.]+% \(loss [\d.]+\) \/ 65\.1% \|/,
@@ -217,15 +217,30 @@ describe('blankspot export', () => {
 });
 
 describe('blankspot evaluate', () => {
-  it('scores the shipped ONNX files on held-out photos under both protocols, boxes included', async () => {
+  it('scores the shipped ONNX files on held-out photos under every protocol, at their own thresholds, boxes included', async () => {
     const manifest = join(REPO, 'models', 'manifest.json');
-    const { stdout } = await blankspot('evaluate', '--manifest', manifest, '--test-size', '64', '--out', 'evaluation.md');
-    const { models } = JSON.parse(await readFile(manifest, 'utf8')) as { models: Array<{ name: string; localises: boolean }> };
+    const { stdout } = await blankspot(
+      'evaluate',
+      '--manifest',
+      manifest,
+      '--protocol',
+      'paper,realistic,upload',
+      '--test-size',
+      '64',
+      '--out',
+      'evaluation.md',
+    );
+    const { models } = JSON.parse(await readFile(manifest, 'utf8')) as {
+      models: Array<{ name: string; localises: boolean; threshold: number }>;
+    };
+    // A rate with its count and 95% interval: '1.2% of 8 (0.2%-40.1%)'.
+    const rate = '[\\d.]+% of \\d+ \\([\\d.]+%-[\\d.]+%\\)';
     for (const m of models)
-      for (const protocol of ['paper', 'realistic'])
+      for (const protocol of ['paper', 'realistic', 'upload'])
         for (const set of ['binary', 'solid', 'photos', 'products']) {
+          // At each model's own threshold, not 0.5.
           const row = new RegExp(
-            `\\| ${m.name} \\| ${protocol} \\| ${set} \\| 16 \\| [\\d.]+% \\| [\\d.]+% \\| [\\d.]+% \\| [\\d.]+% \\| ${m.localises ? '[\\d.]+% of \\d+' : '—'} \\|`,
+            `\\| ${m.name} \\| ${protocol} \\| ${set} \\| 16 \\| ${m.threshold.toFixed(3)} \\| ${rate} \\| ${rate} \\| [\\d.]+% \\| [\\d.]+% \\| ${m.localises ? '[\\d.]+% of \\d+' : '—'} \\|`,
           );
           expect(stdout, `${m.name} ${protocol} ${set}`).toMatch(row);
         }
