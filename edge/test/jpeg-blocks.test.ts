@@ -115,8 +115,8 @@ describe('jpegToInput', async () => {
     }
   });
 
-  it('turns the input upright for the EXIF orientation, as a full decode does', async () => {
-    for (const orientation of [3, 6, 8]) {
+  it('turns the input upright for every EXIF orientation (1-8, mirrored ones too), as a full decode does', async () => {
+    for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const jpeg = await sharp(photos[0])
         .resize(1200, 900, { fit: 'fill' })
         .jpeg({ quality: 90 })

@@ -126,4 +126,20 @@ describe('blankspot check', () => {
       expect(Math.abs(r.score! - l.score!)).toBeLessThan(1e-6);
     }
   });
+
+  it('sends the API key with --api-key, and reports each file refused without it', async () => {
+    const guarded = await startNodeServer({ port: 0, config: { apiKeys: ['k-shop'] } });
+    try {
+      const withKey = parse((await blankspot('check', ...clean, '--api', guarded.url, '--api-key', 'k-shop', '--quiet')).stdout);
+      expect(withKey).toHaveLength(clean.length);
+      for (const r of withKey) {
+        expect(r.error, r.path).toBeUndefined();
+        expect(r.flagged).toBe(false);
+      }
+      const without = parse((await blankspot('check', ...clean, '--api', guarded.url, '--quiet')).stdout);
+      expect(without.map((r) => r.error?.code)).toEqual(clean.map(() => 'UNAUTHORIZED'));
+    } finally {
+      await guarded.close();
+    }
+  });
 });
