@@ -92,6 +92,44 @@ describe('inspectImage, for any bytes', () => {
   });
 });
 
+/** A minimal well-formed JPEG: SOI, a comment segment, SOF0, SOS, the given scan bytes, EOI, then `after`. */
+function jpegWith(comment: Uint8Array, scan: Uint8Array, after: Uint8Array = new Uint8Array()): Uint8Array {
+  const com = [0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff, ...comment];
+  const sof = [0xff, 0xc0, 0, 11, 8, 0, 64, 0, 64, 1, 1, 0x11, 0];
+  const sos = [0xff, 0xda, 0, 8, 1, 1, 0, 0, 63, 0];
+  return Uint8Array.from([0xff, 0xd8, ...com, ...sof, ...sos, ...scan, 0xff, 0xd9, ...after]);
+}
+const MARKUP = ['<script>', '<html>', '<svg onload=x>', '<?xml version="1.0"?>', '%PDF-1.7', 'PK\x03\x04', '<?php', '<iframe'];
+const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+// Entropy-coded data never holds a lone FF (it is stuffed as FF 00); these stand for it.
+const scanBytes = fc.uint8Array({ minLength: 16, maxLength: 300 }).map((b) => b.map((v) => (v === 0xff ? 0xfe : v)));
+
+describe('polyglots, for any content', () => {
+  it('refuses markup or another format in a comment segment or after the image, wherever it sits', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MARKUP), fc.string(), scanBytes, fc.boolean(), (marker, text, scan, trailing) => {
+        const foreign = latin1(`${text}${marker}${text}`);
+        const bytes = trailing ? jpegWith(latin1('ok'), scan, foreign) : jpegWith(foreign, scan);
+        expect(() => inspectImage(bytes)).toThrow(/something else too/);
+      }),
+    );
+  });
+
+  it('never refuses a photo whose compressed pixel data happens to hold those bytes', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MARKUP), scanBytes, fc.nat(), (marker, scan, at) => {
+        const bytes = Array.from(scan);
+        bytes.splice(at % bytes.length, 0, ...latin1(marker));
+        expect(inspectImage(jpegWith(latin1('made by a camera'), Uint8Array.from(bytes)))).toMatchObject({
+          type: 'image/jpeg',
+          width: 64,
+          height: 64,
+        });
+      }),
+    );
+  });
+});
+
 describe('metadata parsers, for any bytes', () => {
   it('always finish and give an orientation from 1 to 8', () => {
     const headers = fc.constantFrom(
