@@ -1,7 +1,8 @@
 /**
  * `npm run eval:uploads`: the README's figures on real uploads. Composes a held-out catalogue with the
  * independent compositor, starts the API on the shipped models and posts every file through it.
- *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--sensitivity s]
+ *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--reuse]
+ *     [--sensitivity s ...] [--model NAME] [--models DIR]
  */
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,11 +22,11 @@ const { values } = parseArgs({
     reuse: { type: 'boolean', default: false },
     sensitivity: { type: 'string', multiple: true },
     model: { type: 'string' },
+    models: { type: 'string' },
   },
 });
-const manifest = parseManifest(
-  JSON.parse(await readFile(fileURLToPath(new URL('../../models/manifest.json', import.meta.url)), 'utf8')),
-);
+const modelsDir = values.models ?? fileURLToPath(new URL('../../models/', import.meta.url));
+const manifest = parseManifest(JSON.parse(await readFile(join(modelsDir, 'manifest.json'), 'utf8')));
 const modelName = values.model ?? manifest.default;
 const modelSeed = manifest.models.find((m) => m.name === modelName)?.seed ?? '2026';
 const dir = values.dir ?? join(tmpdir(), `blankspot-uploads-${values.seed}-${values.products}-${values.photos}`);
@@ -39,7 +40,7 @@ const labels = values.reuse
       modelSeed,
     });
 console.error(`composed ${labels.length} uploads in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-const server = await startNodeServer({ port: 0, config: { maxQueue: 10_000 } });
+const server = await startNodeServer({ port: 0, modelsDir, config: { maxQueue: 10_000 } });
 try {
   for (const sensitivity of values.sensitivity ?? ['balanced']) {
     const rows = await judgeUploads(server.url, dir, labels, { sensitivity, model: modelName });

@@ -12,12 +12,16 @@ import { parseManifest } from '@blankspot/core';
 import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
 import { composeUploads, judgeUploads, type UploadLabel, type UploadScores } from './uploads.js';
 
-// Measured on this catalogue (seed 101: 100 clean and 100 damaged products, 50 and 50 natural photos)
-// with the shipped default at its balanced threshold; see the README for the large run.
-const PRODUCT_FALSE_ALARMS_MAX = 5;
-const NATURAL_FALSE_ALARMS_MAX = 3;
-const RECALL_MIN = 0.8;
-const BOXES_MIN = 0.7;
+// Bounds a little below what localiser-wide 1.1.0 measured on this catalogue at its balanced threshold
+// (seed 101: 100 clean and 100 damaged products, 50 and 50 natural photos): 1 and 0 false alarms,
+// recall 56% on products and 100% on natural photos, 83% of boxes. The default before it (localiser-paper
+// 1.2.0 at 0.5) fails them: 20% false alarms on products and 82% recall on natural photos in the large run.
+// The README has the large run (npm run eval:uploads).
+const PRODUCT_FALSE_ALARMS_MAX = 3;
+const NATURAL_FALSE_ALARMS_MAX = 1;
+const PRODUCT_RECALL_MIN = 0.5;
+const NATURAL_RECALL_MIN = 0.95;
+const BOXES_MIN = 0.78;
 
 let dir: string;
 let server: NodeServer;
@@ -54,7 +58,8 @@ describe('held-out uploads through the API', () => {
     // Bounds from this catalogue (seed 101) with the shipped default; the README has the large run.
     expect(row(rows, 'product').falseAlarms.hits).toBeLessThanOrEqual(PRODUCT_FALSE_ALARMS_MAX);
     expect(row(rows, 'natural').falseAlarms.hits).toBeLessThanOrEqual(NATURAL_FALSE_ALARMS_MAX);
-    expect(row(rows, 'all').recall.rate).toBeGreaterThanOrEqual(RECALL_MIN);
+    expect(row(rows, 'product').recall.rate).toBeGreaterThanOrEqual(PRODUCT_RECALL_MIN);
+    expect(row(rows, 'natural').recall.rate).toBeGreaterThanOrEqual(NATURAL_RECALL_MIN);
     expect(row(rows, 'all').boxes.rate).toBeGreaterThanOrEqual(BOXES_MIN);
   });
 
