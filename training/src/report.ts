@@ -189,6 +189,9 @@ const pct = (v: number | null | undefined) => (v == null ? '—' : `${(100 * v).
 
 export async function writeReport(runsRoot: string, outDir: string): Promise<{ runs: number; file: string }> {
   const runs = await findRuns(runsRoot);
+  // Fine-tuned runs share their config with the run they started from: name them by their folder.
+  const runFolder = (r: Run) => relative(runsRoot, r.dir).split(/[\\/]/)[0];
+  const fineTuned = (r: Run) => (r.log.config.initFrom ? ` (fine-tuned, ${runFolder(r)})` : '');
   await mkdir(join(outDir, 'figures'), { recursive: true });
   const testSets = new Map<string, Promise<Examples>>();
   const scored: SetScore[] = [];
@@ -269,7 +272,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
   for (const { run, set, count, quality: q, localisation: loc } of scored) {
     const c = run.log.config;
     lines.push(
-      `| ${c.network} ${c.recipe}, ${c.data}, ${c.protocol} | ${set} | ${count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ` +
+      `| ${c.network} ${c.recipe}, ${c.data}, ${c.protocol}${fineTuned(run)} | ${set} | ${count} | ${pct(q.accuracy)} | ${pct(q.bayesCeiling)} | ` +
         `${(100 * (q.bayesCeiling - q.accuracy)).toFixed(1)} pts | ${interval(q.recall)} | ${interval(q.falseAlarms)} | ` +
         `${loc ? `${pct(loc.iouAtLeast07)} of ${loc.detected}` : '—'} |`,
     );
@@ -279,7 +282,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
   lines.push('', '## Learning curves', '');
   for (const r of runs) {
     const c = r.log.config;
-    const name = `${c.protocol}-${c.data.replace(/\+/g, '_')}-${c.network}-${c.recipe}`;
+    const name = `${c.protocol}-${c.data.replace(/\+/g, '_')}-${c.network}-${c.recipe}${c.initFrom ? `-${runFolder(r)}` : ''}`;
     const values = r.log.epochs.flatMap((e) => [
       { epoch: e.epoch, metric: 'loss', split: 'train', value: e.trainLoss },
       { epoch: e.epoch, metric: 'loss', split: 'validation', value: e.valLoss },
@@ -288,7 +291,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
     ]);
     const figure = await svg({
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: `${c.network}, ${c.recipe} recipe, ${c.data} (${c.protocol} protocol)`,
+      title: `${c.network}, ${c.recipe} recipe, ${c.data} (${c.protocol} protocol)${fineTuned(r)}`,
       data: { values },
       facet: { column: { field: 'metric', type: 'nominal', title: null } },
       spec: {
