@@ -87,7 +87,10 @@ export async function evaluateModels(
   const rows: EvaluationRow[] = [];
   try {
     for (const protocol of data.protocols) {
-      const { test } = await buildSplitsCached({ ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } }, data.cacheDir);
+      const { test } = await buildSplitsCached(
+        { ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } },
+        data.cacheDir,
+      );
       for (const { entry, session } of sessions) {
         const ev = await score(session, test);
         for (const [s, set] of test.sets.entries()) {

@@ -275,7 +275,13 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       seed: String(t.seed),
       counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
     };
-    operatingPoint = await chooseOperatingPoint(bytes, other || own, options.falseAlarmTarget, options.operatingSet, options.cacheDir);
+    operatingPoint = await chooseOperatingPoint(
+      bytes,
+      other || own,
+      options.falseAlarmTarget,
+      options.operatingSet,
+      options.cacheDir,
+    );
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
