@@ -49,7 +49,7 @@ function networkGrads(net: NetworkName, weights: Record<string, Float32Array>, i
 }
 
 describe('wasm training kernels match the cpu backend', () => {
-  for (const net of ['cnn-relu', 'cnn-leaky', 'localiser'] as const) {
+  for (const net of ['cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide'] as const) {
     for (const negativeBias of [false, true]) {
       it(`${net} whole-network gradients${negativeBias ? ' with all-negative pooling windows' : ''}`, async () => {
         await useBackend('cpu');
