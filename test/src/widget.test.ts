@@ -192,6 +192,82 @@ describe('the widget on an upload form', () => {
     expect(thresholds[0]).toBeLessThan(thresholds[1]);
   });
 
+  it('in block mode keeps a flagged photo out of the form; in warn mode only shows the verdict', async () => {
+    const damaged = await withRect(NATURAL[0]);
+    const widget = page.locator('blankspot-check');
+    try {
+      for (const [mode, submittable] of [
+        ['block', false],
+        ['warn', true],
+      ] as const) {
+        await widget.evaluate((el, m) => el.setAttribute('mode', m), mode);
+        const result = page.evaluate(
+          () =>
+            new Promise<boolean>((resolve) =>
+              document.addEventListener('blankspot-result', (e) => resolve((e as CustomEvent).detail.result.flagged), {
+                once: true,
+              }),
+            ),
+        );
+        await page.setInputFiles('#image', { name: `${mode}.jpg`, mimeType: 'image/jpeg', buffer: damaged });
+        expect(await result, mode).toBe(true);
+        expect(await page.locator('#image').evaluate((el: HTMLInputElement) => el.validity.valid), mode).toBe(submittable);
+        // Only confirm mode offers to upload anyway.
+        expect(await widget.locator('button').isVisible(), mode).toBe(false);
+      }
+    } finally {
+      await widget.evaluate((el) => el.setAttribute('mode', 'confirm'));
+    }
+  });
+
+  it('says why when its model cannot be loaded, and checks again once it can', async () => {
+    const manifestText = await (await fetch(`${server.url}/models/manifest.json`)).text();
+    const manifest = JSON.parse(manifestText) as { default: string; models: Array<{ name: string; file: string }> };
+    const file = manifest.models.find((m) => m.name === manifest.default)!.file;
+    const corrupt = Buffer.from(await (await fetch(`${server.url}/models/${file}`)).arrayBuffer());
+    corrupt[corrupt.length >> 1] ^= 0xff;
+    // A models folder whose file no longer matches its manifest (a bad deploy, a proxy rewriting bytes).
+    await page.route('**/broken-models/**', (route) =>
+      new URL(route.request().url()).pathname.endsWith('manifest.json')
+        ? route.fulfill({ body: manifestText, contentType: 'application/json' })
+        : route.fulfill({ body: corrupt, contentType: 'application/octet-stream' }),
+    );
+    const widget = page.locator('blankspot-check');
+    const status = widget.locator('[role=status]');
+    const photo = await sharp(NATURAL[3]).resize(600, 600).jpeg().toBuffer();
+    const outcome = () =>
+      page.evaluate(
+        () =>
+          new Promise<string>((resolve) => {
+            const done = (e: Event) => {
+              document.removeEventListener('blankspot-error', done);
+              document.removeEventListener('blankspot-result', done);
+              resolve(e.type === 'blankspot-error' ? (e as CustomEvent).detail.code : 'RESULT');
+            };
+            document.addEventListener('blankspot-error', done);
+            document.addEventListener('blankspot-result', done);
+          }),
+      );
+    try {
+      for (const [models, code, message] of [
+        ['/nowhere/', 'MODEL_UNAVAILABLE', /cannot load the model list \(404\)/],
+        ['/broken-models/', 'BAD_MODEL_FILE', /sha256/],
+      ] as const) {
+        await widget.evaluate((el, m) => el.setAttribute('models', m), models);
+        const got = outcome();
+        await page.setInputFiles('#image', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: photo });
+        expect(await got, models).toBe(code);
+        await expect.poll(() => status.textContent()).toMatch(message);
+      }
+    } finally {
+      await widget.evaluate((el) => el.setAttribute('models', '/models/'));
+      await page.unroute('**/broken-models/**');
+    }
+    const again = outcome();
+    await page.setInputFiles('#image', { name: 'again.jpg', mimeType: 'image/jpeg', buffer: photo });
+    expect(await again).toBe('RESULT');
+  });
+
   it('agrees with the API on 20+ real photos: JPEG, PNG, WebP, EXIF orientations 1-8, alpha', async () => {
     const bodies: Array<[string, Buffer]> = [];
     for (const [i, p] of NATURAL.entries()) {
