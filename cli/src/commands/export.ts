@@ -1,0 +1,74 @@
+/** `blankspot export`: a checkpoint to ONNX, checked against the trainer; thresholds; publishing to a manifest. */
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { PROTOCOLS, useBackend, type Protocol } from '@blankspot/training';
+import { positiveInt, positiveNumber } from '../options.js';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export a trained checkpoint to ONNX, checked against the trainer; optionally publish it to a models/ manifest')
+    .argument('<checkpoint>', 'a run folder written by blankspot train (model.json + weights.bin)')
+    .option('--out <file>', 'ONNX file to write (default: <name>.onnx)')
+    .option('--name <name>', 'model name (default: the network name)')
+    .option('--model-version <version>', 'model version', '1.0.0')
+    .option(
+      '--manifest <file>',
+      'add the model to this manifest (the ONNX file must be in the same folder) and write its model card',
+    )
+    .option('--default', 'make it the manifest default')
+    .option('--rescore', "score the checkpoint again on its own test split with today's code (e.g. the box reader)")
+    .option(
+      '--false-alarm-target <rate>',
+      'choose the thresholds on the validation split: at most this share of clean images flagged (e.g. 0.01)',
+      positiveNumber,
+    )
+    .option('--operating-set <set>', 'the data set whose clean images the target applies to (default: products)')
+    .addOption(
+      new Option(
+        '--operating-protocol <protocol>',
+        "choose the thresholds on a validation set built under this protocol instead of the checkpoint's own",
+      ).choices([...PROTOCOLS]),
+    )
+    .option('--operating-size <n>', 'images in that validation set', positiveInt, 4000)
+    .action(async (checkpoint: string, o) => {
+      // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
+      const { exportCheckpoint, publishModel } = await import('@blankspot/export');
+      await useBackend('auto');
+      const name = (o.name as string | undefined) ?? undefined;
+      const result = await exportCheckpoint(
+        resolve(checkpoint),
+        resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`),
+        {
+          name,
+          version: o.modelVersion,
+          rescore: Boolean(o.rescore),
+          falseAlarmTarget: o.falseAlarmTarget as number | undefined,
+          operatingSet: o.operatingSet as string | undefined,
+          operatingProtocol: o.operatingProtocol as Protocol | undefined,
+          operatingSize: o.operatingSize as number,
+          cacheDir: resolve('.cache/datasets'),
+        },
+      );
+      console.log(
+        `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
+          `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
+      );
+      const op = result.operatingPoint;
+      if (op) {
+        console.log(
+          `thresholds on ${op.chosenOn}: ` +
+            (['high', 'balanced', 'low'] as const)
+              .map(
+                (s) =>
+                  `${s} ${op.thresholds[s].toFixed(4)} (false alarms ${(100 * op.falseAlarms[s]).toFixed(2)}%, recall ${(100 * op.recall[s]).toFixed(2)}%)`,
+              )
+              .join(', '),
+        );
+      }
+      if (o.manifest) {
+        const manifest = await publishModel(result, resolve(o.manifest), Boolean(o.default));
+        console.log(`updated ${o.manifest}: ${manifest.models.length} models, default ${manifest.default}`);
+      }
+    });
+}

@@ -1,0 +1,158 @@
+/** `blankspot train`: one run per network x data set x protocol, with progress and a log per epoch. */
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  DATASET_NAMES,
+  NETWORK_NAMES,
+  PROTOCOLS,
+  RECIPES,
+  buildSplitsCached,
+  runTraining,
+  useBackend,
+  type BackendName,
+  type DataOptions,
+  type DatasetName,
+  type NetworkName,
+  type Protocol,
+  type RecipeName,
+} from '@blankspot/training';
+import { list, dataList, positiveInt, positiveNumber, dataOptions } from '../options.js';
+
+export function registerTrain(program: Command): void {
+  dataOptions(
+    program
+      .command('train')
+      .description('train networks; one run per network x data set x protocol')
+      .addOption(
+        new Option('--network <names>', `networks: ${NETWORK_NAMES.join(', ')} or all`)
+          .default([...NETWORK_NAMES], 'all')
+          .argParser(list(NETWORK_NAMES, 'network')),
+      )
+      .addOption(
+        new Option('--data <sets>', `data sets, comma = separate runs, + = one mixture; ${DATASET_NAMES.join(', ')}, all or mix`)
+          .default(
+            DATASET_NAMES.map((d) => [d]),
+            'all',
+          )
+          .argParser(dataList),
+      )
+      .addOption(
+        new Option('--protocol <names>', 'paper, realistic, upload, or both (paper and realistic)')
+          .default(['paper'], 'paper')
+          .argParser(list(PROTOCOLS, 'protocol')),
+      )
+      .addOption(new Option('--recipe <name>', 'training recipe').choices(Object.keys(RECIPES)).default('modern'))
+      .option('--epochs <n>', 'override the recipe epochs', positiveInt)
+      .option('--batch-size <n>', 'override the recipe batch size', positiveInt)
+      .option('--lr <rate>', 'override the recipe learning rate', positiveNumber)
+      .option('--init <checkpoint>', "start from this run's weights (fine-tuning) instead of fresh ones")
+      .option('--train-size <n>', 'training examples', positiveInt, 8000)
+      .option('--val-size <n>', 'validation examples', positiveInt, 1000)
+      .option('--test-size <n>', 'test examples', positiveInt, 1000)
+      .addOption(
+        new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+      )
+      .option('--out <dir>', 'where runs are written', 'runs')
+      .option(
+        '--cache <dir>',
+        'keep generated data sets here and reuse them (they are deterministic from the options)',
+        '.cache/datasets',
+      )
+      .option('--no-cache', 'build the data sets afresh and keep nothing')
+      .option('--quiet', 'no progress bar, one line per epoch'),
+  ).action(async (o) => {
+    const backend = await useBackend(o.backend as BackendName | 'auto');
+    const showBar = !o.quiet && process.stderr.isTTY;
+    for (const protocol of o.protocol as Protocol[]) {
+      for (const sets of o.data as DatasetName[][]) {
+        const data = sets.join('+');
+        const counts = { train: o.trainSize as number, val: o.valSize as number, test: o.testSize as number };
+        const dataBar = showBar
+          ? new cliProgress.SingleBar(
+              { format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` },
+              cliProgress.Presets.shades_classic,
+            )
+          : null;
+        dataBar?.start(counts.train + counts.val + counts.test, 0);
+        const options: DataOptions = {
+          sets,
+          protocol,
+          seed: o.seed,
+          counts,
+          photosDir: o.photos,
+          cutoutsDir: o.cutouts,
+          catalogueDir: o.catalogue,
+          onProgress: (done) => dataBar?.update(done),
+        };
+        const splits = await buildSplitsCached(options, o.cache === false ? undefined : resolve(o.cache));
+        dataBar?.stop();
+        for (const network of o.network as NetworkName[]) {
+          const recipe = RECIPES[o.recipe as RecipeName];
+          const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
+          const bar = showBar
+            ? new cliProgress.SingleBar(
+                {
+                  format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}`,
+                },
+                cliProgress.Presets.shades_classic,
+              )
+            : null;
+          let batchesPerEpoch = 0;
+          let lastVal = '-';
+          const { dir, log } = await runTraining(
+            splits,
+            {
+              network,
+              recipe: o.recipe,
+              protocol,
+              data,
+              seed: o.seed,
+              counts,
+              backend,
+              epochs: o.epochs,
+              batchSize: o.batchSize,
+              learningRate: o.lr,
+              ...(o.init ? { initFrom: resolve(o.init) } : {}),
+            },
+            resolve(o.out),
+            {
+              onBatch: ({ epoch, batch, batches, loss, accuracy }) => {
+                if (bar == null) return;
+                if (batchesPerEpoch === 0) {
+                  batchesPerEpoch = batches;
+                  bar.start(batches * epochs, 0, { epoch, loss: '-', acc: '-', val: lastVal });
+                }
+                bar.update((epoch - 1) * batches + batch, {
+                  epoch,
+                  loss: loss.toFixed(4),
+                  acc: accuracy.toFixed(3),
+                  val: lastVal,
+                });
+              },
+              onEpoch: (e) => {
+                lastVal = e.valAccuracy.toFixed(4);
+                if (bar == null) {
+                  console.log(
+                    `${network} ${data} ${protocol} epoch ${e.epoch}/${epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${e.trainAccuracy.toFixed(4)}, ` +
+                      `val loss ${e.valLoss.toFixed(4)} acc ${e.valAccuracy.toFixed(4)}` +
+                      (e.deadFraction == null ? '' : `, dead units ${(100 * e.deadFraction).toFixed(1)}%`) +
+                      `, ${e.secondsPer1000.toFixed(3)} s/epoch/1000 images`,
+                  );
+                }
+              },
+            },
+          );
+          bar?.stop();
+          console.log(
+            `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)}` +
+              (log.test!.localisation
+                ? `, boxes with IoU >= 0.7: ${(100 * log.test!.localisation.iouAtLeast07).toFixed(2)}% of ${log.test!.localisation.detected} detected`
+                : '') +
+              ` -> ${dir}`,
+          );
+        }
+      }
+    }
+  });
+}
