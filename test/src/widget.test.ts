@@ -92,6 +92,22 @@ function browserCheck(p: Page, bytes: Buffer, preprocessOn: 'gpu' | 'cpu' = 'gpu
   );
 }
 
+/** The widget's next outcome on the page: 'RESULT', or the code of its blankspot-error. */
+function nextOutcome(p: Page): Promise<string> {
+  return p.evaluate(
+    () =>
+      new Promise<string>((resolve) => {
+        const finish = (e: Event) => {
+          document.removeEventListener('blankspot-error', finish);
+          document.removeEventListener('blankspot-result', finish);
+          resolve(e.type === 'blankspot-error' ? (e as CustomEvent).detail.code : 'RESULT');
+        };
+        document.addEventListener('blankspot-error', finish);
+        document.addEventListener('blankspot-result', finish);
+      }),
+  );
+}
+
 async function defaultLocalises(): Promise<boolean> {
   const { models } = (await (await fetch(`${server.url}/v1/models`)).json()) as {
     models: Array<{ default: boolean; localises: boolean }>;
@@ -235,19 +251,7 @@ describe('the widget on an upload form', () => {
     const widget = page.locator('blankspot-check');
     const status = widget.locator('[role=status]');
     const photo = await sharp(NATURAL[3]).resize(600, 600).jpeg().toBuffer();
-    const outcome = () =>
-      page.evaluate(
-        () =>
-          new Promise<string>((resolve) => {
-            const done = (e: Event) => {
-              document.removeEventListener('blankspot-error', done);
-              document.removeEventListener('blankspot-result', done);
-              resolve(e.type === 'blankspot-error' ? (e as CustomEvent).detail.code : 'RESULT');
-            };
-            document.addEventListener('blankspot-error', done);
-            document.addEventListener('blankspot-result', done);
-          }),
-      );
+    const outcome = () => nextOutcome(page);
     try {
       for (const [models, code, message] of [
         ['/nowhere/', 'MODEL_UNAVAILABLE', /cannot load the model list \(404\)/],
@@ -337,18 +341,7 @@ describe('the widget on an upload form', () => {
       ['large.jpg', 'image/jpeg', large, /white rectangle/],
     ];
     for (const [name, mimeType, buffer, message] of cases) {
-      const done = page.evaluate(
-        () =>
-          new Promise((resolve) => {
-            const finish = (e: Event) => {
-              document.removeEventListener('blankspot-error', finish);
-              document.removeEventListener('blankspot-result', finish);
-              resolve(e.type === 'blankspot-error' ? (e as CustomEvent).detail.code : 'RESULT');
-            };
-            document.addEventListener('blankspot-error', finish);
-            document.addEventListener('blankspot-result', finish);
-          }),
-      );
+      const done = nextOutcome(page);
       // A 10 ms timer runs while the widget works: the longest gap between its ticks is how long the
       // page could not answer a click, measured during the check, not after it.
       await page.evaluate(() => {

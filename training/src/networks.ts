@@ -102,98 +102,59 @@ function cnnSpec(name: NetworkName, activation: Layer, description: string): Net
   };
 }
 
-const LOCAL_FILTERS = [8, 16, 16];
-
 function convParam(name: string, ci: number, co: number, k = KERNEL): ParamSpec {
   return { name, shape: [k, k, ci, co], init: 'glorot', fanIn: k * k * ci, fanOut: k * k * co };
 }
 
 /**
- * Fully convolutional, so every cell of its output grid looks at the photo around it: 'same' 5x5
- * convs (leaky ReLU, which does not die) with two 2x2 pools give a 16x16 grid whose cells see 32x32
- * input pixels, enough to take in a whole 16x16 square and the edges around it.
+ * A fully convolutional localiser: 'same' 5x5 convs with `filters[i]` filters (leaky ReLU, which does
+ * not die), a 2x2 max-pool after the first two, then a 1x1 conv to one logit per cell of the 16x16 grid.
  */
-function localiserSpec(): NetworkSpec {
-  const [f1, f2, f3] = LOCAL_FILTERS;
+function localiserNetwork(name: NetworkName, filters: readonly number[]): NetworkSpec {
   const act: Layer = { op: 'leakyRelu', alpha: 0.01 };
+  const params: ParamSpec[] = [];
+  const layers: Layer[] = [];
+  const steps: string[] = [];
+  filters.forEach((f, i) => {
+    const conv = `conv${i + 1}`;
+    params.push(convParam(`${conv}/kernel`, i === 0 ? 1 : filters[i - 1], f), {
+      name: `${conv}/bias`,
+      shape: [f],
+      init: 'zeros',
+    });
+    layers.push({ op: 'conv', kernel: `${conv}/kernel`, bias: `${conv}/bias`, pad: 2 }, act);
+    steps.push(`conv ${f}x5x5 same -> leaky ReLU`);
+    if (i < 2) {
+      layers.push({ op: 'maxPool', size: POOL });
+      steps.push(`maxpool ${POOL}`);
+    }
+  });
+  params.push(
+    convParam('heat/kernel', filters[filters.length - 1], 1, 1),
+    { name: 'heat/bias', shape: [1], init: 'zeros' },
+    { name: 'detect/bias', shape: [1], init: 'zeros' },
+  );
+  layers.push({ op: 'heatmap', kernel: 'heat/kernel', bias: 'heat/bias', detectBias: 'detect/bias' }, { op: 'softmax' });
   return {
-    name: 'localiser',
+    name,
     description:
-      `fully convolutional: conv ${f1}x5x5 same -> leaky ReLU -> maxpool 2 -> conv ${f2}x5x5 same -> leaky ReLU -> ` +
-      `maxpool 2 -> conv ${f3}x5x5 same -> leaky ReLU -> 1x1 conv -> heatmap 16x16 (sigmoid, share of each 4x4 cell ` +
+      `fully convolutional: ${steps.join(' -> ')} -> 1x1 conv -> heatmap 16x16 (sigmoid, share of each 4x4 cell ` +
       'covered); prob = softmax(0, max cell logit + b)',
-    params: [
-      convParam('conv1/kernel', 1, f1),
-      { name: 'conv1/bias', shape: [f1], init: 'zeros' },
-      convParam('conv2/kernel', f1, f2),
-      { name: 'conv2/bias', shape: [f2], init: 'zeros' },
-      convParam('conv3/kernel', f2, f3),
-      { name: 'conv3/bias', shape: [f3], init: 'zeros' },
-      convParam('heat/kernel', f3, 1, 1),
-      { name: 'heat/bias', shape: [1], init: 'zeros' },
-      { name: 'detect/bias', shape: [1], init: 'zeros' },
-    ],
-    layers: [
-      { op: 'conv', kernel: 'conv1/kernel', bias: 'conv1/bias', pad: 2 },
-      act,
-      { op: 'maxPool', size: POOL },
-      { op: 'conv', kernel: 'conv2/kernel', bias: 'conv2/bias', pad: 2 },
-      act,
-      { op: 'maxPool', size: POOL },
-      { op: 'conv', kernel: 'conv3/kernel', bias: 'conv3/bias', pad: 2 },
-      act,
-      { op: 'heatmap', kernel: 'heat/kernel', bias: 'heat/bias', detectBias: 'detect/bias' },
-      { op: 'softmax' },
-    ],
+    params,
+    layers,
   };
 }
 
-const WIDE_FILTERS = [16, 32, 32, 32];
-
 /**
- * The localiser for real uploads: twice as wide and one 5x5 conv deeper, so each of its 16x16 cells
+ * `localiser`: every cell of its 16x16 grid sees 32x32 input pixels, enough to take in a whole 16x16
+ * square and the edges around it.
+ *
+ * `localiser-wide`, the localiser for real uploads: twice as wide and one 5x5 conv deeper, so each cell
  * sees 48x48 input pixels. On upload-protocol data the 8-16-16 localiser stalled at 77% (train and
  * validation alike: too small, not overfitting), because telling a pasted rectangle from a burnt-out
  * sky, a white label or a pale product takes the straightness and flatness of edges over a longer range.
  */
-function localiserWideSpec(): NetworkSpec {
-  const [f1, f2, f3, f4] = WIDE_FILTERS;
-  const act: Layer = { op: 'leakyRelu', alpha: 0.01 };
-  return {
-    name: 'localiser-wide',
-    description:
-      `fully convolutional: conv ${f1}x5x5 same -> leaky ReLU -> maxpool 2 -> conv ${f2}x5x5 same -> leaky ReLU -> ` +
-      `maxpool 2 -> conv ${f3}x5x5 same -> leaky ReLU -> conv ${f4}x5x5 same -> leaky ReLU -> 1x1 conv -> heatmap 16x16 ` +
-      '(sigmoid, share of each 4x4 cell covered); prob = softmax(0, max cell logit + b)',
-    params: [
-      convParam('conv1/kernel', 1, f1),
-      { name: 'conv1/bias', shape: [f1], init: 'zeros' },
-      convParam('conv2/kernel', f1, f2),
-      { name: 'conv2/bias', shape: [f2], init: 'zeros' },
-      convParam('conv3/kernel', f2, f3),
-      { name: 'conv3/bias', shape: [f3], init: 'zeros' },
-      convParam('conv4/kernel', f3, f4),
-      { name: 'conv4/bias', shape: [f4], init: 'zeros' },
-      convParam('heat/kernel', f4, 1, 1),
-      { name: 'heat/bias', shape: [1], init: 'zeros' },
-      { name: 'detect/bias', shape: [1], init: 'zeros' },
-    ],
-    layers: [
-      { op: 'conv', kernel: 'conv1/kernel', bias: 'conv1/bias', pad: 2 },
-      act,
-      { op: 'maxPool', size: POOL },
-      { op: 'conv', kernel: 'conv2/kernel', bias: 'conv2/bias', pad: 2 },
-      act,
-      { op: 'maxPool', size: POOL },
-      { op: 'conv', kernel: 'conv3/kernel', bias: 'conv3/bias', pad: 2 },
-      act,
-      { op: 'conv', kernel: 'conv4/kernel', bias: 'conv4/bias', pad: 2 },
-      act,
-      { op: 'heatmap', kernel: 'heat/kernel', bias: 'heat/bias', detectBias: 'detect/bias' },
-      { op: 'softmax' },
-    ],
-  };
-}
+const LOCALISER_FILTERS = { localiser: [8, 16, 16], 'localiser-wide': [16, 32, 32, 32] } as const;
 
 export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   lr: {
@@ -215,8 +176,8 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
     { op: 'leakyRelu', alpha: 0.01 },
     'conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> conv 8x5x5 -> leaky ReLU 0.01 -> maxpool 2 -> dense 2 -> softmax',
   ),
-  localiser: localiserSpec(),
-  'localiser-wide': localiserWideSpec(),
+  localiser: localiserNetwork('localiser', LOCALISER_FILTERS.localiser),
+  'localiser-wide': localiserNetwork('localiser-wide', LOCALISER_FILTERS['localiser-wide']),
 };
 
 /** True for networks whose ONNX file also has a `heatmap` output. */
