@@ -3,13 +3,32 @@
  * means, the model input made from them, and what it refuses. It lives here, not in the core,
  * because the core has no decoder to check it against.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { jpegLumaBlockMeans, jpegToInput, preprocess, type JpegBlockMeans } from '@blankspot/core';
 import { photoFiles } from './fixtures.js';
 
 const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.meta.url));
+
+/** A progressive JPEG with restart markers, written by OpenCV's libjpeg (Debian's python3-opencv). */
+async function progressiveWithRestarts(photo: string): Promise<Buffer> {
+  const out = join(await mkdtemp(join(tmpdir(), 'blankspot-rst-')), 'p.jpg');
+  const script =
+    'import cv2,sys; i=cv2.resize(cv2.imread(sys.argv[1]),(1000,777),interpolation=cv2.INTER_AREA); ' +
+    'cv2.imwrite(sys.argv[2],i,[cv2.IMWRITE_JPEG_QUALITY,85,cv2.IMWRITE_JPEG_PROGRESSIVE,1,cv2.IMWRITE_JPEG_RST_INTERVAL,3])';
+  await promisify(execFile)('/usr/bin/python3', ['-c', script, photo, out]);
+  const jpeg = await readFile(out);
+  // It is what it says: a progressive frame (SOF2) and a restart interval (DRI), with restart markers.
+  expect(jpeg.includes(Buffer.from([0xff, 0xc2]))).toBe(true);
+  expect(jpeg.includes(Buffer.from([0xff, 0xdd]))).toBe(true);
+  expect(jpeg.includes(Buffer.from([0xff, 0xd0]))).toBe(true);
+  return jpeg;
+}
 
 /** Rec.601 luma of each full 8x8 block of the decoded image, next to the reader's mean for it. */
 async function compareBlocks(jpeg: Buffer, blocks: JpegBlockMeans): Promise<number[]> {
@@ -52,6 +71,7 @@ describe('jpegLumaBlockMeans', async () => {
     ],
     ['restart markers, colour (OpenCV)', () => fixture('restart-colour-650x531.jpg'), { mean: 1, p99: 4 }],
     ['restart markers, greyscale (OpenCV)', () => fixture('restart-grey-650x531.jpg'), { mean: 0.3, p99: 1 }],
+    ['progressive with restart markers (OpenCV)', () => progressiveWithRestarts(photo), { mean: 1, p99: 4 }],
   ];
   for (const [name, make, limit] of cases) {
     it(`reads each block's mean luma: ${name}`, async () => {
