@@ -264,9 +264,14 @@ export function createApp(
 
   app.get('/', (c) => c.html(DEMO_PAGE));
 
-  app.notFound((c) =>
-    c.json(toErrorBody(new BlankspotError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c.get('requestId')).body, 404),
-  );
+  app.notFound((c) => {
+    const record = c.get('record') as RecordFields | undefined;
+    if (record) record.error = 'NOT_FOUND';
+    return c.json(
+      toErrorBody(new BlankspotError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c.get('requestId')).body,
+      404,
+    );
+  });
 
   // The one place errors become responses: a code, a message, the request id; never a stack trace.
   app.onError((err, c) => {

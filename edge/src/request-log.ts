@@ -8,7 +8,9 @@ export interface RequestRecord {
   time: string;
   requestId: string;
   method: string;
+  /** The matched route ('/v1/check'), or '*' for a path no route knows: a bounded set, fit for metric labels. */
   route: string;
+  path: string;
   status: number;
   /** The error code of a refused request. */
   error?: string;
@@ -23,7 +25,9 @@ export interface RequestRecord {
 }
 
 /** What a handler or the error handler adds to the request's record. */
-export type RecordFields = Partial<Omit<RequestRecord, 'time' | 'requestId' | 'method' | 'route' | 'status' | 'durationMs'>>;
+export type RecordFields = Partial<
+  Omit<RequestRecord, 'time' | 'requestId' | 'method' | 'route' | 'path' | 'status' | 'durationMs'>
+>;
 
 export type RequestObserver = (record: RequestRecord) => void;
 
@@ -43,7 +47,8 @@ export function observeRequests(observers: RequestObserver[]): MiddlewareHandler
       time: new Date().toISOString(),
       requestId: c.get('requestId'),
       method: c.req.method,
-      route: c.req.routePath === '/*' ? c.req.path : c.req.routePath,
+      route: c.req.routePath === '/*' ? '*' : c.req.routePath,
+      path: c.req.path,
       status: c.res.status,
       ...c.get('record'),
       durationMs: Math.round((performance.now() - started) * 100) / 100,

@@ -80,6 +80,8 @@ describe('the README, as a newcomer runs it', () => {
         score: answer.score,
         bytes: (await readFile(photo)).length,
       });
+      // Paths no route knows share one label, so scanners cannot grow the metrics without bound.
+      expect((await fetch(`${url}/no/such/path`)).status).toBe(404);
       // Prometheus metrics, in its text format, counting that request.
       const metrics = await fetch(`${url}/metrics`);
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -90,6 +92,8 @@ describe('the README, as a newcomer runs it', () => {
       expect(text).toMatch(new RegExp(`blankspot_model_loaded\\{model="${answer.model.name}",default="true"\\} 1`));
       expect(text).toMatch(/blankspot_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/check"\}/);
       expect(text).toMatch(/blankspot_checks_in_progress\{state="waiting"\} 0/);
+      expect(text).toMatch(/blankspot_requests_total\{route="\*",status="404",code="NOT_FOUND",model=""\} 1/);
+      expect(text).not.toContain('no/such/path');
     } finally {
       await stop(child);
     }
