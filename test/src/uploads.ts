@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { iou } from '@blankspot/core';
 import { heldOutSources, wilson, type Rate } from '@blankspot/training';
 
 const COMPOSER = fileURLToPath(new URL('../uploads/compose.py', import.meta.url));
@@ -62,13 +63,7 @@ export async function readLabels(dir: string): Promise<UploadLabel[]> {
 }
 
 type Box = NonNullable<UploadLabel['box']>;
-
-function iou(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
-  const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = w * h;
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
+const asInputBox = (b: Box) => ({ x: b.x, y: b.y, w: b.width, h: b.height });
 
 export interface UploadScores {
   kind: string;
@@ -106,7 +101,9 @@ export async function judgeUploads(
     const clean = idx.filter((i) => !labels[i].damaged && answers[i]);
     const damaged = idx.filter((i) => labels[i].damaged && answers[i]);
     const caught = damaged.filter((i) => answers[i]!.flagged);
-    const goodBoxes = caught.filter((i) => answers[i]!.box != null && iou(answers[i]!.box!, labels[i].box!) >= 0.7);
+    const goodBoxes = caught.filter(
+      (i) => answers[i]!.box != null && iou(asInputBox(answers[i]!.box!), asInputBox(labels[i].box!)) >= 0.7,
+    );
     out.push({
       kind,
       falseAlarms: wilson(clean.filter((i) => answers[i]!.flagged).length, clean.length),

@@ -52,13 +52,26 @@ export interface Layer {
   top: number;
 }
 
-/** Layers composed in order over a solid background, by sharp (premultiplied alpha). */
+/** The part of a layer inside a width x height canvas (sharp refuses overhangs); null when none is. */
+function clipLayer(layer: Layer, width: number, height: number): Layer | null {
+  const left = Math.round(layer.left);
+  const top = Math.round(layer.top);
+  const x0 = Math.max(0, -left);
+  const y0 = Math.max(0, -top);
+  const x1 = Math.min(layer.image.width, width - left);
+  const y1 = Math.min(layer.image.height, height - top);
+  if (x1 - x0 < 1 || y1 - y0 < 1) return null;
+  return { image: cropRgba(layer.image, x0, y0, x1 - x0, y1 - y0), left: left + x0, top: top + y0 };
+}
+
+/** Layers composed in order over a solid background, by sharp (premultiplied alpha); overhangs are cut off. */
 export async function compose(width: number, height: number, background: number, layers: Layer[]): Promise<RgbaImage> {
+  const inside = layers.map((l) => clipLayer(l, width, height)).filter((l): l is Layer => l != null);
   const { data, info } = await sharp({
     create: { width, height, channels: 4, background: { r: background, g: background, b: background, alpha: 1 } },
   })
     .composite(
-      layers.map((l) => ({
+      inside.map((l) => ({
         input: Buffer.from(l.image.data.buffer, l.image.data.byteOffset, l.image.data.length),
         raw: { width: l.image.width, height: l.image.height, channels: 4 as const },
         left: Math.round(l.left),

@@ -202,23 +202,7 @@ export async function productScene(pickCutout: () => Promise<RgbaImage>, rng: Rn
     }
     layers.push({ image: object, left, top });
   }
-  const background = studioBackground(width, height, rng);
-  return composeOver(background, layers);
-}
-
-/** Layers over a background image; overhangs are cut off because sharp refuses them. */
-async function composeOver(background: RgbaImage, layers: Layer[]): Promise<RgbaImage> {
-  const clipped = layers.flatMap((l) => {
-    const left = Math.round(l.left);
-    const top = Math.round(l.top);
-    const x0 = Math.max(0, -left);
-    const y0 = Math.max(0, -top);
-    const x1 = Math.min(l.image.width, background.width - left);
-    const y1 = Math.min(l.image.height, background.height - top);
-    if (x1 - x0 < 1 || y1 - y0 < 1) return [];
-    return [{ image: cropRgba(l.image, x0, y0, x1 - x0, y1 - y0), left: left + x0, top: top + y0 }];
-  });
-  return compose(background.width, background.height, 255, [{ image: background, left: 0, top: 0 }, ...clipped]);
+  return compose(width, height, 255, [{ image: studioBackground(width, height, rng), left: 0, top: 0 }, ...layers]);
 }
 
 /**

@@ -153,23 +153,7 @@ export async function productSource(cutoutDir: string, seed: string | number, ca
         layers.push({ image: shadow, left: left - pad + rng.uniform(2, 8), top: top - pad + rng.uniform(2, 8) });
       }
       layers.push({ image: object, left, top });
-      return compose(
-        canvas,
-        canvas,
-        background,
-        layers.map((l) => clipLayer(l, canvas)),
-      );
+      return compose(canvas, canvas, background, layers);
     },
   };
-}
-
-/** sharp refuses layers that reach outside the canvas, so the overhang is cut off first. */
-function clipLayer(layer: { image: RgbaImage; left: number; top: number }, canvas: number) {
-  const left = Math.round(layer.left);
-  const top = Math.round(layer.top);
-  const x0 = Math.max(0, -left);
-  const y0 = Math.max(0, -top);
-  const x1 = Math.min(layer.image.width, canvas - left);
-  const y1 = Math.min(layer.image.height, canvas - top);
-  return { image: cropRgba(layer.image, x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0)), left: left + x0, top: top + y0 };
 }
