@@ -1,5 +1,6 @@
 /** Option parsers shared by the commands. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { FRAMINGS } from '@blankspot/core';
 import { DATASET_NAMES, type DatasetName } from '@blankspot/training';
 
 export function list<T extends string>(allowed: readonly T[], what: string) {
@@ -40,4 +41,12 @@ export const dataOptions = (cmd: Command) =>
     .option('--seed <seed>', 'seed for data, weights and shuffling', '1')
     .option('--photos <dir>', 'folder of natural photos for the photos set (default: the repo data)')
     .option('--cutouts <dir>', 'folder of RGBA cut-outs for the products set (default: the repo data)')
-    .option('--catalogue <dir>', 'your own catalogue images, used as the products set');
+    .option('--catalogue <dir>', 'your own catalogue images, used as the products set')
+    .addOption(
+      new Option(
+        '--framing <name>',
+        'which part of each photo the inputs show: full, or content (the square around what stands on a plain light background)',
+      )
+        .choices([...FRAMINGS])
+        .default('full'),
+    );

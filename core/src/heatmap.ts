@@ -5,6 +5,7 @@
  * to the pixel (`snapBoxToInput`). The API and the widget both call this, so they draw the same box.
  */
 import { INPUT_SIZE } from './contract.js';
+import { inputBoxToPhoto, type Frame } from './framing.js';
 
 export interface Heatmap {
   /** Row-major scores in [0,1], height x width cells. */
@@ -210,10 +211,15 @@ export function boxInImage(
 ): { x: number; y: number; width: number; height: number } {
   const sx = width / inputSize;
   const sy = height / inputSize;
-  const x0 = Math.min(width, Math.max(0, Math.round(box.x * sx)));
-  const y0 = Math.min(height, Math.max(0, Math.round(box.y * sy)));
-  const x1 = Math.min(width, Math.max(x0, Math.round((box.x + box.w) * sx)));
-  const y1 = Math.min(height, Math.max(y0, Math.round((box.y + box.h) * sy)));
+  return wholeInside({ x: box.x * sx, y: box.y * sy, w: box.w * sx, h: box.h * sy }, width, height);
+}
+
+/** A box in a photo's pixels rounded to whole pixels and cut to the photo. */
+function wholeInside(box: InputBox, width: number, height: number): { x: number; y: number; width: number; height: number } {
+  const x0 = Math.min(width, Math.max(0, Math.round(box.x)));
+  const y0 = Math.min(height, Math.max(0, Math.round(box.y)));
+  const x1 = Math.min(width, Math.max(x0, Math.round(box.x + box.w)));
+  const y1 = Math.min(height, Math.max(y0, Math.round(box.y + box.h)));
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
@@ -226,15 +232,20 @@ export function iou(a: InputBox, b: InputBox): number {
   return union > 0 ? inter / union : 0;
 }
 
-/** The `box` of a CheckResult: where the rectangle is in the photo, for a flagged photo and a localising model. */
+/**
+ * The `box` of a CheckResult: where the rectangle is in the photo, for a flagged photo and a localising
+ * model; `frame` is the part of the photo the input shows under `content` framing (null: all of it).
+ */
 export function resultBox(
   heatmap: Heatmap | undefined,
   input: ArrayLike<number>,
   flagged: boolean,
   width: number,
   height: number,
+  frame: Frame | null = null,
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
   const box = boxFromHeatmap(heatmap, input);
-  return box ? boxInImage(box, width, height) : null;
+  if (!box) return null;
+  return frame ? wholeInside(inputBoxToPhoto(box, frame, width, height), width, height) : boxInImage(box, width, height);
 }

@@ -9,3 +9,4 @@ export * from './orientation.js';
 export * from './webp-frames.js';
 export * from './heatmap.js';
 export * from './jpeg-blocks.js';
+export * from './framing.js';

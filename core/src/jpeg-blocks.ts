@@ -12,6 +12,7 @@
  */
 
 import { INPUT_SIZE } from './contract.js';
+import { frameOf, frameToInput, type Frame, type Framing, type LumaCells } from './framing.js';
 import { storedPosition } from './orientation.js';
 import { areaWeights } from './preprocess.js';
 
@@ -541,10 +542,42 @@ export const BLOCK_MEANS_MIN_SIDE = 8 * INPUT_SIZE;
  * hold), then turned upright for the EXIF orientation (area-averaging to a fixed 64x64 commutes with
  * the turn). Null for a JPEG this reader does not cover or one with a side under
  * BLOCK_MEANS_MIN_SIDE, where a block is larger than an input pixel: decode those in full.
+ *
+ * Under `content` framing the frame is found on the block means too, and read from them when it spans
+ * at least BLOCK_MEANS_MIN_SIDE pixels; a smaller frame, or a turned photo (the frame is placed on
+ * upright pixels), is null: decode those in full.
  */
-export function jpegToInput(bytes: Uint8Array, orientation = 1): { input: Float32Array; width: number; height: number } | null {
+export function jpegToInput(
+  bytes: Uint8Array,
+  orientation = 1,
+  framing: Framing = 'full',
+): { input: Float32Array; width: number; height: number; frame: Frame | null } | null {
   const blocks = readOrNull(bytes, true, BLOCK_MEANS_MIN_SIDE);
-  return blocks ? blockMeansToInput(blocks, orientation) : null;
+  if (!blocks) return null;
+  if (framing === 'content') {
+    const cells = blockCells(blocks);
+    const frame = frameOf(cells);
+    if (frame) {
+      if (orientation > 1 || frame.side < BLOCK_MEANS_MIN_SIDE) return null;
+      return { input: frameToInput(cells, frame), width: blocks.width, height: blocks.height, frame };
+    }
+  }
+  return { ...blockMeansToInput(blocks, orientation), frame: null };
+}
+
+/** Block means as luma cells of 8 pixels, for the frame's area averages. */
+function blockCells(blocks: JpegBlockMeans): LumaCells {
+  const { width, height, blocksWide, blocksHigh, means } = blocks;
+  return {
+    width,
+    height,
+    cell: 8,
+    cols: blocksWide,
+    rows: blocksHigh,
+    readRow(row, into) {
+      for (let c = 0, at = row * blocksWide; c < blocksWide; c++) into[c] = means[at + c] / 255;
+    },
+  };
 }
 
 /** Whether block means stand in for pixels well enough: every model-input pixel spans at least one block. */

@@ -3,6 +3,7 @@
  * Each entry names its file and the file's sha256, which loaders check before using the bytes.
  */
 import { BlankspotError } from './errors.js';
+import { FRAMINGS, type Framing } from './framing.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -53,6 +54,8 @@ export interface ModelEntry {
   };
   /** True when the model also outputs a `heatmap` from which a box can be derived. */
   localises: boolean;
+  /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
+  framing?: Framing;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
@@ -99,6 +102,7 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!/^[0-9a-f]{64}$/.test(String(e.sha256))) fail(`model ${e.name} has no valid sha256`);
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
+    if (e.framing != null && !FRAMINGS.includes(e.framing)) fail(`model ${e.name} has an unknown framing '${String(e.framing)}'`);
     if (e.thresholds != null) {
       const t = e.thresholds;
       if (!SENSITIVITIES.every((k) => t[k] > 0 && t[k] < 1)) fail(`model ${e.name} has a sensitivity threshold outside (0,1)`);
@@ -109,6 +113,11 @@ export function parseManifest(json: unknown): ModelManifest {
   }
   if (!names.has(m.default)) fail(`default model ${String(m.default)} is not listed`);
   return m;
+}
+
+/** The framing a model's input is made with. */
+export function framingOf(entry: Pick<ModelEntry, 'framing'>): Framing {
+  return entry.framing ?? 'full';
 }
 
 export function findModel(manifest: ModelManifest, name?: string): ModelEntry {

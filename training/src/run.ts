@@ -6,6 +6,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { buildSplits, type Examples, type Splits } from './datasets/build.js';
 import type { DatasetName } from './datasets/sources.js';
 import type { Protocol } from './datasets/protocols.js';
+import type { Framing } from '@blankspot/core';
 import { disposeParams, type NetworkName } from './networks.js';
 import {
   RECIPES,
@@ -23,6 +24,8 @@ export interface RunConfig {
   network: NetworkName;
   recipe: RecipeName;
   protocol: Protocol;
+  /** Which part of each photo the inputs show; absent means the whole photo. */
+  framing?: Framing;
   /** Data set label: one set name, or several joined with '+' for a mixture. */
   data: string;
   seed: string | number;
@@ -53,18 +56,21 @@ export interface SplitScores {
   localisation?: Localisation;
 }
 
-export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'data' | 'network' | 'recipe'>): string {
-  return join(root, c.protocol, c.data, `${c.network}-${c.recipe}`);
+export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'framing' | 'data' | 'network' | 'recipe'>): string {
+  return join(root, c.protocol, c.data, `${c.network}-${c.recipe}${c.framing === 'content' ? '-framed' : ''}`);
 }
 
 /**
  * A run's test split built again from its config: every example has its own seed and photos are split
  * by file, so the test images are the very ones the run was scored on, without building train or val.
  */
-export async function rebuildTestSplit(c: Pick<RunConfig, 'data' | 'protocol' | 'seed' | 'counts'>): Promise<Examples> {
+export async function rebuildTestSplit(
+  c: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts'>,
+): Promise<Examples> {
   const { test } = await buildSplits({
     sets: c.data.split('+') as DatasetName[],
     protocol: c.protocol,
+    framing: c.framing,
     seed: c.seed,
     counts: { train: 0, val: 0, test: c.counts.test },
   });
@@ -137,6 +143,7 @@ export async function runTraining(
   await saveCheckpoint(dir, config.network, result.params, {
     recipe: log.recipe,
     protocol: config.protocol,
+    ...(config.framing && config.framing !== 'full' ? { framing: config.framing } : {}),
     data: config.data,
     seed: config.seed,
     counts: config.counts,

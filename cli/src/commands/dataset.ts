@@ -24,6 +24,7 @@ export function registerDataset(program: Command): void {
     const splits = await buildSplits({
       sets: o.data,
       protocol: o.protocol,
+      framing: o.framing,
       seed: o.seed,
       counts,
       photosDir: o.photos,

@@ -17,6 +17,7 @@ import {
   type Protocol,
   type RecipeName,
 } from '@blankspot/training';
+import type { Framing } from '@blankspot/core';
 import { list, dataList, positiveInt, positiveNumber, dataOptions } from '../options.js';
 
 export function registerTrain(program: Command): void {
@@ -78,6 +79,7 @@ export function registerTrain(program: Command): void {
         const options: DataOptions = {
           sets,
           protocol,
+          framing: o.framing as Framing,
           seed: o.seed,
           counts,
           photosDir: o.photos,
@@ -106,6 +108,7 @@ export function registerTrain(program: Command): void {
               network,
               recipe: o.recipe,
               protocol,
+              ...(o.framing !== 'full' ? { framing: o.framing as Framing } : {}),
               data,
               seed: o.seed,
               counts,

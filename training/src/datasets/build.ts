@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { INPUT_SIZE } from '@blankspot/core';
+import { INPUT_SIZE, type Framing } from '@blankspot/core';
 import { Rng } from '../rng.js';
 import { applyProtocol, type Protocol } from './protocols.js';
 import {
@@ -29,6 +29,8 @@ export interface DataOptions {
   /** One set, or several mixed in equal shares. */
   sets: DatasetName[];
   protocol: Protocol;
+  /** Which part of each photo the inputs show (core's framing; the paper protocol always takes the whole photo). */
+  framing?: Framing;
   seed: string | number;
   counts: Record<Split, number>;
   /** Folder of natural photos for `photos` (default: the repo's data/photos/natural). */
@@ -108,7 +110,7 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
         const s = i % sources.length;
         const rng = Rng.for(options.seed, options.protocol, options.sets[s], split, i);
         const image = await sources[s].sample(split, rng);
-        const example = await applyProtocol(options.protocol, image, rng);
+        const example = await applyProtocol(options.protocol, image, rng, options.framing);
         ex.images.set(example.input, i * PIXELS);
         ex.labels[i] = example.label;
         ex.setIndex[i] = s;
@@ -148,6 +150,8 @@ export async function buildSplitsCached(options: DataOptions, cacheDir: string |
         options.photosDir ?? null,
         options.cutoutsDir ?? null,
         options.catalogueDir ?? null,
+        // Appended only when set, so the keys of sets cached before framing existed do not change.
+        ...(options.framing && options.framing !== 'full' ? [options.framing] : []),
       ]),
     )
     .digest('hex')

@@ -2,7 +2,15 @@
  * The two ways blankspot damages a photo. `paper` is the report's exact protocol; `realistic`
  * pastes at the photo's own resolution and JPEG-compresses every image, as real uploads are.
  */
-import { INPUT_SIZE, PAPER_SQUARE_SIZE, preprocess, type RgbaImage } from '@blankspot/core';
+import {
+  INPUT_SIZE,
+  PAPER_SQUARE_SIZE,
+  photoBoxToInput,
+  preprocess,
+  preprocessFramed,
+  type Framing,
+  type RgbaImage,
+} from '@blankspot/core';
 import type { Rng } from '../rng.js';
 import { jpegRoundTrip, uploadRoundTrip } from './image-io.js';
 
@@ -49,7 +57,7 @@ export function pasteSquare(input: Float32Array, x: number, y: number, size = PA
  * photo's own resolution; then the whole image (damaged or not, so compression is no clue) is
  * JPEG-compressed at quality 70-95 and preprocessed.
  */
-export async function applyRealisticProtocol(source: RgbaImage, rng: Rng): Promise<Example> {
+export async function applyRealisticProtocol(source: RgbaImage, rng: Rng, framing: Framing = 'full'): Promise<Example> {
   const label: 0 | 1 = rng.chance(0.5) ? 1 : 0;
   let image = source;
   let box: Box | null = null;
@@ -72,12 +80,10 @@ export async function applyRealisticProtocol(source: RgbaImage, rng: Rng): Promi
     }
     for (let r = y; r < y + h; r++) data.fill(255, (r * source.width + x) * 4, (r * source.width + x + w) * 4);
     image = { width: source.width, height: source.height, data };
-    const sx = INPUT_SIZE / source.width;
-    const sy = INPUT_SIZE / source.height;
-    box = { x: x * sx, y: y * sy, w: w * sx, h: h * sy };
+    box = { x, y, w, h };
   }
   const quality = rng.intBetween(70, 95);
-  return { input: preprocess(await jpegRoundTrip(image, quality)), label, box, hidden };
+  return { ...framedInput(await jpegRoundTrip(image, quality), box, framing, source), label, hidden };
 }
 
 /**
@@ -125,7 +131,7 @@ function placeOverContent(image: RgbaImage, w: number, h: number, rng: Rng): { x
  * Then every image, damaged or not, may be resized (half the time, to 50-95%, which also softens the
  * rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma three times in four.
  */
-export async function applyUploadProtocol(source: RgbaImage, rng: Rng): Promise<Example> {
+export async function applyUploadProtocol(source: RgbaImage, rng: Rng, framing: Framing = 'full'): Promise<Example> {
   let image = source;
   let box: Box | null = null;
   let label: 0 | 1 = 0;
@@ -146,9 +152,7 @@ export async function applyUploadProtocol(source: RgbaImage, rng: Rng): Promise<
     image = { width: source.width, height: source.height, data };
     if (isVisibleChange(preprocess(source), preprocess(image))) {
       label = 1;
-      const sx = INPUT_SIZE / source.width;
-      const sy = INPUT_SIZE / source.height;
-      box = { x: x * sx, y: y * sy, w: w * sx, h: h * sy };
+      box = { x, y, w, h };
     } else {
       image = source;
     }
@@ -156,10 +160,33 @@ export async function applyUploadProtocol(source: RgbaImage, rng: Rng): Promise<
   const scale = rng.chance(0.5) ? rng.uniform(0.5, 0.95) : 1;
   const quality = rng.intBetween(60, 98);
   const uploaded = await uploadRoundTrip(image, scale, quality, rng.chance(0.25));
-  return { input: preprocess(uploaded), label, box, hidden: false };
+  return { ...framedInput(uploaded, box, framing, source), label, hidden: false };
 }
 
-export async function applyProtocol(protocol: Protocol, source: RgbaImage, rng: Rng): Promise<Example> {
+/**
+ * The model input of an uploaded image under a framing, with the rectangle (in the source's pixels)
+ * in input pixels. The frame is found on the upload itself, damage and all, as a runtime finds it.
+ */
+function framedInput(
+  uploaded: RgbaImage,
+  sourceBox: Box | null,
+  framing: Framing,
+  source: RgbaImage,
+): { input: Float32Array; box: Box | null } {
+  const { input, frame } = preprocessFramed(uploaded, framing);
+  if (!sourceBox) return { input, box: null };
+  // The upload may be resized: the box scales with it.
+  const k = uploaded.width / source.width;
+  const scaled = { x: sourceBox.x * k, y: sourceBox.y * k, w: sourceBox.w * k, h: sourceBox.h * k };
+  return { input, box: photoBoxToInput(scaled, frame, uploaded.width, uploaded.height) };
+}
+
+export async function applyProtocol(
+  protocol: Protocol,
+  source: RgbaImage,
+  rng: Rng,
+  framing: Framing = 'full',
+): Promise<Example> {
   if (protocol === 'paper') return applyPaperProtocol(source, rng);
-  return protocol === 'realistic' ? applyRealisticProtocol(source, rng) : applyUploadProtocol(source, rng);
+  return protocol === 'realistic' ? applyRealisticProtocol(source, rng, framing) : applyUploadProtocol(source, rng, framing);
 }

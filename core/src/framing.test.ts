@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  FRAME_GRID,
+  INPUT_SIZE,
+  areaAverage,
+  findFrame,
+  frameToInput,
+  inputBoxToPhoto,
+  photoBoxToInput,
+  preprocess,
+  preprocessFramed,
+  resultBox,
+  rgbaCells,
+  type RgbaImage,
+} from './index.js';
+
+/** A canvas of one grey level with dark rectangles drawn on it. */
+function canvas(width: number, height: number, level: number, rects: [number, number, number, number, number][] = []): RgbaImage {
+  const data = new Uint8Array(width * height * 4).fill(255);
+  for (let p = 0; p < data.length; p += 4) data[p] = data[p + 1] = data[p + 2] = level;
+  for (const [x0, y0, w, h, v] of rects) {
+    for (let y = y0; y < y0 + h; y++)
+      for (let x = x0; x < x0 + w; x++) {
+        const p = (y * width + x) * 4;
+        data[p] = data[p + 1] = data[p + 2] = v;
+      }
+  }
+  return { width, height, data };
+}
+
+const frameOfImage = (img: RgbaImage) =>
+  findFrame(
+    areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID),
+    img.width,
+    img.height,
+  );
+
+describe('areaAverage', () => {
+  it('over the whole photo is preprocess', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 150 }), fc.integer(), (w, h, seed) => {
+        const data = new Uint8Array(w * h * 4);
+        let s = seed;
+        for (let i = 0; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) & 0x7fffffff) & 255;
+        const img = { width: w, height: h, data };
+        const got = areaAverage(rgbaCells(img), { x: 0, y: 0, w, h }, INPUT_SIZE, INPUT_SIZE);
+        const want = preprocess(img);
+        for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('fills what lies beyond the photo with the fill level, in exact shares', () => {
+    const black = canvas(100, 100, 0);
+    // The right half of the rectangle lies past the photo: columns 32.. are the fill, 0..31 black.
+    const out = areaAverage(rgbaCells(black), { x: 50, y: 0, w: 100, h: 100 }, INPUT_SIZE, INPUT_SIZE, 0.8);
+    expect(out[10 * 64 + 10]).toBeCloseTo(0, 6);
+    expect(out[10 * 64 + 50]).toBeCloseTo(0.8, 6);
+  });
+});
+
+describe('findFrame', () => {
+  it('frames a product on pure white: a square around it with a margin, centred on it', () => {
+    const img = canvas(1200, 1000, 255, [[500, 400, 200, 300, 40]]);
+    const f = frameOfImage(img)!;
+    expect(f).not.toBeNull();
+    expect(f.background).toBeCloseTo(1, 3);
+    // The content's larger side (300, to a grid cell of ~9 px) grown by a quarter.
+    expect(f.side).toBeGreaterThanOrEqual(375);
+    expect(f.side).toBeLessThanOrEqual(400);
+    expect(f.x + f.side / 2).toBeCloseTo(600, -1);
+    expect(f.y + f.side / 2).toBeCloseTo(550, -1);
+  });
+
+  it('frames on near-white backgrounds too, and finds faint products', () => {
+    expect(frameOfImage(canvas(800, 800, 248, [[300, 300, 100, 100, 200]]))).not.toBeNull();
+  });
+
+  it('takes the whole photo where there is no plain light background, nothing on it, or content filling it', () => {
+    expect(frameOfImage(canvas(800, 800, 200, [[300, 300, 100, 100, 20]]))).toBeNull(); // light grey studio
+    expect(frameOfImage(canvas(800, 800, 255))).toBeNull(); // blank
+    expect(frameOfImage(canvas(800, 800, 255, [[20, 20, 760, 760, 30]]))).toBeNull(); // fills it
+    // A photo: the top half dark (a border that is not plain), a white sky below.
+    expect(frameOfImage(canvas(800, 800, 255, [[0, 0, 800, 400, 60]]))).toBeNull();
+  });
+
+  it('never frames tighter than 30% of the longer side', () => {
+    const f = frameOfImage(canvas(1000, 1000, 255, [[495, 495, 10, 10, 0]]))!;
+    expect(f.side).toBe(300);
+  });
+});
+
+describe('preprocessFramed', () => {
+  it('is preprocess under full framing and where nothing can be framed', () => {
+    const photo = canvas(300, 200, 90, [[10, 10, 50, 50, 250]]);
+    expect(preprocessFramed(photo, 'full').input).toEqual(preprocess(photo));
+    const framed = preprocessFramed(photo, 'content');
+    expect(framed.frame).toBeNull();
+    expect(framed.input).toEqual(preprocess(photo));
+  });
+
+  it('shows the product larger, and a rectangle cut from it stays white and straight in the input', () => {
+    const product = canvas(1200, 1200, 255, [[500, 500, 200, 200, 0]]);
+    // Damage: the product's top-left quarter erased.
+    const damaged = canvas(1200, 1200, 255, [
+      [600, 500, 100, 200, 0],
+      [500, 600, 100, 100, 0],
+    ]);
+    const full = preprocess(product);
+    const { input, frame } = preprocessFramed(damaged, 'content');
+    expect(frame).not.toBeNull();
+    const dark = (a: Float32Array) => a.filter((v) => v < 0.5).length;
+    // Full frame: 200/1200 of 64 = ~10.7 px a side; framed at the smallest frame (30% of 1200 = 360
+    // px), 200/360 of 64 = ~35.6 px a side, three quarters of it left dark.
+    expect(dark(full)).toBeLessThan(150);
+    expect(dark(input)).toBeGreaterThan(900);
+    // The erased quarter is white in the input: the photo's (550, 550) is inside it.
+    const ix = Math.floor(((550 - frame!.x) / frame!.side) * INPUT_SIZE);
+    const iy = Math.floor(((550 - frame!.y) / frame!.side) * INPUT_SIZE);
+    expect(input[iy * INPUT_SIZE + ix]).toBeCloseTo(1, 5);
+  });
+
+  it('frameToInput fills past the photo with its background', () => {
+    const img = canvas(1000, 1000, 250, [[0, 400, 150, 200, 0]]);
+    const frame = frameOfImage(img)!;
+    expect(frame.x).toBeLessThan(0);
+    const input = frameToInput(rgbaCells(img), frame);
+    expect(input[32 * INPUT_SIZE]).toBeCloseTo(250 / 255, 4);
+  });
+});
+
+describe('boxes through a frame', () => {
+  it('photo -> input -> photo is the same box', () => {
+    const frame = { x: -40, y: 100, side: 640, background: 1 };
+    const box = { x: 200, y: 300, w: 120, h: 80 };
+    const input = photoBoxToInput(box, frame, 1000, 800)!;
+    const back = inputBoxToPhoto(input, frame, 1000, 800);
+    expect(back.x).toBeCloseTo(200, 6);
+    expect(back.y).toBeCloseTo(300, 6);
+    expect(back.w).toBeCloseTo(120, 6);
+    expect(back.h).toBeCloseTo(80, 6);
+    // Outside the frame: no box in the input.
+    expect(photoBoxToInput({ x: 900, y: 0, w: 50, h: 50 }, frame, 1000, 800)).toBeNull();
+  });
+
+  it("resultBox reads the box in the photo's pixels through the frame", () => {
+    // A 16x16 white square at input (16,16) on black, and a heatmap marking it.
+    const input = new Float32Array(64 * 64);
+    for (let y = 16; y < 32; y++) input.fill(1, y * 64 + 16, y * 64 + 32);
+    const scores = new Float32Array(16 * 16);
+    for (let y = 4; y < 8; y++) scores.fill(1, y * 16 + 4, y * 16 + 8);
+    const frame = { x: 100, y: 200, side: 640, background: 1 };
+    const box = resultBox({ width: 16, height: 16, data: scores }, input, true, 2000, 1500, frame)!;
+    expect(box).toEqual({ x: 260, y: 360, width: 160, height: 160 });
+  });
+});
