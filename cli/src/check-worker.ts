@@ -1,8 +1,7 @@
 /** One worker thread of `blankspot check`: the API's Node pipeline (sharp, core preprocessing, ONNX Runtime). */
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LIMITS, isBlankspotError, type Sensitivity } from '@blankspot/core';
-import { ModelRegistry, checkImage } from '@blankspot/edge';
+import { LIMITS, ModelRegistry, checkImage, isBlankspotError, type Sensitivity } from '@blankspot/core';
 import { createNodeRuntime } from '@blankspot/edge/node';
 import type { CheckedFile } from './catalogue.js';
 
@@ -21,7 +20,7 @@ parentPort!.on('message', async (path: string) => {
   let result: CheckedFile;
   try {
     const bytes = new Uint8Array(await readFile(path));
-    const r = await checkImage(bytes, chosen, runtime.decoder, LIMITS, sensitivity);
+    const r = await checkImage(bytes, chosen, runtime.decoder, LIMITS, { sensitivity });
     result = { path, flagged: r.flagged, score: r.score, threshold: r.threshold, model: r.model, box: r.box, image: r.image };
   } catch (e) {
     result = isBlankspotError(e)

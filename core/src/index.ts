@@ -10,3 +10,6 @@ export * from './webp-frames.js';
 export * from './heatmap.js';
 export * from './jpeg-blocks.js';
 export * from './framing.js';
+export * from './pipeline/ports.js';
+export * from './pipeline/registry.js';
+export * from './pipeline/check.js';

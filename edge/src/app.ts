@@ -1,20 +1,25 @@
 /**
  * The blankspot API as one Hono app. It knows nothing of Node or Workers: decoding and ONNX
- * sessions come from the runtime adapter (see runtime.ts).
+ * sessions come from the runtime adapter (the core's ports, `core/src/pipeline/ports.ts`).
  */
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { BlankspotError, thresholdFor, toErrorBody, type ErrorCode } from '@blankspot/core';
+import {
+  BlankspotError,
+  ModelRegistry,
+  checkImage,
+  thresholdFor,
+  toErrorBody,
+  type ErrorCode,
+  type ModelRuntime,
+} from '@blankspot/core';
 import { apiKeyAuth } from './auth.js';
-import { checkImage } from './check.js';
 import { DEFAULT_CONFIG, type EdgeConfig } from './config.js';
 import { DEMO_PAGE } from './demo-page.js';
 import { ConcurrencyLimiter } from './limiter.js';
-import { ModelRegistry } from './models.js';
-import type { EdgeRuntime } from './runtime.js';
 import { CheckQuery, CheckResult, ErrorBody, Health, ModelList } from './schemas.js';
 import { observeRequests, type RecordFields, type RequestObserver } from './request-log.js';
 
@@ -158,7 +163,7 @@ export interface App {
 }
 
 export function createApp(
-  runtime: EdgeRuntime,
+  runtime: ModelRuntime,
   options: Partial<EdgeConfig> = {},
   /** Told of every answered request: the JSON log line, the Node server's metrics. */
   observers: RequestObserver[] = [],
@@ -202,7 +207,7 @@ export function createApp(
     record.bytes = bytes.length;
     let result;
     try {
-      result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config, sensitivity));
+      result = await limiter.run(() => checkImage(bytes, chosen, runtime.decoder, config, { sensitivity }));
     } catch (e) {
       if (e instanceof BlankspotError) throw e;
       // Not the photo's fault: the model's session broke. Answer 503 and reload it.

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelRuntime } from '@blankspot/core';
 import { createApp } from '../src/app.js';
 import { REPO_MODELS_DIR, createNodeRuntime, startNodeServer } from '../src/node/index.js';
-import type { EdgeRuntime } from '../src/runtime.js';
 import { jemallocPath } from '../src/node/allocator.js';
 import { photoFiles, photoJpeg } from './fixtures.js';
 
@@ -57,7 +57,7 @@ describe('faults', () => {
     // made later, by the reload, are healthy.
     const real = createNodeRuntime();
     let started = false;
-    const runtime: EdgeRuntime = {
+    const runtime: ModelRuntime = {
       ...real,
       async createSession(bytes) {
         const session = await real.createSession(bytes);

@@ -4,27 +4,25 @@
  */
 import {
   BlankspotError,
-  MODEL_HEATMAP_NAME,
-  anomalyScores,
-  blockMeansCover,
+  LIMITS,
+  MODEL_INPUT_NAME,
+  checkImage,
+  contractOutputs,
   findModel,
-  heatmapFromTensor,
-  inspectImage,
-  jpegToInput,
+  inputShape,
   parseManifest,
-  preprocess,
-  readExifOrientation,
-  resultBox,
-  thresholdFor,
-  verdictFromScore,
   verifyModelBytes,
   type CheckResult,
-  type Sensitivity,
+  type ImageDecoder,
   type ImageInfo,
+  type InferenceSession,
   type ModelEntry,
+  type ModelInput,
+  type RgbaImage,
+  type Sensitivity,
 } from '@blankspot/core';
 import { hardwareWebGl, preprocessOnGpu } from './gpu-preprocess.js';
-import { createSession, probeGpu, type Backend, type GpuInfo, type LoadedModel } from './runtime.js';
+import { createSession, probeGpu, type Backend, type GpuInfo } from './runtime.js';
 
 export type { CheckResult };
 
@@ -48,8 +46,10 @@ export interface CheckOptions {
 const here = new URL('.', import.meta.url);
 export const DEFAULTS = { modelsUrl: new URL('../models/', here), ortUrl: new URL('./ort/', here) };
 
-interface Loaded extends LoadedModel {
+interface Loaded {
   entry: ModelEntry;
+  session: InferenceSession;
+  backend: Backend;
 }
 const sessions = new Map<string, Promise<Loaded>>();
 let gpuInfo: Promise<GpuInfo> | null = null;
@@ -67,7 +67,13 @@ async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
       const bytes = new Uint8Array(await file.arrayBuffer());
       await verifyModelBytes(entry, bytes);
       gpuInfo ??= probeGpu();
-      return { entry, ...(await createSession(bytes, DEFAULTS.ortUrl, await gpuInfo)) };
+      const { session, ort, backend } = await createSession(bytes, DEFAULTS.ortUrl, await gpuInfo);
+      const port: InferenceSession = {
+        run: async (input, n) =>
+          contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShape(n)) })),
+        release: () => session.release(),
+      };
+      return { entry, session: port, backend };
     })();
     sessions.set(key, loaded);
     loaded.catch(() => sessions.delete(key));
@@ -75,31 +81,11 @@ async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
   return loaded;
 }
 
-interface Prepared {
-  input: Float32Array;
-  width: number;
-  height: number;
-  preprocessedOn: 'gpu' | 'cpu';
-  decodeMs: number;
-  preprocessMs: number;
-}
-
-/**
- * The first frame decoded upright (EXIF applied), without colour-space conversion, and made into
- * the model input: on the GPU where it can be, else read back and run through the core's preprocess.
- */
-async function decodeToInput(bytes: Uint8Array, info: ImageInfo, on: 'gpu' | 'cpu'): Promise<Prepared> {
-  const t0 = performance.now();
-  // Large JPEGs: read from their luma block means, as the API reads them (the same core code, so the
-  // same input); the browser's decoder takes the rest.
-  if (info.type === 'image/jpeg' && blockMeansCover(info)) {
-    const fromBlocks = jpegToInput(bytes, readExifOrientation(bytes, info.type));
-    if (fromBlocks) return { ...fromBlocks, preprocessedOn: 'cpu', decodeMs: performance.now() - t0, preprocessMs: 0 };
-  }
-  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+/** The first frame decoded upright (EXIF applied), without colour-space conversion. */
+async function decodeBitmap(bytes: Uint8Array, info: ImageInfo): Promise<ImageBitmap> {
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(blob, {
+    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>]), {
       imageOrientation: 'from-image',
       colorSpaceConversion: 'none',
       premultiplyAlpha: 'none',
@@ -107,23 +93,42 @@ async function decodeToInput(bytes: Uint8Array, info: ImageInfo, on: 'gpu' | 'cp
   } catch {
     throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
   }
-  try {
-    // Orientation 5-8 swap sides: the header gave the stored size, the bitmap is upright.
-    const swapped = bitmap.width === info.height && bitmap.height === info.width && info.width !== info.height;
-    if (!swapped && (bitmap.width !== info.width || bitmap.height !== info.height)) {
-      throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
-    }
-    const { width, height } = bitmap;
-    const t1 = performance.now();
-    const gpu = on === 'gpu' ? preprocessOnGpu(bitmap) : null;
-    if (gpu) return { input: gpu, width, height, preprocessedOn: 'gpu', decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
-    const data = readPixelsExact(bitmap) ?? readPixels2d(bitmap);
-    const t2 = performance.now();
-    const input = preprocess({ width, height, data });
-    return { input, width, height, preprocessedOn: 'cpu', decodeMs: t2 - t0, preprocessMs: performance.now() - t2 };
-  } finally {
+  // Orientation 5-8 swap sides: the header gave the stored size, the bitmap is upright.
+  const swapped = bitmap.width === info.height && bitmap.height === info.width && info.width !== info.height;
+  if (!swapped && (bitmap.width !== info.width || bitmap.height !== info.height)) {
     bitmap.close();
+    throw new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
   }
+  return bitmap;
+}
+
+/**
+ * The browser's port of the core pipeline: its own decoder, and where WebGL runs on real hardware
+ * (`gpu`), the whole photo's 64x64 input computed by a shader so a large photo is never read back.
+ */
+function browserDecoder(gpu: boolean): ImageDecoder {
+  return {
+    async decode(bytes, info): Promise<RgbaImage> {
+      const bitmap = await decodeBitmap(bytes, info);
+      try {
+        const { width, height } = bitmap;
+        return { width, height, data: readPixelsExact(bitmap) ?? readPixels2d(bitmap) };
+      } finally {
+        bitmap.close();
+      }
+    },
+    decodeToInput: gpu
+      ? async (bytes, info) => {
+          const bitmap = await decodeBitmap(bytes, info);
+          try {
+            const input = preprocessOnGpu(bitmap);
+            return input ? { input, width: bitmap.width, height: bitmap.height } : null;
+          } finally {
+            bitmap.close();
+          }
+        }
+      : undefined,
+  };
 }
 
 /**
@@ -173,36 +178,23 @@ export async function check(
 ): Promise<CheckResult & { input?: Float32Array; backend: Backend; preprocessedOn: 'gpu' | 'cpu' }> {
   const t0 = performance.now();
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const info = inspectImage(bytes);
   const modelUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
-  const loading = load(modelUrl, options.model);
+  const model = await load(modelUrl, options.model);
   const on = options.preprocessOn ?? 'auto';
-  const prepared = await decodeToInput(bytes, info, on === 'auto' ? (hardwareWebGl() ? 'gpu' : 'cpu') : on);
-  const { input } = prepared;
-  const model = await loading;
-  const t3 = performance.now();
-  const out = await model.session.run({ image: new model.ort.Tensor('float32', input, [1, 1, 64, 64]) });
-  const t4 = performance.now();
-  const [score] = anomalyScores(out.prob.data as Float32Array);
-  const verdict = verdictFromScore(score, thresholdFor(model.entry, options.sensitivity));
-  const heat = out[MODEL_HEATMAP_NAME];
-  const heatmap = heat ? heatmapFromTensor(heat) : undefined;
-  const ms = (t: number) => Math.round(t * 100) / 100;
+  const gpu = on === 'gpu' || (on === 'auto' && hardwareWebGl());
+  let made: ModelInput | undefined;
+  const result = await checkImage(bytes, model, browserDecoder(gpu), LIMITS, {
+    sensitivity: options.sensitivity,
+    onInput: (m) => (made = m),
+  });
   return {
-    ...verdict,
-    model: { name: model.entry.name, version: model.entry.version },
-    box: resultBox(heatmap, input, verdict.flagged, prepared.width, prepared.height),
-    image: { type: info.type, width: prepared.width, height: prepared.height },
-    timings: {
-      decodeMs: ms(prepared.decodeMs),
-      preprocessMs: ms(prepared.preprocessMs),
-      inferenceMs: ms(t4 - t3),
-      totalMs: ms(t4 - t0),
-    },
+    ...result,
+    // From the file's bytes, as the API's total is from the request's.
+    timings: { ...result.timings, totalMs: Math.round((performance.now() - t0) * 100) / 100 },
     requestId: `local-${++counter}`,
     backend: model.backend,
-    preprocessedOn: prepared.preprocessedOn,
-    ...(options.returnInput ? { input } : {}),
+    preprocessedOn: made?.from === 'runtime' ? 'gpu' : 'cpu',
+    ...(options.returnInput ? { input: made?.input } : {}),
   };
 }
 

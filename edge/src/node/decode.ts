@@ -1,7 +1,6 @@
 /** Decoding on Node with sharp (libvips): EXIF orientation, first frame, any colour model, to 8-bit RGBA. */
 import sharp from 'sharp';
-import { BlankspotError, type ImageInfo, type RgbaImage } from '@blankspot/core';
-import type { ImageDecoder } from '../runtime.js';
+import { BlankspotError, type ImageDecoder, type ImageInfo, type RgbaImage } from '@blankspot/core';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 import { jpegToInputOnThreads } from './jpeg-pool.js';
 

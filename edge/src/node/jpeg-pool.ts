@@ -5,13 +5,15 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { Frame, Framing } from '@blankspot/core';
 
 let pool: Piscina | undefined;
 
 export function jpegToInputOnThreads(
   bytes: Uint8Array,
   orientation: number,
-): Promise<{ input: Float32Array; width: number; height: number } | null> {
+  framing: Framing,
+): Promise<{ input: Float32Array; width: number; height: number; frame: Frame | null } | null> {
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
     // load plain JavaScript, and both folders sit two levels under the package.
@@ -22,7 +24,7 @@ export function jpegToInputOnThreads(
     // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
     atomics: 'disabled',
   });
-  return pool.run({ bytes, orientation });
+  return pool.run({ bytes, orientation, framing });
 }
 
 export async function closeJpegThreads(): Promise<void> {

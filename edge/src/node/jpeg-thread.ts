@@ -1,6 +1,6 @@
 /** A worker thread of `jpeg-pool.ts`. */
-import { jpegToInput } from '@blankspot/core';
+import { jpegToInput, type Framing } from '@blankspot/core';
 
-export default function readJpeg({ bytes, orientation }: { bytes: Uint8Array; orientation: number }) {
-  return jpegToInput(bytes, orientation);
+export default function readJpeg({ bytes, orientation, framing }: { bytes: Uint8Array; orientation: number; framing: Framing }) {
+  return jpegToInput(bytes, orientation, framing);
 }

@@ -3,7 +3,7 @@
  * status and model, latency histograms, the check queue and each model's load state.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ModelRegistry } from '../models.js';
+import type { ModelRegistry } from '@blankspot/core';
 import type { RequestRecord } from '../request-log.js';
 
 export class NodeMetrics {

@@ -2,15 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BlankspotError, LIMITS, parseManifest } from '@blankspot/core';
-import type { EdgeRuntime } from '../runtime.js';
+import { BlankspotError, LIMITS, parseManifest, type ModelRuntime } from '@blankspot/core';
 import { sharpDecoder } from './decode.js';
 import { createNodeSession } from './onnx.js';
 
 /** The repo's shipped models. */
 export const REPO_MODELS_DIR = resolve(fileURLToPath(new URL('../../../models', import.meta.url)));
 
-export function createNodeRuntime(options: { modelsDir?: string; maxPixels?: number } = {}): EdgeRuntime {
+export function createNodeRuntime(options: { modelsDir?: string; maxPixels?: number } = {}): ModelRuntime {
   const dir = options.modelsDir ?? REPO_MODELS_DIR;
   return {
     name: 'node',

@@ -13,10 +13,10 @@ import {
   applyOrientation,
   firstWebpFrame,
   readExifOrientation,
+  type ImageDecoder,
   type ImageInfo,
   type RgbaImage,
 } from '@blankspot/core';
-import type { ImageDecoder } from '../runtime.js';
 import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 import { decodePng } from './png.js';
 

@@ -1,9 +1,8 @@
 /** The Cloudflare Workers adapter: models from the MODELS assets binding, WASM codecs and ONNX Runtime Web. */
-import { BlankspotError, parseManifest } from '@blankspot/core';
+import { BlankspotError, parseManifest, type ModelRuntime } from '@blankspot/core';
 import { createApp, type App } from '../app.js';
 import { configFromEnv } from '../config.js';
 import { logJsonLine } from '../request-log.js';
-import type { EdgeRuntime } from '../runtime.js';
 import { wasmDecoder } from './decode.js';
 import { createWorkerSession } from './onnx.js';
 
@@ -18,7 +17,7 @@ async function asset(env: Env, file: string): Promise<Response> {
   return res;
 }
 
-function workerRuntime(env: Env): EdgeRuntime {
+function workerRuntime(env: Env): ModelRuntime {
   return {
     name: 'workerd',
     decoder: wasmDecoder,

@@ -1,16 +1,14 @@
 /**
- * What the app needs from a runtime, and nothing more: each adapter (Node, Cloudflare Workers)
- * implements these in a few lines with that runtime's own image decoder and ONNX Runtime build.
+ * What the check needs from a runtime, and nothing more (the ports): each adapter (Node, Cloudflare
+ * Workers, the browser) implements these in a few lines with that runtime's own image decoder and
+ * ONNX Runtime build.
  */
-import {
-  MODEL_HEATMAP_NAME,
-  MODEL_OUTPUT_NAME,
-  heatmapFromTensor,
-  type Heatmap,
-  type ImageInfo,
-  type ModelManifest,
-  type RgbaImage,
-} from '@blankspot/core';
+import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME } from '../contract.js';
+import type { Frame, Framing } from '../framing.js';
+import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
+import type { ImageInfo } from '../image-format.js';
+import type { ModelManifest } from '../manifest.js';
+import type { RgbaImage } from '../preprocess.js';
 
 export interface ImageDecoder {
   /**
@@ -19,7 +17,16 @@ export interface ImageDecoder {
    */
   decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage>;
   /** The core's `jpegToInput`, where the runtime can run it off the request's thread. */
-  jpegToInput?(bytes: Uint8Array, orientation: number): Promise<{ input: Float32Array; width: number; height: number } | null>;
+  jpegToInput?(
+    bytes: Uint8Array,
+    orientation: number,
+    framing: Framing,
+  ): Promise<{ input: Float32Array; width: number; height: number; frame: Frame | null } | null>;
+  /**
+   * The whole photo's model input (`full` framing) where the runtime computes it better than from
+   * decoded pixels (the browser's WebGL shader); null to decode and preprocess as usual.
+   */
+  decodeToInput?(bytes: Uint8Array, info: ImageInfo): Promise<{ input: Float32Array; width: number; height: number } | null>;
 }
 
 export interface ModelOutputs {
@@ -35,8 +42,8 @@ export interface InferenceSession {
   release(): Promise<void>;
 }
 
-export interface EdgeRuntime {
-  /** 'node', 'workerd'... reported by /healthz. */
+export interface ModelRuntime {
+  /** 'node', 'workerd', 'browser'... reported by /healthz. */
   name: string;
   decoder: ImageDecoder;
   readManifest(): Promise<ModelManifest>;

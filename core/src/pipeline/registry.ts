@@ -1,6 +1,7 @@
 /** The models of the manifest, loaded once: verified by sha256, each with its session or the reason it failed. */
-import { BlankspotError, findModel, verifyModelBytes, type ModelEntry, type ModelManifest } from '@blankspot/core';
-import type { EdgeRuntime, InferenceSession } from './runtime.js';
+import { BlankspotError } from '../errors.js';
+import { findModel, verifyModelBytes, type ModelEntry, type ModelManifest } from '../manifest.js';
+import type { ModelRuntime, InferenceSession } from './ports.js';
 
 export interface ModelState {
   entry: ModelEntry;
@@ -14,7 +15,7 @@ export class ModelRegistry {
   private constructor(
     readonly manifest: ModelManifest | null,
     private readonly states: Map<string, ModelState>,
-    private readonly runtime: EdgeRuntime | null,
+    private readonly runtime: ModelRuntime | null,
     /** Why the manifest itself could not be read, if it could not. */
     readonly manifestError: string | null,
   ) {}
@@ -28,7 +29,7 @@ export class ModelRegistry {
    * sessions took ~360 ms of a 412 ms cold start). Loads start in the request that needs them,
    * as Workers tie I/O to a request; nothing runs in the background.
    */
-  static async load(runtime: EdgeRuntime): Promise<ModelRegistry> {
+  static async load(runtime: ModelRuntime): Promise<ModelRegistry> {
     let manifest: ModelManifest;
     try {
       manifest = await runtime.readManifest();
@@ -94,7 +95,7 @@ export class ModelRegistry {
    * A session that broke mid-run: report it (health says why, requests get 503) and load the model
    * afresh in the background; requests succeed again once that is done.
    */
-  recover(name: string, error: string, runtime: EdgeRuntime): void {
+  recover(name: string, error: string, runtime: ModelRuntime): void {
     const state = this.states.get(name);
     if (state == null || this.reloading.has(name)) return;
     const broken = state.session;

@@ -1,0 +1,106 @@
+/**
+ * One photo through the pipeline, the same in every runtime (the API on Node and Workers, the widget,
+ * `blankspot check`): inspect the header, decode, make the model input under the model's framing, run
+ * the model, decide, read the box.
+ */
+import { preprocessFramed, type Frame } from '../framing.js';
+import { resultBox } from '../heatmap.js';
+import { inspectImage } from '../image-format.js';
+import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
+import { framingOf, thresholdFor, type ModelEntry, type Sensitivity } from '../manifest.js';
+import { readExifOrientation } from '../orientation.js';
+import { anomalyScores } from '../contract.js';
+import { verdictFromScore, type CheckResult } from '../verdict.js';
+import type { ImageDecoder, InferenceSession } from './ports.js';
+
+/** A check's result before the request id is added. */
+export type CheckOutcome = Omit<CheckResult, 'requestId'>;
+
+/** What the input was made from, for callers that report it (the widget, tests). */
+export interface ModelInput {
+  input: Float32Array;
+  width: number;
+  height: number;
+  /** The part of the photo the input shows under `content` framing; null: the whole photo. */
+  frame: Frame | null;
+  /** 'blocks': a JPEG's luma block means; 'runtime': the runtime's own (the browser's shader); 'pixels': decoded pixels. */
+  from: 'blocks' | 'runtime' | 'pixels';
+}
+
+/** The limits the header is checked against before anything is decoded. */
+export type ImageLimits = { maxPixels: number; maxSide: number };
+
+// A global in Node 20, browsers and Workers alike; only its shape is declared here (the core has no runtime types).
+declare const performance: { now(): number };
+const now = () => performance.now();
+const ms = (t: number) => Math.round(t * 100) / 100;
+
+/** The model input of a photo under a model's framing; `decodeMs` up to the pixels (or the block means), then preprocessing. */
+export async function modelInput(
+  bytes: Uint8Array,
+  entry: Pick<ModelEntry, 'framing'>,
+  decoder: ImageDecoder,
+  limits: ImageLimits,
+): Promise<ModelInput & { type: CheckResult['image']['type']; decodeMs: number; preprocessMs: number }> {
+  const t0 = now();
+  const info = inspectImage(bytes, limits);
+  const framing = framingOf(entry);
+  // Large JPEGs are read from their luma block means (the core's DCT-domain reader, the same in every
+  // runtime); anything it does not cover is decoded in full.
+  if (info.type === 'image/jpeg' && blockMeansCover(info)) {
+    const orientation = readExifOrientation(bytes, info.type);
+    const blocks = decoder.jpegToInput
+      ? await decoder.jpegToInput(bytes, orientation, framing)
+      : jpegToInput(bytes, orientation, framing);
+    if (blocks) return { ...blocks, from: 'blocks', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
+  }
+  if (framing === 'full' && decoder.decodeToInput) {
+    const direct = await decoder.decodeToInput(bytes, info);
+    if (direct) return { ...direct, frame: null, from: 'runtime', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
+  }
+  const rgba = await decoder.decode(bytes, info);
+  const t1 = now();
+  const { input, frame } = preprocessFramed(rgba, framing);
+  return {
+    input,
+    frame,
+    width: rgba.width,
+    height: rgba.height,
+    from: 'pixels',
+    type: info.type,
+    decodeMs: ms(t1 - t0),
+    preprocessMs: ms(now() - t1),
+  };
+}
+
+export interface CheckOptions {
+  /** How readily to flag (the API's `?sensitivity=`); the model's own threshold when absent. */
+  sensitivity?: Sensitivity;
+  /** Called with the model input and where it came from (the widget reports it; tests compare it). */
+  onInput?: (made: ModelInput) => void;
+}
+
+export async function checkImage(
+  bytes: Uint8Array,
+  model: { entry: ModelEntry; session: InferenceSession },
+  decoder: ImageDecoder,
+  limits: ImageLimits,
+  options: CheckOptions = {},
+): Promise<CheckOutcome> {
+  const t0 = now();
+  const made = await modelInput(bytes, model.entry, decoder, limits);
+  const { input, width, height, frame, from } = made;
+  options.onInput?.({ input, width, height, frame, from });
+  const t2 = now();
+  const outputs = await model.session.run(input, 1);
+  const t3 = now();
+  const [score] = anomalyScores(outputs.prob);
+  const verdict = verdictFromScore(score, thresholdFor(model.entry, options.sensitivity));
+  return {
+    ...verdict,
+    model: { name: model.entry.name, version: model.entry.version },
+    box: resultBox(outputs.heatmap, input, verdict.flagged, width, height, frame),
+    image: { type: made.type, width, height },
+    timings: { decodeMs: made.decodeMs, preprocessMs: made.preprocessMs, inferenceMs: ms(t3 - t2), totalMs: ms(t3 - t0) },
+  };
+}
