@@ -38,3 +38,10 @@ export function anomalyScores(prob: ArrayLike<number>): number[] {
 export const PREPROCESSING_DESCRIPTION =
   'RGBA composed onto white, Rec.601 luma (0.299R+0.587G+0.114B)/255, area-averaging resize to 64x64 ' +
   '(aspect ratio not kept), float32 NCHW [N,1,64,64] in [0,1], 0 black, 1 white';
+
+/** Added to PREPROCESSING_DESCRIPTION for models whose input is made under `content` framing (framing.ts). */
+export const CONTENT_FRAMING_DESCRIPTION =
+  "content framing: when the photo's border (on a 128x128 area average) is a plain light background " +
+  '(median >= 0.9, 90% of border cells within 0.03 of it), the input is the square around the cells that differ from ' +
+  'it by more than 0.06, grown by 1.25 and at least 30% of the longer side, centred on them, the background beyond the ' +
+  'photo; otherwise the whole photo';

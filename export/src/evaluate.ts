@@ -15,8 +15,10 @@ import {
   MODEL_OUTPUT_NAME,
   boxFromHeatmap,
   heatmapFromTensor,
+  framingOf,
   parseManifest,
   verifyModelBytes,
+  type Framing,
   type InputBox,
 } from '@blankspot/core';
 import {
@@ -87,11 +89,23 @@ export async function evaluateModels(
   const rows: EvaluationRow[] = [];
   try {
     for (const protocol of data.protocols) {
-      const { test } = await buildSplitsCached(
-        { ...data, protocol, counts: { train: 0, val: 0, test: data.testSize } },
-        data.cacheDir,
-      );
+      // Each model sees its test photos as it sees uploads: one test set per framing in use (the same
+      // photos and rectangles, from the same seeds); the paper protocol always takes the whole photo.
+      const tests = new Map<Framing, Promise<Examples>>();
+      const testFor = (framing: Framing) => {
+        const key = protocol === 'paper' ? 'full' : framing;
+        let t = tests.get(key);
+        if (!t) {
+          t = buildSplitsCached(
+            { ...data, protocol, framing: key, counts: { train: 0, val: 0, test: data.testSize } },
+            data.cacheDir,
+          ).then((s) => s.test);
+          tests.set(key, t);
+        }
+        return t;
+      };
       for (const { entry, session } of sessions) {
+        const test = await testFor(framingOf(entry));
         const ev = await score(session, test);
         for (const [s, set] of test.sets.entries()) {
           const only = (i: number) => test.setIndex[i] === s;

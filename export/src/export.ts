@@ -5,12 +5,14 @@ import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   BlankspotError,
+  CONTENT_FRAMING_DESCRIPTION,
   INPUT_SIZE,
   MODEL_HEATMAP_NAME,
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
   PREPROCESSING_DESCRIPTION,
   SENSITIVITIES,
+  type Framing,
   type ModelEntry,
   type Sensitivity,
 } from '@blankspot/core';
@@ -87,6 +89,8 @@ export interface ExportResult {
   network: string;
   /** The model has a `heatmap` output. */
   localises: boolean;
+  /** Which part of each photo the model's input shows (from its training run). */
+  framing: Framing;
   metadata: Record<string, string>;
   /** Max |p_onnx - p_tfjs| over the probe inputs. */
   maxAbsDiff: number;
@@ -100,7 +104,7 @@ export interface ExportResult {
  */
 export async function chooseOperatingPoint(
   model: Uint8Array,
-  config: Pick<RunConfig, 'data' | 'protocol' | 'seed' | 'counts'>,
+  config: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts'>,
   target: number,
   operatingSet?: string,
   cacheDir?: string,
@@ -110,7 +114,13 @@ export async function chooseOperatingPoint(
   const setIndex = setName == null ? -1 : sets.indexOf(setName as DatasetName);
   if (setName != null && setIndex < 0) throw new BlankspotError('BAD_REQUEST', `the model was not trained on ${setName}`);
   const { val } = await buildSplitsCached(
-    { sets, protocol: config.protocol, seed: config.seed, counts: { train: 0, val: config.counts.val, test: 0 } },
+    {
+      sets,
+      protocol: config.protocol,
+      framing: config.framing,
+      seed: config.seed,
+      counts: { train: 0, val: config.counts.val, test: 0 },
+    },
     cacheDir,
   );
   // A copy: ONNX Runtime refuses tensors over shared memory, where data sets live.
@@ -208,6 +218,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   const { meta, values } = await loadCheckpoint(checkpointDir);
   const spec = NETWORKS[meta.network];
   const t = meta.training;
+  const framing: Framing = t.framing === 'content' ? 'content' : 'full';
   const validation = t.validation as { accuracy?: number; perSet?: unknown } | undefined;
   const recipe = t.recipe as { name?: string } | undefined;
   let test = t.test;
@@ -218,6 +229,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     const split = await rebuildTestSplit({
       data: String(t.data),
       protocol: t.protocol as RunConfig['protocol'],
+      framing,
       seed: String(t.seed),
       counts,
     });
@@ -244,7 +256,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     test: str(test),
     trained_at: str(t.date),
     exported_at: new Date().toISOString(),
-    preprocessing: PREPROCESSING_DESCRIPTION,
+    preprocessing: PREPROCESSING_DESCRIPTION + (framing === 'content' ? `; ${CONTENT_FRAMING_DESCRIPTION}` : ''),
+    framing,
     contract:
       `input '${MODEL_INPUT_NAME}' float32 [N,1,64,64] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
       (localises(spec)
@@ -268,10 +281,11 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   let operatingPoint: OperatingPoint | undefined;
   if (options.falseAlarmTarget != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
-    const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], seed: String(t.seed), counts };
+    const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], framing, seed: String(t.seed), counts };
     const other = options.operatingProtocol && {
       data: options.operatingSet ?? 'products',
       protocol: options.operatingProtocol,
+      framing,
       seed: String(t.seed),
       counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
     };
@@ -291,6 +305,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     sha256: createHash('sha256').update(bytes).digest('hex'),
     network: spec.name,
     localises: localises(spec),
+    framing,
     metadata,
     maxAbsDiff: diff,
     probeCount: probe.length / PIXELS,

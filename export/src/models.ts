@@ -37,6 +37,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
         }
       : {}),
     localises: result.localises,
+    ...(result.framing === 'content' ? { framing: result.framing } : {}),
     metrics: {
       validation: {
         accuracy: Number(md.validation_accuracy),

@@ -197,7 +197,7 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
   const scored: SetScore[] = [];
   for (const run of runs) {
     const c = run.log.config;
-    const key = JSON.stringify([c.protocol, c.data, c.seed, c.counts]);
+    const key = JSON.stringify([c.protocol, c.framing ?? 'full', c.data, c.seed, c.counts]);
     if (!testSets.has(key)) {
       testSets.set(key, rebuildTestSplit(c));
     }
