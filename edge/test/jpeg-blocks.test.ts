@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { jpegLumaBlockMeans, jpegToInput, preprocess, type JpegBlockMeans } from '@blankspot/core';
+import { jpegLumaBlockMeans, jpegToInput, preprocess, preprocessFramed, type JpegBlockMeans } from '@blankspot/core';
 import { photoFiles } from './fixtures.js';
 
 const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.meta.url));
@@ -154,5 +154,54 @@ describe('jpegToInput', async () => {
     const jpeg = new Uint8Array(await sharp(photos[0]).resize(511, 900, { fit: 'fill' }).jpeg().toBuffer());
     expect(jpegLumaBlockMeans(jpeg)).not.toBeNull();
     expect(jpegToInput(jpeg)).toBeNull();
+  });
+});
+
+/** A cut-out from the repo's data centred on a pure-white canvas of `side` px, filling `fill` of it, as JPEG. */
+async function productOnWhite(name: string, side: number, fill: number): Promise<Buffer> {
+  const object = await sharp(new URL(`../../data/cutouts/${name}`, import.meta.url).pathname)
+    .resize(Math.round(side * fill), Math.round(side * fill), { fit: 'inside' })
+    .toBuffer();
+  return sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff' } })
+    .composite([{ input: object, gravity: 'centre' }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+describe('jpegToInput under content framing', () => {
+  it('frames a product on white from the block means as a full decode frames it, and gives nearly its input', async () => {
+    for (const [name, side, fill] of [
+      ['animal_seagull.png', 2000, 0.4],
+      ['animal_seahorse.png', 1600, 0.6],
+      ['animal_rooster.png', 3000, 0.3],
+    ] as const) {
+      const jpeg = await productOnWhite(name, side, fill);
+      const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const exact = preprocessFramed({ width: info.width, height: info.height, data: new Uint8Array(data) }, 'content');
+      const got = jpegToInput(new Uint8Array(jpeg), 1, 'content')!;
+      expect(exact.frame).not.toBeNull();
+      expect(got.frame).not.toBeNull();
+      // The product fills far more of the input than under full framing.
+      const dark = (a: Float32Array) => a.filter((v) => v < 0.9).length;
+      expect(dark(exact.input)).toBeGreaterThan(1.5 * dark(preprocess({ width: info.width, height: info.height, data })));
+      // Measured on these three: the same frame to the pixel, inputs 0.3-0.6/255 apart (block detail at cell edges).
+      expect(got.frame).toEqual(exact.frame);
+      expect(mean(Array.from(exact.input, (v, k) => Math.abs(v - got.input[k])))).toBeLessThan(2 / 255);
+    }
+  });
+
+  it('leaves a frame under 512 px, and turned photos, to a full decode; natural photos are read whole', async () => {
+    expect(jpegToInput(new Uint8Array(await productOnWhite('animal_seagull.png', 1000, 0.3)), 1, 'content')).toBeNull();
+    const large = new Uint8Array(await productOnWhite('animal_seagull.png', 2000, 0.4));
+    expect(jpegToInput(large, 6, 'content')).toBeNull();
+    const photo = new Uint8Array(
+      await sharp((await photoFiles('natural', 1))[0])
+        .resize(1200, 900)
+        .jpeg()
+        .toBuffer(),
+    );
+    const whole = jpegToInput(photo, 1, 'content')!;
+    expect(whole.frame).toBeNull();
+    expect(whole.input).toEqual(jpegToInput(photo)!.input);
   });
 });
