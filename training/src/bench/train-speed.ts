@@ -1,51 +1,78 @@
 /**
- * `npm run bench:train`: seconds per epoch per 1000 images for each network (the paper's Table 1
- * time measure), with PyTorch on the same CPU in the same run as the baseline when Debian's
- * python3-torch is installed. Both use the same batch size and thread count.
+ * `npm run bench:train`: seconds per epoch per 1000 images for every network the project ships (the
+ * paper's Table 1 time measure) against PyTorch on the same CPU, same data size, batch size and threads.
+ *
+ * One pass of each side is no measurement on a shared machine (PyTorch's own times moved 4x between
+ * runs here), so the two sides alternate epoch by epoch, ours then PyTorch's, `--pairs` times per
+ * network and batch size, after one warm-up epoch each; the table gives each side's median, the ratio
+ * of the medians, and the spread of the per-pair ratios (min-max). PyTorch is one long-lived process
+ * (training/bench/torch_speed.py, Debian's python3-torch), so its start-up is never timed.
+ *   node training/dist/bench/train-speed.js [--pairs 5] [--batch 32,128] [--images 2048] [--threads N]
+ *     [--networks lr,cnn-relu,...] [--backend auto]
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { useBackend, type BackendName } from '../backend.js';
 import { buildSplits } from '../datasets/build.js';
-import { NETWORK_NAMES } from '../networks.js';
+import { NETWORK_NAMES, isNetworkName, type NetworkName } from '../networks.js';
 import { defaultThreads } from '../parallel.js';
 import { RECIPES, train } from '../train.js';
 
 const { values } = parseArgs({
   options: {
     images: { type: 'string', default: '2048' },
-    epochs: { type: 'string', default: '2' },
-    batch: { type: 'string', default: String(RECIPES.modern.batchSize) },
+    pairs: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '32,128' },
     threads: { type: 'string', default: String(defaultThreads()) },
+    networks: { type: 'string', default: NETWORK_NAMES.join(',') },
     backend: { type: 'string', default: 'auto' },
   },
 });
 const images = Number(values.images);
-const epochs = Number(values.epochs);
-const batch = Number(values.batch);
+const pairs = Number(values.pairs);
+const batches = values.batch.split(',').map(Number);
 const threads = Number(values.threads);
-const PAPER_2015_GPU: Record<string, number> = { lr: 1.0, 'cnn-relu': 2.94, 'cnn-leaky': 2.96 };
+const networks = values.networks.split(',').filter(isNetworkName);
+const PAPER_2015_GPU: Partial<Record<NetworkName, number>> = { lr: 1.0, 'cnn-relu': 2.94, 'cnn-leaky': 2.96 };
 
-async function torchTimes(): Promise<Record<string, number> | null> {
+/** The PyTorch side: one process, one epoch per request. Null when python3-torch is missing. */
+async function startTorch(): Promise<{
+  epoch(network: string, batch: number): Promise<number>;
+  close(): void;
+  version: string;
+} | null> {
   const script = fileURLToPath(new URL('../../bench/torch_speed.py', import.meta.url));
+  const child = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const next = async (): Promise<Record<string, unknown>> => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(stderr.trim().split('\n').pop() ?? 'PyTorch exited');
+    return JSON.parse(value as string) as Record<string, unknown>;
+  };
   try {
-    const { stdout } = await promisify(execFile)('/usr/bin/python3', [
-      script,
-      String(threads),
-      String(batch),
-      String(images),
-      String(epochs),
-    ]);
-    return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+    const hello = await next();
+    return {
+      version: String(hello.torch),
+      async epoch(network, batch) {
+        child.stdin.write(JSON.stringify({ network, batch, threads, images }) + '\n');
+        return Number((await next()).seconds_per_1000);
+      },
+      close: () => child.stdin.end(),
+    };
   } catch (e) {
-    console.error(
-      `PyTorch baseline skipped (${(e as Error).message.split('\n')[0]}); install Debian's python3-torch to compare.`,
-    );
+    console.error(`PyTorch baseline skipped (${(e as Error).message}); install Debian's python3-torch to compare.`);
     return null;
   }
 }
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 const backend = await useBackend(values.backend as BackendName | 'auto');
 const data = await buildSplits({
@@ -54,22 +81,58 @@ const data = await buildSplits({
   seed: 'bench',
   counts: { train: images, val: 64, test: 0 },
 });
-const ours: Record<string, number> = {};
-for (const network of NETWORK_NAMES) {
-  // One extra epoch first: JIT warm-up and worker start-up are not the steady state.
-  const result = await train(data, { network, recipe: RECIPES.modern, seed: 1, epochs: epochs + 1, batchSize: batch, threads });
-  const timed = result.epochs.slice(1);
-  ours[network] = timed.reduce((a, e) => a + e.secondsPer1000, 0) / timed.length;
+const torch = await startTorch();
+interface Row {
+  network: NetworkName;
+  batch: number;
+  ours: number[];
+  theirs: number[];
 }
-const torch = await torchTimes();
+const rows: Row[] = [];
+try {
+  for (const batch of batches) {
+    for (const network of networks) {
+      const row: Row = { network, batch, ours: [], theirs: [] };
+      // Warm-up on both sides first: JIT, worker start-up and allocator growth are not the steady state.
+      if (torch) await torch.epoch(network, batch);
+      await train(data, {
+        network,
+        recipe: RECIPES.modern,
+        seed: 1,
+        epochs: pairs + 1,
+        batchSize: batch,
+        threads,
+        async onEpoch(e) {
+          if (e.epoch === 1) return;
+          row.ours.push(e.secondsPer1000);
+          if (torch) row.theirs.push(await torch.epoch(network, batch));
+        },
+      });
+      rows.push(row);
+      console.error(
+        `${network} batch ${batch}: ours ${median(row.ours).toFixed(3)} s, PyTorch ${torch ? median(row.theirs).toFixed(3) : 'n/a'} s`,
+      );
+    }
+  }
+} finally {
+  torch?.close();
+}
+
 console.log(
-  `\nseconds per epoch per 1000 images (${images} images, batch ${batch}, ${threads} threads, tfjs backend ${backend})\n`,
+  `\nseconds per epoch per 1000 images: ${images} images, ${pairs} alternating pairs, ${threads} threads, tfjs backend ${backend}` +
+    `${torch ? `, PyTorch ${torch.version}` : ''}\n`,
 );
-console.log('| network | blankspot (tfjs) | PyTorch, same CPU | blankspot / PyTorch | paper, 2015 GPU |');
-console.log('|---|---|---|---|---|');
-for (const network of NETWORK_NAMES) {
-  const t = torch?.[network];
+console.log(
+  '| network | batch | blankspot (median) | PyTorch (median) | blankspot / PyTorch | per-pair ratios (min-max) | paper, 2015 GPU |',
+);
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const ratios = r.theirs.map((t, i) => r.ours[i] / t);
+  const paper = PAPER_2015_GPU[r.network];
   console.log(
-    `| ${network} | ${ours[network].toFixed(3)} | ${t == null ? 'n/a' : t.toFixed(3)} | ${t == null ? 'n/a' : (ours[network] / t).toFixed(2) + 'x'} | ${network in PAPER_2015_GPU ? PAPER_2015_GPU[network].toFixed(2) : 'n/a (not in the paper)'} |`,
+    `| ${r.network} | ${r.batch} | ${median(r.ours).toFixed(3)} | ${torch ? median(r.theirs).toFixed(3) : 'n/a'} | ` +
+      `${torch ? (median(r.ours) / median(r.theirs)).toFixed(2) + 'x' : 'n/a'} | ` +
+      `${torch ? `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}x` : 'n/a'} | ` +
+      `${paper == null ? 'n/a (not in the paper)' : paper.toFixed(2)} |`,
   );
 }
