@@ -13,9 +13,11 @@ import {
   MODEL_HEATMAP_NAME,
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
+  anomalyScores,
   boxFromHeatmap,
-  heatmapFromTensor,
   framingOf,
+  heatmapFromTensor,
+  inputShape,
   parseManifest,
   verifyModelBytes,
   type Framing,
@@ -54,9 +56,9 @@ async function score(
   for (let start = 0; start < ex.count; start += 256) {
     const n = Math.min(256, ex.count - start);
     const input = ex.images.slice(start * PIXELS, (start + n) * PIXELS);
-    const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
+    const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShape(n)) });
     const prob = out[MODEL_OUTPUT_NAME].data as Float32Array;
-    for (let i = 0; i < n; i++) scores[start + i] = prob[i * 2 + 1];
+    scores.set(anomalyScores(prob), start);
     const heat = out[MODEL_HEATMAP_NAME];
     if (heat) {
       localises = true;

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   BlankspotError,
+  anomalyScores,
   CONTENT_FRAMING_DESCRIPTION,
   INPUT_SIZE,
   MODEL_HEATMAP_NAME,
@@ -125,7 +126,7 @@ export async function chooseOperatingPoint(
   );
   // A copy: ONNX Runtime refuses tensors over shared memory, where data sets live.
   const outputs = await onnxOutputs(model, new Float32Array(val.images));
-  const scores = Float32Array.from({ length: val.count }, (_, i) => outputs[i * 2 + 1]);
+  const scores = Float32Array.from(anomalyScores(outputs));
   const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
   const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
   const targets = { high: Math.min(1, 3 * target), balanced: target, low: target / 3 };

@@ -1,7 +1,7 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
 import { tf } from './backend.js';
 import { exampleImage, type Examples, type Splits } from './datasets/build.js';
-import { boxFromHeatmap, iou, type InputBox } from '@blankspot/core';
+import { anomalyScores, boxFromHeatmap, iou, verdictFromScore, type InputBox } from '@blankspot/core';
 import {
   crossEntropy,
   forward,
@@ -134,9 +134,10 @@ export function evaluate(spec: NetworkSpec, params: Params, ex: Examples, batchS
       }
     }
     tf.dispose([loss, prob, ...(heat ? [heat] : [])]);
+    const batchScores = anomalyScores(p);
     for (let i = 0; i < idx.length; i++) {
-      scores[start + i] = p[i * 2 + 1];
-      if ((p[i * 2 + 1] >= 0.5 ? 1 : 0) === ex.labels[start + i]) correct++;
+      scores[start + i] = batchScores[i];
+      if ((verdictFromScore(batchScores[i]).flagged ? 1 : 0) === ex.labels[start + i]) correct++;
     }
   }
   return {

@@ -4,6 +4,7 @@
  * otherwise single-threaded WASM, which needs no cross-origin isolation from the host page.
  */
 import type * as Ort from 'onnxruntime-web';
+import { INPUT_SIZE, inputShape } from '@blankspot/core';
 
 export type Backend = 'wasm' | 'webgpu';
 
@@ -57,7 +58,7 @@ async function loadOrt(backend: Backend, ortBase: URL): Promise<typeof Ort> {
 }
 
 async function timeRuns(session: Ort.InferenceSession, ort: typeof Ort, runs = 5): Promise<number> {
-  const input = new ort.Tensor('float32', new Float32Array(64 * 64).fill(0.5), [1, 1, 64, 64]);
+  const input = new ort.Tensor('float32', new Float32Array(INPUT_SIZE * INPUT_SIZE).fill(0.5), inputShape(1));
   await session.run({ image: input });
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) await session.run({ image: input });
