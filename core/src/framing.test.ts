@@ -46,11 +46,13 @@ describe('areaAverage', () => {
         const img = { width: w, height: h, data };
         const got = areaAverage(rgbaCells(img), { x: 0, y: 0, w, h }, INPUT_SIZE, INPUT_SIZE);
         const want = preprocess(img);
-        for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+        expect(worst).toBeLessThan(1e-5);
       }),
-      { numRuns: 40 },
+      { numRuns: 30 },
     );
-  });
+  }, 30_000);
 
   it('fills what lies beyond the photo with the fill level, in exact shares', () => {
     const black = canvas(100, 100, 0);
