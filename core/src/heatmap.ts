@@ -72,7 +72,12 @@ function extent(profile: number[], from: number, to: number, cell: number): [num
  * The box around the heatmap's strongest region: the cells connected to the peak that score at
  * least half of it, read with one cell of margin on each side. Null for an empty heatmap.
  */
-export function boxFromHeatmap(heatmap: Heatmap, input?: ArrayLike<number>, inputSize = INPUT_SIZE): InputBox | null {
+export function boxFromHeatmap(
+  heatmap: Heatmap,
+  input?: ArrayLike<number>,
+  inputSize = INPUT_SIZE,
+  typicalSide?: { x: number; y: number },
+): InputBox | null {
   const { data, height: H, width: W } = heatmap;
   if (H < 1 || W < 1 || data.length < H * W) return null;
   let peak = 0;
@@ -123,7 +128,7 @@ export function boxFromHeatmap(heatmap: Heatmap, input?: ArrayLike<number>, inpu
   const [x, w] = extent(cols, Math.max(0, c0 - 1), Math.min(W - 1, c1 + 1), inputSize / W);
   const [y, h] = extent(rows, Math.max(0, r0 - 1), Math.min(H - 1, r1 + 1), inputSize / H);
   const box = { x, y, w, h };
-  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize) : box;
+  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, typicalSide) : box;
 }
 
 /**
@@ -148,7 +153,13 @@ const EDGE_REACH = 4;
  * An edge whose run goes on well past the heatmap's (into white background) cannot be seen; the
  * opposite edge and the typical side place it. An axis with no visible edge keeps the heatmap's extent.
  */
-export function snapBoxToInput(box: InputBox, input: ArrayLike<number>, inputSize = INPUT_SIZE): InputBox {
+export function snapBoxToInput(
+  box: InputBox,
+  input: ArrayLike<number>,
+  inputSize = INPUT_SIZE,
+  /** The typical side along each axis in input pixels, where the input is not the whole photo (a frame). */
+  typicalSide?: { x: number; y: number },
+): InputBox {
   const S = inputSize;
   let near = 0;
   let white = 0;
@@ -161,10 +172,11 @@ export function snapBoxToInput(box: InputBox, input: ArrayLike<number>, inputSiz
       }
     }
   const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
-  const typical = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
+  const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
 
   const axis = (horizontal: boolean): [number, number] => {
     const [start, size, across, acrossSize] = horizontal ? [box.x, box.w, box.y, box.h] : [box.y, box.h, box.x, box.w];
+    const typical = typicalSide ? (horizontal ? typicalSide.x : typicalSide.y) : whole;
     const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
     const isWhite = (line: number, p: number) => value(line, p) >= 1 - tolerance;
     // Lines well inside the box across this axis, so none grazes the rectangle's own border.
@@ -245,7 +257,12 @@ export function resultBox(
   frame: Frame | null = null,
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
-  const box = boxFromHeatmap(heatmap, input);
+  // Through a frame the typical rectangle (a quarter of the photo's side) spans more of the input.
+  const typical = frame && {
+    x: (TYPICAL_RECTANGLE_SIDE * width) / frame.side,
+    y: (TYPICAL_RECTANGLE_SIDE * height) / frame.side,
+  };
+  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical ?? undefined);
   if (!box) return null;
   return frame ? wholeInside(inputBoxToPhoto(box, frame, width, height), width, height) : boxInImage(box, width, height);
 }
