@@ -2,13 +2,13 @@
  * The widget in real headless Chromium (Debian's), on the demo page served by the real Node server,
  * next to the API it must agree with.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preprocess } from '@blankspot/core';
+import { blockMeansCover, inspectImage, jpegToInput, preprocessFramed, readExifOrientation, type Framing } from '@blankspot/core';
 import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
 import { launchChromium } from './browser.js';
 
@@ -36,6 +36,8 @@ const NATURAL = [
   'gcompris__categorization_resource_images_monuments_parthenon.png',
 ].map(natural);
 const PRODUCT = join(PHOTOS, 'product', 'gcompris__categorization_resource_images_tools_wrench.png');
+const CUTOUT = fileURLToPath(new URL('../../data/cutouts/animal_seagull.png', import.meta.url));
+const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
 async function withRect(path: string, size = 600): Promise<Buffer> {
   const w = Math.round(size * 0.27);
@@ -49,20 +51,33 @@ async function withRect(path: string, size = 600): Promise<Buffer> {
     .toBuffer();
 }
 
-async function api(bytes: Buffer): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${server.url}/v1/check`, { method: 'POST', body: new Uint8Array(bytes) });
+async function api(bytes: Buffer, model?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}/v1/check${model ? `?model=${model}` : ''}`, {
+    method: 'POST',
+    body: new Uint8Array(bytes),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-/** What the API feeds its model: sharp-decoded (EXIF applied) RGBA through the core. */
-async function apiInput(bytes: Buffer): Promise<Float32Array> {
+/** What the API feeds its model, under the model's framing: a large JPEG's block means, else sharp-decoded (EXIF applied) RGBA through the core. */
+async function apiInput(bytes: Buffer, framing: Framing = 'full'): Promise<Float32Array> {
+  // Large JPEGs: read from their block means (the core's reader, which the API runs too).
+  const header = inspectImage(new Uint8Array(bytes));
+  const fromBlocks =
+    header.type === 'image/jpeg' && blockMeansCover(header)
+      ? jpegToInput(new Uint8Array(bytes), readExifOrientation(new Uint8Array(bytes), header.type), framing)
+      : null;
+  if (fromBlocks) return fromBlocks.input;
   const { data, info } = await sharp(bytes)
     .rotate()
     .toColourspace('srgb')
     .ensureAlpha()
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  return preprocess({ width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+  return preprocessFramed(
+    { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
+    framing,
+  ).input;
 }
 
 interface BrowserResult {
@@ -76,19 +91,19 @@ interface BrowserResult {
   preprocessedOn: 'gpu' | 'cpu';
 }
 
-function browserCheck(p: Page, bytes: Buffer, preprocessOn: 'gpu' | 'cpu' = 'gpu'): Promise<BrowserResult> {
+function browserCheck(p: Page, bytes: Buffer, preprocessOn: 'gpu' | 'cpu' = 'gpu', model?: string): Promise<BrowserResult> {
   return p.evaluate(
-    async ([b64, on]) => {
+    async ([b64, on, name]) => {
       const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const api = (
         window as unknown as {
           blankspot: { check(b: Blob, o: object): Promise<Record<string, unknown> & { input: Float32Array }> };
         }
       ).blankspot;
-      const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true, preprocessOn: on });
+      const r = await api.check(new Blob([bin]), { modelsUrl: '/models/', returnInput: true, preprocessOn: on, model: name });
       return { ...r, input: Array.from(r.input) } as unknown as BrowserResult;
     },
-    [bytes.toString('base64'), preprocessOn] as const,
+    [bytes.toString('base64'), preprocessOn, model] as const,
   );
 }
 
@@ -293,15 +308,44 @@ describe('the widget on an upload form', () => {
           .toBuffer(),
       ]);
     bodies.push(['alpha png', await sharp(PRODUCT).resize(300, 220).ensureAlpha(0.5).png().toBuffer()]);
+    // Products on pure white, which a framing model sees framed: a small PNG and a JPEG read from its blocks.
+    for (const [side, format] of [
+      [700, 'png'],
+      [1400, 'jpeg'],
+    ] as const) {
+      const cutout = await sharp(CUTOUT)
+        .resize(Math.round(side * 0.35), Math.round(side * 0.35), { fit: 'inside' })
+        .toBuffer();
+      const canvas = sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff' } }).composite([
+        { input: cutout, gravity: 'centre' },
+      ]);
+      bodies.push([
+        `product on white ${format}`,
+        await (format === 'png' ? canvas.png() : canvas.jpeg({ quality: 92 })).toBuffer(),
+      ]);
+    }
     expect(bodies.length).toBeGreaterThanOrEqual(20);
-    for (const [label, bytes] of bodies) {
-      const [server, input] = await Promise.all([api(bytes), apiInput(bytes)]);
+    // The default model frames products on white; localiser-wide takes every photo whole, which the
+    // GPU shader can make. Both run through the same pipeline as the API.
+    const manifest = JSON.parse(await readFile(join(MODELS_DIR, 'manifest.json'), 'utf8')) as {
+      default: string;
+      models: { name: string; framing?: Framing }[];
+    };
+    const framed = manifest.models.find((m) => m.name === manifest.default)!;
+    expect(framed.framing).toBe('content');
+    for (const [label, bytes, model, framing] of bodies.flatMap(([l, b]) => [
+      [l, b, undefined, 'content'] as const,
+      [`${l} (localiser-wide)`, b, 'localiser-wide', 'full'] as const,
+    ])) {
+      const [server, input] = await Promise.all([api(bytes, model), apiInput(bytes, framing)]);
       expect(server.status, label).toBe(200);
-      // Both ways the browser makes the input: the GPU shader (what the widget uses here) and the core on read-back pixels.
-      const onCpu = await browserCheck(page, bytes, 'cpu');
-      const local = await browserCheck(page, bytes, 'gpu');
+      // Both ways the browser makes the input: the GPU shader (for a model that takes the whole photo) and the core on read-back pixels.
+      const onCpu = await browserCheck(page, bytes, 'cpu', model);
+      const local = await browserCheck(page, bytes, 'gpu', model);
       expect(onCpu.preprocessedOn, label).toBe('cpu');
-      expect(local.preprocessedOn, label).toBe('gpu');
+      // A large JPEG is read from its block means, in the browser as in the API.
+      const blocks = label.startsWith('product on white jpeg');
+      expect(local.preprocessedOn, label).toBe(framing === 'full' && !blocks ? 'gpu' : 'cpu');
       for (const r of [local, onCpu]) {
         expect(r.flagged, label).toBe(server.json.flagged);
         expect(r.image, label).toEqual(server.json.image);
@@ -386,7 +430,8 @@ describe('runtime choice', () => {
       return (await api.check(new Blob([bin]), { modelsUrl: '/models/' })).preprocessedOn;
     }, jpeg.toString('base64'));
     expect(auto).toBe('cpu');
-    expect((await browserCheck(page, jpeg, 'gpu')).preprocessedOn).toBe('gpu');
+    // The shader makes the whole photo's input: asked for a model that takes it whole.
+    expect((await browserCheck(page, jpeg, 'gpu', 'localiser-wide')).preprocessedOn).toBe('gpu');
   });
 
   it('uses WASM when there is no WebGPU adapter', async () => {
