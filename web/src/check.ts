@@ -38,7 +38,8 @@ export interface CheckOptions {
   /**
    * Where the 64x64 input is computed: 'gpu' (a WebGL2 shader; the CPU where WebGL2 is missing),
    * 'cpu' (every pixel read back, then the core's preprocess) or 'auto' (default: the GPU when
-   * WebGL runs on real hardware).
+   * WebGL runs on real hardware). The shader makes the whole photo's input only: a model under
+   * `content` framing always gets its frame from the core.
    */
   preprocessOn?: 'gpu' | 'cpu' | 'auto';
 }
