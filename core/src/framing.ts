@@ -11,7 +11,7 @@
  */
 import { INPUT_SIZE } from './contract.js';
 import type { RgbaImage } from './preprocess.js';
-import { preprocess } from './preprocess.js';
+import { WB, WG, WR, preprocess } from './preprocess.js';
 
 export const FRAMINGS = ['full', 'content'] as const;
 export type Framing = (typeof FRAMINGS)[number];
@@ -51,11 +51,6 @@ export interface LumaCells {
   rows: number;
   readRow(row: number, into: Float32Array): void;
 }
-
-// Rec.601 luma weights, pre-divided by 255 (as in preprocess).
-const WR = 0.299 / 255;
-const WG = 0.587 / 255;
-const WB = 0.114 / 255;
 
 /** Decoded RGBA as luma cells (alpha composed on white, as `preprocess` does). */
 export function rgbaCells(image: RgbaImage): LumaCells {

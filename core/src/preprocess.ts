@@ -15,9 +15,12 @@ export interface GreyImage {
 }
 
 // Rec.601 luma weights, pre-divided by 255 so one multiply-add per channel gives [0,1].
-const WR = 0.299 / 255;
-const WG = 0.587 / 255;
-const WB = 0.114 / 255;
+/** @internal shared with framing.ts */
+export const WR = 0.299 / 255;
+/** @internal */
+export const WG = 0.587 / 255;
+/** @internal */
+export const WB = 0.114 / 255;
 
 /**
  * Greyscale in [0,1] at the image's own resolution; transparent pixels composed onto white.
