@@ -36,8 +36,24 @@ export function activeBackend(): BackendName | null {
   return active;
 }
 
-export async function useBackend(preferred: BackendName | 'auto' = 'auto'): Promise<BackendName> {
+export interface BackendOptions {
+  /**
+   * CPU threads the native backend may use inside each op. TensorFlow reads this once, when it loads,
+   * so it only applies to the first call; the caller's own TF_NUM_INTRAOP_THREADS wins. WASM and cpu
+   * run one thread each and take more cores through worker threads instead (parallel.ts).
+   */
+  threads?: number;
+}
+
+export async function useBackend(preferred: BackendName | 'auto' = 'auto', options: BackendOptions = {}): Promise<BackendName> {
   if (preferred === 'auto' || preferred === 'tensorflow') {
+    if (options.threads != null) {
+      process.env.TF_NUM_INTRAOP_THREADS ??= String(options.threads);
+      // One op at a time: a training step is a chain of small ops, and a second pool only competes.
+      process.env.TF_NUM_INTEROP_THREADS ??= '1';
+    }
+    // TensorFlow's start-up banner (oneDNN, CPU features) is noise on every CLI run.
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
     if (await tryNative()) {
       await tf.setBackend('tensorflow');
       return (active = 'tensorflow');

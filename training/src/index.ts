@@ -2,6 +2,7 @@ export * from './backend.js';
 export * from './networks.js';
 export * from './rng.js';
 export * from './train.js';
+export { defaultThreads } from './parallel.js';
 export * from './run.js';
 export * from './checkpoint.js';
 export * from './datasets/build.js';

@@ -21,8 +21,17 @@ export interface ShardResult {
   grads: Float32Array[];
 }
 
+/** One shard's sums with the gradients still as tensors, so a one-thread step never leaves the backend. */
+export interface ShardTensors {
+  count: number;
+  lossSum: number;
+  hits: number;
+  /** Gradient sums per parameter, in the order of spec.params; the caller disposes them. */
+  grads: tf.Tensor[];
+}
+
 /** Gradient sums of the cross-entropy over some examples: the work one thread does in a step. */
-export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardResult {
+export function shardGradientTensors(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardTensors {
   const vars = spec.params.map((p) => params[p.name]);
   const n = indices.length;
   const out = tf.tidy(() => {
@@ -46,10 +55,18 @@ export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, 
     tf.dispose([kept, ce, value]);
     return { stats, grads: vars.map((v) => grads[v.name]) };
   });
+  // The one read back per step: two numbers.
   const [lossSum, hits] = out.stats.dataSync() as Float32Array;
+  out.stats.dispose();
+  return { count: n, lossSum, hits, grads: out.grads };
+}
+
+/** The same sums with the gradients as plain arrays, for shipping between threads. */
+export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardResult {
+  const out = shardGradientTensors(spec, params, ex, indices);
   const grads = out.grads.map((g) => Float32Array.from(g.dataSync() as Float32Array));
-  tf.dispose([out.stats, ...out.grads]);
-  return { count: n, lossSum, hits, grads };
+  tf.dispose(out.grads);
+  return { ...out, grads };
 }
 
 export interface WorkerInit {
@@ -124,6 +141,16 @@ export class ParallelGradients {
   ) {
     const extra = Math.max(0, Math.min(threads, 64) - 1);
     this.workers = Array.from({ length: extra }, () => new GradientWorker({ network: spec.name, backend, examples }));
+  }
+
+  /** True when the calling thread does all the work: gradients can then stay tensors (computeLocal). */
+  get local(): boolean {
+    return this.workers.length === 0;
+  }
+
+  /** The whole batch on the calling thread, gradients as tensors the caller disposes. */
+  computeLocal(indices: number[]): ShardTensors {
+    return shardGradientTensors(this.spec, this.params, this.examples, indices);
   }
 
   /** Sums over the batch of loss, hits and gradients. */

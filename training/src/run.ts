@@ -34,6 +34,8 @@ export interface RunConfig {
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  /** CPU threads (worker threads on WASM, TensorFlow's op pool on native); absent means every core. */
+  threads?: number;
   /** The checkpoint the weights started from, when fine-tuning. */
   initFrom?: string;
 }
@@ -126,6 +128,7 @@ export async function runTraining(
     epochs: config.epochs,
     batchSize: config.batchSize,
     learningRate: config.learningRate,
+    threads: config.threads,
     onBatch: hooks.onBatch,
     async onEpoch(e) {
       log.epochs.push(e);

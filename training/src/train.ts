@@ -215,7 +215,10 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   const { train: trainSet, val } = data;
   const batches = Math.ceil(trainSet.count / recipe.batchSize);
   const backend = tf.getBackend() as BackendName;
-  const parallel = new ParallelGradients(spec, params, trainSet, options.threads ?? defaultThreads(), backend);
+  // Native TensorFlow spreads each op over its own thread pool (useBackend's `threads`); worker threads
+  // on top of it would each load TensorFlow and fight over the same cores.
+  const threads = backend === 'tensorflow' ? 1 : (options.threads ?? defaultThreads());
+  const parallel = new ParallelGradients(spec, params, trainSet, threads, backend);
   try {
     for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
       const lr =
@@ -229,14 +232,25 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
       let correct = 0;
       for (let b = 0; b < batches; b++) {
         const idx = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
-        const step = await parallel.compute(idx);
-        // Mean gradient over the batch, applied on the main thread's weights.
+        // Mean gradient over the batch, applied on the main thread's weights. On one thread the
+        // gradients never leave the backend (native TensorFlow's round trip per step is its overhead).
         const grads: Record<string, tf.Tensor> = {};
-        spec.params.forEach((p, i) => {
-          const g = step.grads[i];
-          for (let j = 0; j < g.length; j++) g[j] /= step.count;
-          grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
-        });
+        let step: { count: number; lossSum: number; hits: number };
+        if (parallel.local) {
+          const local = parallel.computeLocal(idx);
+          const count = tf.scalar(local.count);
+          spec.params.forEach((p, i) => (grads[params[p.name].name] = tf.div(local.grads[i], count)));
+          tf.dispose([count, ...local.grads]);
+          step = local;
+        } else {
+          const shared = await parallel.compute(idx);
+          spec.params.forEach((p, i) => {
+            const g = shared.grads[i];
+            for (let j = 0; j < g.length; j++) g[j] /= shared.count;
+            grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
+          });
+          step = shared;
+        }
         optimizer.applyGradients(grads);
         tf.dispose(Object.values(grads));
         lossSum += step.lossSum;

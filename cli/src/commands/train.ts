@@ -8,6 +8,7 @@ import {
   PROTOCOLS,
   RECIPES,
   buildSplitsCached,
+  defaultThreads,
   runTraining,
   useBackend,
   type BackendName,
@@ -47,6 +48,7 @@ export function registerTrain(program: Command): void {
       .option('--epochs <n>', 'override the recipe epochs', positiveInt)
       .option('--batch-size <n>', 'override the recipe batch size', positiveInt)
       .option('--lr <rate>', 'override the recipe learning rate', positiveNumber)
+      .option('--threads <n>', 'CPU threads to train on (default: every core)', positiveInt)
       .option('--init <checkpoint>', "start from this run's weights (fine-tuning) instead of fresh ones")
       .option('--train-size <n>', 'training examples', positiveInt, 8000)
       .option('--val-size <n>', 'validation examples', positiveInt, 1000)
@@ -63,7 +65,7 @@ export function registerTrain(program: Command): void {
       .option('--no-cache', 'build the data sets afresh and keep nothing')
       .option('--quiet', 'no progress bar, one line per epoch'),
   ).action(async (o) => {
-    const backend = await useBackend(o.backend as BackendName | 'auto');
+    const backend = await useBackend(o.backend as BackendName | 'auto', { threads: o.threads ?? defaultThreads() });
     const showBar = !o.quiet && process.stderr.isTTY;
     for (const protocol of o.protocol as Protocol[]) {
       for (const sets of o.data as DatasetName[][]) {
@@ -116,6 +118,7 @@ export function registerTrain(program: Command): void {
               epochs: o.epochs,
               batchSize: o.batchSize,
               learningRate: o.lr,
+              threads: o.threads,
               ...(o.init ? { initFrom: resolve(o.init) } : {}),
             },
             resolve(o.out),

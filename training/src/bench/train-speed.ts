@@ -74,7 +74,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const backend = await useBackend(values.backend as BackendName | 'auto');
+const backend = await useBackend(values.backend as BackendName | 'auto', { threads });
 const data = await buildSplits({
   sets: ['photos'],
   protocol: 'paper',

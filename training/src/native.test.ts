@@ -1,0 +1,109 @@
+/**
+ * The native TensorFlow backend (`npm run setup:native`, or @tensorflow/tfjs-node where its own
+ * installer works): the same gradients as the reference backends and the same training curve.
+ * Skipped where it is not installed; CI installs it, so there it must run.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { tf, useBackend, type BackendName } from './backend.js';
+import { buildSplits } from './datasets/build.js';
+import { NETWORKS, crossEntropy, forward, heatmapLossSum, initParams, paramsFromValues, type NetworkName } from './networks.js';
+import { Rng } from './rng.js';
+import { RECIPES, train } from './train.js';
+
+function nativeInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+const installed = nativeInstalled();
+if (!installed && process.env.CI) throw new Error('CI runs `npm run setup:native`: @tensorflow/tfjs-node should be here');
+
+function randomValues(n: number, seed: string): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.uniform(0, 1));
+}
+
+/** Whole-network loss gradients (cross-entropy plus the heatmap loss for localisers) on one backend. */
+async function gradsOn(backend: BackendName, net: NetworkName, weights: Record<string, Float32Array>, n: number) {
+  await useBackend(backend, { threads: 2 });
+  const spec = NETWORKS[net];
+  const params = paramsFromValues(spec, weights);
+  const images = randomValues(n * 64 * 64, `img-${net}`);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
+  const { grads } = tf.variableGrads(() => {
+    const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(images, [n, 64, 64, 1]));
+    const ce = crossEntropy(logits, tf.tensor1d(labels, 'int32'));
+    if (!heatmapLogits) return ce;
+    const [, h, w] = heatmapLogits.shape;
+    const coverage = tf.tensor3d(randomValues(n * h * w, 'coverage'), [n, h, w]);
+    return tf.add(ce, heatmapLossSum(heatmapLogits, coverage, tf.ones([n]) as tf.Tensor1D)) as tf.Scalar;
+  });
+  const out: Record<string, Float32Array> = {};
+  for (const [name, v] of Object.entries(params)) out[name] = Float32Array.from(grads[v.name].dataSync() as Float32Array);
+  tf.dispose(Object.values(grads));
+  for (const v of Object.values(params)) v.dispose();
+  return out;
+}
+
+function initialWeights(net: NetworkName): Record<string, Float32Array> {
+  const init = initParams(NETWORKS[net], `native-${net}`);
+  const weights: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(init)) weights[k] = Float32Array.from(v.dataSync());
+  for (const v of Object.values(init)) v.dispose();
+  return weights;
+}
+
+describe.skipIf(!installed)('the native tensorflow backend', () => {
+  it('is what useBackend("tensorflow") and "auto" start', async () => {
+    expect(await useBackend('tensorflow')).toBe('tensorflow');
+    expect(tf.getBackend()).toBe('tensorflow');
+    expect(await useBackend('auto')).toBe('tensorflow');
+  });
+
+  // The cpu backend is the ground truth; localiser-wide's cpu gradient takes minutes, so it is checked
+  // against wasm, whose kernels are themselves checked against cpu (wasm-kernels.test.ts).
+  const cases: Array<[NetworkName, BackendName]> = [
+    ['lr', 'cpu'],
+    ['cnn-relu', 'cpu'],
+    ['cnn-leaky', 'cpu'],
+    ['localiser', 'cpu'],
+    ['localiser-wide', 'wasm'],
+  ];
+  for (const [net, reference] of cases) {
+    it(`${net} gradients match the ${reference} backend within 1e-4`, async () => {
+      const weights = initialWeights(net);
+      const ref = await gradsOn(reference, net, weights, 4);
+      const got = await gradsOn('tensorflow', net, weights, 4);
+      for (const name of Object.keys(ref)) {
+        const norm = Math.hypot(...ref[name]);
+        expect(norm, name).toBeGreaterThan(0);
+        const err = Math.hypot(...got[name].map((g, i) => g - ref[name][i]));
+        expect(err / norm, name).toBeLessThanOrEqual(1e-4);
+      }
+    }, 120_000);
+  }
+
+  it('trains to the same accuracy per epoch as wasm on a fixed seed', async () => {
+    const data = await buildSplits({
+      sets: ['photos'],
+      protocol: 'paper',
+      seed: 'native-train',
+      counts: { train: 1024, val: 512, test: 0 },
+    });
+    const curve = async (backend: BackendName) => {
+      await useBackend(backend, { threads: 2 });
+      const { epochs } = await train(data, { network: 'cnn-leaky', recipe: RECIPES.modern, seed: 3, epochs: 4, threads: 1 });
+      return epochs.map((e) => e.valAccuracy);
+    };
+    const wasm = await curve('wasm');
+    const native = await curve('tensorflow');
+    // Learning, not just agreeing: the last epoch beats chance clearly on both.
+    expect(wasm.at(-1)!).toBeGreaterThan(0.6);
+    // Same seed, same batches, same initial weights: only float rounding differs, so within a few examples.
+    native.forEach((acc, i) => expect(Math.abs(acc - wasm[i]), `epoch ${i + 1}`).toBeLessThanOrEqual(0.03));
+  }, 300_000);
+});
