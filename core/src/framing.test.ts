@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  FRAME_GRID,
-  INPUT_SIZE,
-  areaAverage,
-  findFrame,
-  frameToInput,
-  inputBoxToPhoto,
-  photoBoxToInput,
-  preprocess,
-  preprocessFramed,
-  resultBox,
-  rgbaCells,
-  type RgbaImage,
-} from './index.js';
+import { INPUT_SIZE, photoBoxToInput, preprocess, preprocessFramed, type RgbaImage } from './index.js';
+import { FRAME_GRID, areaAverage, findFrame, frameToInput, inputBoxToPhoto, rgbaCells } from './framing.js';
+import { resultBox } from './heatmap.js';
 
 /** A canvas of one grey level with dark rectangles drawn on it. */
 function canvas(width: number, height: number, level: number, rects: [number, number, number, number, number][] = []): RgbaImage {

@@ -1,15 +1,53 @@
-export * from './contract.js';
-export * from './preprocess.js';
-export * from './errors.js';
-export * from './limits.js';
-export * from './verdict.js';
-export * from './manifest.js';
-export * from './image-format.js';
-export * from './orientation.js';
-export * from './webp-frames.js';
-export * from './heatmap.js';
-export * from './jpeg-blocks.js';
-export * from './framing.js';
-export * from './pipeline/ports.js';
-export * from './pipeline/registry.js';
-export * from './pipeline/check.js';
+export {
+  CONTENT_FRAMING_DESCRIPTION,
+  INPUT_SIZE,
+  MODEL_HEATMAP_NAME,
+  MODEL_INPUT_NAME,
+  MODEL_OUTPUT_NAME,
+  NUM_CLASSES,
+  PAPER_SQUARE_SIZE,
+  PREPROCESSING_DESCRIPTION,
+  anomalyScores,
+  inputShape,
+} from './contract.js';
+export { preprocess, type RgbaImage } from './preprocess.js';
+export { BlankspotError, ERROR_STATUS, isBlankspotError, toErrorBody, type ErrorBody, type ErrorCode } from './errors.js';
+export { LIMITS } from './limits.js';
+export { DEFAULT_THRESHOLD, verdictFromScore, type CheckResult, type Verdict } from './verdict.js';
+export {
+  MANIFEST_VERSION,
+  SENSITIVITIES,
+  findModel,
+  framingOf,
+  parseManifest,
+  sha256Hex,
+  thresholdFor,
+  verifyModelBytes,
+  type LocalisationMetrics,
+  type ModelEntry,
+  type ModelManifest,
+  type ModelMetrics,
+  type Sensitivity,
+} from './manifest.js';
+export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
+export { applyOrientation, readExifOrientation } from './orientation.js';
+export { firstWebpFrame } from './webp-frames.js';
+export { boxFromHeatmap, heatmapFromTensor, iou, type Heatmap, type InputBox } from './heatmap.js';
+export { blockMeansCover, jpegLumaBlockMeans, jpegToInput, type JpegBlockMeans } from './jpeg-blocks.js';
+export { FRAMINGS, photoBoxToInput, preprocessFramed, type Frame, type Framing } from './framing.js';
+export {
+  contractOutputs,
+  type ImageDecoder,
+  type InferenceSession,
+  type ModelOutputs,
+  type ModelRuntime,
+} from './pipeline/ports.js';
+export { ModelRegistry, type ModelState } from './pipeline/registry.js';
+export {
+  checkImage,
+  modelInput,
+  type CheckOptions,
+  type CheckOutcome,
+  type ImageLimits,
+  type ModelInput,
+} from './pipeline/check.js';

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  INPUT_SIZE,
-  anomalyScores,
-  greyToInput,
-  preprocess,
-  resizeArea,
-  rgbaToGrey,
-  verdictFromScore,
-  BlankspotError,
-  toErrorBody,
-} from './index.js';
+import { INPUT_SIZE, anomalyScores, preprocess, verdictFromScore, BlankspotError, toErrorBody } from './index.js';
+import { greyToInput, resizeArea, rgbaToGrey } from './preprocess.js';
 
 function solid(width: number, height: number, rgba: [number, number, number, number]) {
   const data = new Uint8Array(width * height * 4);

@@ -1,16 +1,8 @@
 /** Properties of the decode-free paths that every runtime shares, over generated inputs. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BlankspotError,
-  firstWebpFrame,
-  greyToInput,
-  inspectImage,
-  preprocess,
-  readExifOrientation,
-  rgbaToGrey,
-  sniffImageType,
-} from './index.js';
+import { BlankspotError, firstWebpFrame, inspectImage, preprocess, readExifOrientation, sniffImageType } from './index.js';
+import { greyToInput, rgbaToGrey } from './preprocess.js';
 
 const image = fc
   .record({ width: fc.integer({ min: 1, max: 160 }), height: fc.integer({ min: 1, max: 160 }), seed: fc.integer() })

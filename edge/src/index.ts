@@ -1,4 +1,3 @@
-export * from './app.js';
-export * from './config.js';
-export * from './limiter.js';
-export * from './schemas.js';
+export { createApp, type App } from './app.js';
+export { DEFAULT_CONFIG, configFromEnv, type EdgeConfig } from './config.js';
+export { Box, CheckQuery, CheckResult, ErrorBody, Health, ModelInfo, ModelList } from './schemas.js';

@@ -13,7 +13,7 @@ import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClai
 import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
 import { iou, parseManifest } from '@blankspot/core';
-import { fuzz } from '../src/bench/fuzz-lib.js';
+import { fuzz } from '../bench/fuzz-lib.js';
 
 const MODELS = REPO_MODELS_DIR;
 const manifest = parseManifest(JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf8')));

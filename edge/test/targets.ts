@@ -1,7 +1,7 @@
 /** The API under test, on each runtime: the real Node server, and the Worker in real workerd (wrangler dev). */
 import type { EdgeConfig } from '../src/config.js';
 import { startNodeServer } from '../src/node/index.js';
-import { startWranglerDev } from '../src/bench/servers.js';
+import { startWranglerDev } from '../bench/servers.js';
 
 export interface Target {
   name: 'node' | 'workerd';

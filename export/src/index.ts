@@ -1,4 +1,4 @@
-export * from './onnx-graph.js';
-export * from './export.js';
-export * from './models.js';
-export * from './evaluate.js';
+export { buildOnnxModel, readOnnxMetadata, type OnnxModelInput } from './onnx-graph.js';
+export { exportCheckpoint, type ExportOptions, type ExportResult } from './export.js';
+export { manifestEntry, modelCard, publishModel } from './models.js';
+export { evaluateModels, evaluationTable, type EvaluationRow } from './evaluate.js';

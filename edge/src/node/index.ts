@@ -1,4 +1,5 @@
-export * from './decode.js';
-export * from './onnx.js';
-export * from './runtime.js';
-export * from './server.js';
+export { sharpDecoder } from './decode.js';
+export { createNodeSession } from './onnx.js';
+export { REPO_MODELS_DIR, createNodeRuntime } from './runtime.js';
+export { startNodeServer, type NodeServer } from './server.js';
+export { allocator, relaunchOnJemalloc } from './allocator.js';

@@ -5,7 +5,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import sharp from 'sharp';
-import { relaunchOnJemalloc } from '../node/allocator.js';
+import { relaunchOnJemalloc } from '@blankspot/edge/node';
 
 // The same process model as the API, allocator included (sharp also threads more on jemalloc).
 if (relaunchOnJemalloc()) await new Promise(() => {});

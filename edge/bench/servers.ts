@@ -20,7 +20,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export const EDGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+export const EDGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const WRANGLER = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
 /** Offline and quiet: no metrics, no colour codes in the logs we parse. */
 export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
@@ -98,7 +98,7 @@ export async function startBareWorkerd({ ready = 'healthz' }: { ready?: 'healthz
   });
   const wasm = (await readdir(dir)).filter((f) => f.endsWith('.wasm'));
   const port = await freePort();
-  const models = fileURLToPath(new URL('../../../models', import.meta.url));
+  const models = fileURLToPath(new URL('../../models', import.meta.url));
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [

@@ -22,7 +22,7 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const PHOTO = fileURLToPath(
-  new URL('../../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url),
+  new URL('../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url),
 );
 
 async function startServer(script: string, args: string[]): Promise<{ url: string; proc: ChildProcess }> {
@@ -113,7 +113,7 @@ async function uploadSize(): Promise<string> {
 
 const rows: string[] = [];
 if (values.only !== 'worker') {
-  const api = await startServer('../node/main.js', ['--port', '0']);
+  const api = await startServer('../dist/node/main.js', ['--port', '0']);
   const base = await startServer('./baseline-server.js', ['0']);
   try {
     for (const [label, body] of photos) {

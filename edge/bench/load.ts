@@ -18,7 +18,7 @@ const { values } = parseArgs({
 });
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
-const photo = (n: string) => fileURLToPath(new URL(`../../../data/photos/natural/${n}`, import.meta.url));
+const photo = (n: string) => fileURLToPath(new URL(`../../data/photos/natural/${n}`, import.meta.url));
 const valid = await Promise.all(
   [
     'gcompris__explore_world_animals_resource_animals_koala.png',
@@ -49,7 +49,7 @@ function rssMiB(pid: number): number {
   }
 }
 
-const server = spawn(process.execPath, [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', '0'], {
+const server = spawn(process.execPath, [fileURLToPath(new URL('../dist/node/main.js', import.meta.url)), '--port', '0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let serverExit: number | null = null;

@@ -21,7 +21,7 @@ const { values } = parseArgs({
 });
 const COUNT = Number(values.count);
 const PHOTO = fileURLToPath(
-  new URL('../../../data/photos/natural/gcompris__explore_world_animals_resource_animals_koala.png', import.meta.url),
+  new URL('../../data/photos/natural/gcompris__explore_world_animals_resource_animals_koala.png', import.meta.url),
 );
 const seeds = await Promise.all([
   sharp(PHOTO).jpeg({ quality: 85 }).toBuffer(),
@@ -56,10 +56,14 @@ async function start(kind: Runtime): Promise<{ url: string; pid: number; close()
   if (kind === 'workerd') return startBareWorkerd();
   if (kind === 'wrangler') return startWranglerDev();
   const port = await freePort();
-  const proc = spawn(process.execPath, [fileURLToPath(new URL('../node/main.js', import.meta.url)), '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
+  const proc = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../dist/node/main.js', import.meta.url)), '--port', String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     proc.stdout!.on('data', (c: Buffer) => /demo page on http/.test(String(c)) && resolve());
     proc.once('exit', (code) => reject(new Error(`the Node server exited with ${code}`)));

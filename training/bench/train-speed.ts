@@ -7,18 +7,24 @@
  * network and batch size, after one warm-up epoch each; the table gives each side's median, the ratio
  * of the medians, and the spread of the per-pair ratios (min-max). PyTorch is one long-lived process
  * (training/bench/torch_speed.py, Debian's python3-torch), so its start-up is never timed.
- *   node training/dist/bench/train-speed.js [--pairs 5] [--batch 32,128] [--images 2048] [--threads N]
+ *   node training/dist-bench/train-speed.js [--pairs 5] [--batch 32,128] [--images 2048] [--threads N]
  *     [--networks lr,cnn-relu,...] [--backend auto]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { useBackend, type BackendName } from '../backend.js';
-import { buildSplits } from '../datasets/build.js';
-import { NETWORK_NAMES, isNetworkName, type NetworkName } from '../networks.js';
-import { defaultThreads } from '../parallel.js';
-import { RECIPES, train } from '../train.js';
+import {
+  NETWORK_NAMES,
+  RECIPES,
+  buildSplits,
+  defaultThreads,
+  isNetworkName,
+  train,
+  useBackend,
+  type BackendName,
+  type NetworkName,
+} from '@blankspot/training';
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +49,7 @@ async function startTorch(): Promise<{
   close(): void;
   version: string;
 } | null> {
-  const script = fileURLToPath(new URL('../../bench/torch_speed.py', import.meta.url));
+  const script = fileURLToPath(new URL('../bench/torch_speed.py', import.meta.url));
   const child = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   let stderr = '';
