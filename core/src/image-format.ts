@@ -5,6 +5,7 @@
  */
 import { BlankspotError } from './errors.js';
 import { LIMITS } from './limits.js';
+import { JPEG_MARKER, JpegStructureError, isFrameMarker, jpegSegments } from './jpeg-segments.js';
 
 export const ALLOWED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
 export type ImageType = (typeof ALLOWED_IMAGE_TYPES)[number];
@@ -103,30 +104,18 @@ type Range = [from: number, to: number];
 function hidingPlaces(b: Uint8Array, type: ImageType): Range[] | null {
   const places: Range[] = [];
   if (type === 'image/jpeg') {
-    let i = 2;
-    while (i + 1 < b.length) {
-      if (b[i] !== 0xff) return null;
-      const marker = b[i + 1];
-      if (marker === 0xff) {
-        i++;
-        continue;
+    try {
+      for (const segment of jpegSegments(b)) {
+        if (segment.marker === JPEG_MARKER.EOI) {
+          places.push([segment.end, b.length]);
+          return places;
+        }
+        // Every segment with a payload; for a scan, its header (the entropy-coded data is stepped over).
+        if (segment.end > segment.payload) places.push([segment.start, segment.end]);
       }
-      if (marker === JPEG.EOI) {
-        places.push([i + 2, b.length]);
-        return places;
-      }
-      if (marker === JPEG.TEM || (marker >= JPEG.RST0 && marker <= JPEG.RST7)) {
-        i += 2;
-        continue;
-      }
-      if (i + 3 >= b.length) return null;
-      const end = i + 2 + readU16BE(b, i + 2);
-      if (end > b.length) return null;
-      places.push([i, end]);
-      i = end;
-      if (marker !== JPEG.SOS) continue;
-      // Entropy-coded data runs to the next marker that is not a stuffed FF 00 or a restart.
-      while (i + 1 < b.length && !(b[i] === 0xff && b[i + 1] !== 0 && !(b[i + 1] >= JPEG.RST0 && b[i + 1] <= JPEG.RST7))) i++;
+    } catch (e) {
+      if (e instanceof JpegStructureError) return null;
+      throw e;
     }
     return null;
   }
@@ -157,8 +146,6 @@ function hidingPlaces(b: Uint8Array, type: ImageType): Range[] | null {
   return places;
 }
 
-/** JPEG marker bytes (the byte after FF). */
-const JPEG = { TEM: 0x01, RST0: 0xd0, RST7: 0xd7, EOI: 0xd9, SOS: 0xda } as const;
 /** WebP chunks that hold compressed pixels (ANMF frames hold VP8/VP8L/ALPH data). */
 const WEBP_PIXEL_CHUNKS = ['VP8 ', 'VP8L', 'ALPH', 'ANMF'];
 
@@ -197,25 +184,14 @@ function truncated(what: string): never {
 }
 
 function jpegSize(b: Uint8Array): [number, number] {
-  let i = 2;
-  while (i + 9 < b.length) {
-    if (b[i] !== 0xff) truncated('JPEG');
-    const marker = b[i + 1];
-    if (marker === 0xff) {
-      i++;
-      continue;
+  try {
+    for (const { marker, payload, end } of jpegSegments(b)) {
+      if (!isFrameMarker(marker)) continue;
+      if (end - payload < 5) break;
+      return [readU16BE(b, payload + 3), readU16BE(b, payload + 1)];
     }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      i += 2;
-      continue;
-    }
-    const length = readU16BE(b, i + 2);
-    if (length < 2) truncated('JPEG');
-    // SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return [readU16BE(b, i + 7), readU16BE(b, i + 5)];
-    }
-    i += 2 + length;
+  } catch (e) {
+    if (!(e instanceof JpegStructureError)) throw e;
   }
   truncated('JPEG');
 }

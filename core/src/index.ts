@@ -33,6 +33,14 @@ export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type
 export { applyOrientation, readExifOrientation } from './orientation.js';
 export { firstWebpFrame } from './webp-frames.js';
 export { boxFromHeatmap, heatmapFromTensor, iou, type Heatmap, type InputBox } from './heatmap.js';
+export {
+  JPEG_MARKER,
+  JpegStructureError,
+  entropyCodedEnd,
+  isFrameMarker,
+  jpegSegments,
+  type JpegSegment,
+} from './jpeg-segments.js';
 export { blockMeansCover, jpegLumaBlockMeans, jpegToInput, type JpegBlockMeans } from './jpeg-blocks.js';
 export { FRAMINGS, photoBoxToInput, preprocessFramed, type Frame, type Framing } from './framing.js';
 export {

@@ -15,6 +15,7 @@ import { INPUT_SIZE } from './contract.js';
 import { frameOf, frameToInput, type Frame, type Framing, type LumaCells } from './framing.js';
 import { storedPosition } from './orientation.js';
 import { areaWeights } from './preprocess.js';
+import { JPEG_MARKER, JpegStructureError, isFrameMarker, jpegSegments } from './jpeg-segments.js';
 
 /** Mean luma (0-255, unrounded) of each 8x8 block of a JPEG, row-major, blocksWide x blocksHigh. */
 export interface JpegBlockMeans {
@@ -130,15 +131,6 @@ const EMPTY_TABLE: HuffmanTable = {
   values: new Uint8Array(0),
 };
 
-/** The next marker at or after `pos` in entropy-coded data (0xFF not followed by 0x00 or RSTn). */
-function nextMarker(data: Uint8Array, pos: number): number {
-  for (let i = data.indexOf(0xff, pos); i >= 0 && i + 1 < data.length; i = data.indexOf(0xff, i + 1)) {
-    const m = data[i + 1];
-    if (m !== 0x00 && m !== 0xff && (m < 0xd0 || m > 0xd7)) return i;
-  }
-  return notCovered('no end of image');
-}
-
 /** Block means of the JPEG's luma, or null when it is not one this reader covers (decode it in full). */
 export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
   return readOrNull(data, false);
@@ -152,13 +144,12 @@ function readOrNull(data: Uint8Array, reuse: boolean, minSide = 1): JpegBlockMea
   try {
     return readBlockMeans(data, reuse, minSide);
   } catch (e) {
-    if (e instanceof NotCovered || e instanceof RangeError) return null;
+    if (e instanceof NotCovered || e instanceof JpegStructureError || e instanceof RangeError) return null;
     throw e;
   }
 }
 
 function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): JpegBlockMeans {
-  if (data[0] !== 0xff || data[1] !== 0xd8) notCovered('not a JPEG');
   const dcSteps: (number | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
   const acTables: HuffmanTable[] = [];
@@ -173,29 +164,18 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
   let dc: Int32Array | null = null;
   let restartInterval = 0;
   let adobeTransform = -1;
-  let pos = 2;
   const u16 = (at: number) => {
     if (at + 1 >= data.length) notCovered('truncated header');
     return (data[at] << 8) | data[at + 1];
   };
 
-  for (;;) {
-    if (pos + 1 >= data.length) notCovered('no end of image');
-    if (data[pos] !== 0xff) notCovered('expected a marker');
-    const marker = data[pos + 1];
-    pos += 2;
-    if (marker === 0xff) {
-      pos--; // fill byte
-      continue;
-    }
-    if (marker === 0xd9) break; // EOI
-    if (marker >= 0xd0 && marker <= 0xd7) continue;
-    const length = u16(pos);
-    const end = pos + length;
-    if (length < 2 || end > data.length) notCovered('segment runs past the end');
-    const seg = pos + 2;
+  for (const segment of jpegSegments(data)) {
+    const { marker, end } = segment;
+    if (marker === JPEG_MARKER.EOI) break;
+    const seg = segment.payload;
+    const length = end - segment.start - 2;
     switch (marker) {
-      case 0xdb: {
+      case JPEG_MARKER.DQT: {
         // DQT: only each table's first entry (the DC step) matters here.
         for (let p = seg; p < end;) {
           const pq = data[p] >> 4;
@@ -206,7 +186,7 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         }
         break;
       }
-      case 0xc4: {
+      case JPEG_MARKER.DHT: {
         for (let p = seg; p < end;) {
           const tc = data[p] >> 4;
           const th = data[p] & 15;
@@ -221,16 +201,16 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         }
         break;
       }
-      case 0xdd:
+      case JPEG_MARKER.DRI:
         restartInterval = u16(seg);
         break;
-      case 0xee:
+      case JPEG_MARKER.APP14:
         // Adobe APP14: transform 0 on three components means RGB, not YCbCr.
         if (length >= 14 && String.fromCharCode(...data.subarray(seg, seg + 5)) === 'Adobe') adobeTransform = data[seg + 11];
         break;
-      case 0xc0:
-      case 0xc1:
-      case 0xc2: {
+      case JPEG_MARKER.SOF0:
+      case JPEG_MARKER.SOF1:
+      case JPEG_MARKER.SOF2: {
         if (frame) notCovered('two frames');
         if (data[seg] !== 8) notCovered('not 8-bit');
         const height = u16(seg + 1);
@@ -274,25 +254,13 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
           c.usedBlocksPerLine = Math.ceil(Math.ceil((width * c.h) / hMax) / 8);
           c.usedBlocksPerColumn = Math.ceil(Math.ceil((height * c.v) / vMax) / 8);
         }
-        frame = { width, height, progressive: marker === 0xc2, components, mcusX, mcusY };
+        frame = { width, height, progressive: marker === JPEG_MARKER.SOF2, components, mcusX, mcusY };
         const blocks = components[0].blocksPerLine * components[0].blocksPerColumn;
         dc = (scratch.dc = grown(scratch.dc, blocks, (n) => new Int32Array(n))).subarray(0, blocks);
         dc.fill(0);
         break;
       }
-      case 0xc3:
-      case 0xc5:
-      case 0xc6:
-      case 0xc7:
-      case 0xc9:
-      case 0xca:
-      case 0xcb:
-      case 0xcd:
-      case 0xce:
-      case 0xcf:
-        notCovered('lossless, hierarchical or arithmetic-coded');
-        break;
-      case 0xda: {
+      case JPEG_MARKER.SOS: {
         if (!frame || !dc) notCovered('scan before frame');
         const f = frame!;
         const ns = data[seg];
@@ -312,15 +280,16 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         const luma = scan.indexOf(f.components[0]);
         // Progressive scans of AC coefficients, or of components other than luma, hold nothing we need.
         const wanted = luma >= 0 && (!f.progressive || ss === 0);
-        pos = wanted
-          ? decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables)
-          : nextMarker(data, end);
-        continue;
+        // Where decoding stopped is where the walk goes on; other scans are stepped over by the walk.
+        if (wanted)
+          segment.scanEnd = decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables);
+        break;
       }
       default:
+        // The other frame types: lossless, hierarchical or arithmetic-coded.
+        if (isFrameMarker(marker)) notCovered('lossless, hierarchical or arithmetic-coded');
         break; // APPn, COM and the like
     }
-    pos = end;
   }
 
   if (!frame || !dc) return notCovered('no frame');

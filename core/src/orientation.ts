@@ -4,6 +4,7 @@
  */
 import type { RgbaImage } from './preprocess.js';
 import type { ImageType } from './image-format.js';
+import { JPEG_MARKER, JpegStructureError, jpegSegments } from './jpeg-segments.js';
 
 function tiffOrientation(b: Uint8Array, start: number, end: number): number {
   if (start + 8 > end) return 1;
@@ -31,16 +32,21 @@ function tiffOrientation(b: Uint8Array, start: number, end: number): number {
 /** The EXIF orientation (1-8) of a JPEG, PNG (eXIf) or WebP (EXIF chunk); 1 when there is none. */
 export function readExifOrientation(b: Uint8Array, type: ImageType): number {
   if (type === 'image/jpeg') {
-    let i = 2;
-    while (i + 4 < b.length && b[i] === 0xff) {
-      const marker = b[i + 1];
-      if (marker === 0xda || marker === 0xd9) break; // image data starts: no more metadata
-      const len = (b[i + 2] << 8) | b[i + 3];
-      // APP1 "Exif\0\0" then a TIFF header.
-      if (marker === 0xe1 && b[i + 4] === 0x45 && b[i + 5] === 0x78 && b[i + 6] === 0x69 && b[i + 7] === 0x66) {
-        return tiffOrientation(b, i + 10, Math.min(b.length, i + 2 + len));
+    try {
+      for (const { marker, payload, end } of jpegSegments(b)) {
+        if (marker === JPEG_MARKER.SOS || marker === JPEG_MARKER.EOI) break; // image data starts: no more metadata
+        // APP1 "Exif\0\0" then a TIFF header.
+        if (
+          marker === JPEG_MARKER.APP1 &&
+          b[payload] === 0x45 &&
+          b[payload + 1] === 0x78 &&
+          b[payload + 2] === 0x69 &&
+          b[payload + 3] === 0x66
+        )
+          return tiffOrientation(b, payload + 6, end);
       }
-      i += 2 + len;
+    } catch (e) {
+      if (!(e instanceof JpegStructureError)) throw e; // a broken file: no orientation to read
     }
     return 1;
   }

@@ -4,17 +4,27 @@
  * shared by both adapters keeps the API's answer identical wherever it runs.
  */
 import jpeg from 'jpeg-js';
-import { BlankspotError, applyOrientation, readExifOrientation, type RgbaImage } from '@blankspot/core';
+import {
+  BlankspotError,
+  JPEG_MARKER,
+  JpegStructureError,
+  applyOrientation,
+  isFrameMarker,
+  jpegSegments,
+  readExifOrientation,
+  type RgbaImage,
+} from '@blankspot/core';
 
 /** True when the JPEG's frame header declares four colour components. */
 export function isCmykJpeg(b: Uint8Array): boolean {
-  let i = 2;
-  while (i + 9 < b.length && b[i] === 0xff) {
-    const marker = b[i + 1];
-    const len = (b[i + 2] << 8) | b[i + 3];
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return b[i + 9] === 4;
-    if (marker === 0xda) return false;
-    i += 2 + len;
+  try {
+    for (const { marker, payload, end } of jpegSegments(b)) {
+      // The frame header's sixth byte is the number of components.
+      if (isFrameMarker(marker)) return end - payload > 5 && b[payload + 5] === 4;
+      if (marker === JPEG_MARKER.SOS) return false;
+    }
+  } catch (e) {
+    if (!(e instanceof JpegStructureError)) throw e;
   }
   return false;
 }

@@ -6,18 +6,18 @@ import {
   BlankspotError,
   LIMITS,
   MODEL_INPUT_NAME,
+  ModelRegistry,
   checkImage,
   contractOutputs,
-  findModel,
   inputShape,
   parseManifest,
-  verifyModelBytes,
   type CheckResult,
   type ImageDecoder,
   type ImageInfo,
   type InferenceSession,
   type ModelEntry,
   type ModelInput,
+  type ModelRuntime,
   type RgbaImage,
   type Sensitivity,
 } from '@blankspot/core';
@@ -47,26 +47,26 @@ export interface CheckOptions {
 const here = new URL('.', import.meta.url);
 export const DEFAULTS = { modelsUrl: new URL('../models/', here), ortUrl: new URL('./ort/', here) };
 
-interface Loaded {
-  entry: ModelEntry;
-  session: InferenceSession;
-  backend: Backend;
-}
-const sessions = new Map<string, Promise<Loaded>>();
-let gpuInfo: Promise<GpuInfo> | null = null;
-
-async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
-  const key = `${modelsUrl.href}#${name ?? ''}`;
-  let loaded = sessions.get(key);
-  if (!loaded) {
-    loaded = (async () => {
+/**
+ * The browser's model runtime for one models folder: the manifest and model files fetched from it,
+ * sessions on onnxruntime-web. Loading, the sha256 check and the model list are the core's
+ * `ModelRegistry`, as in the API.
+ */
+function browserRuntime(modelsUrl: URL): ModelRuntime {
+  return {
+    name: 'browser',
+    decoder: browserDecoder(false),
+    async readManifest() {
       const res = await fetch(new URL('manifest.json', modelsUrl));
       if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load the model list (${res.status})`);
-      const entry = findModel(parseManifest(await res.json()), name);
-      const file = await fetch(new URL(entry.file, modelsUrl));
-      if (!file.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load model ${entry.name} (${file.status})`);
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      await verifyModelBytes(entry, bytes);
+      return parseManifest(await res.json());
+    },
+    async readModelFile(file) {
+      const res = await fetch(new URL(file, modelsUrl));
+      if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load model file ${file} (${res.status})`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    async createSession(bytes) {
       gpuInfo ??= probeGpu();
       const { session, ort, backend } = await createSession(bytes, DEFAULTS.ortUrl, await gpuInfo);
       const port: InferenceSession = {
@@ -74,12 +74,35 @@ async function load(modelsUrl: URL, name?: string): Promise<Loaded> {
           contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShape(n)) })),
         release: () => session.release(),
       };
-      return { entry, session: port, backend };
-    })();
-    sessions.set(key, loaded);
-    loaded.catch(() => sessions.delete(key));
+      backends.set(port, backend);
+      return port;
+    },
+  };
+}
+
+const registries = new Map<string, Promise<ModelRegistry>>();
+const backends = new WeakMap<InferenceSession, Backend>();
+let gpuInfo: Promise<GpuInfo> | null = null;
+
+/**
+ * A model of a folder, loaded once per page. A folder whose list or model failed to load is
+ * forgotten, so the next check tries again (a deploy fixed, a network back).
+ */
+async function load(modelsUrl: URL, name?: string): Promise<{ entry: ModelEntry; session: InferenceSession; backend: Backend }> {
+  let registry = registries.get(modelsUrl.href);
+  if (!registry) {
+    registry = ModelRegistry.load(browserRuntime(modelsUrl), { first: name });
+    registries.set(modelsUrl.href, registry);
   }
-  return loaded;
+  const models = await registry;
+  try {
+    const model = await models.get(name);
+    return { ...model, backend: backends.get(model.session)! };
+  } catch (e) {
+    registries.delete(modelsUrl.href);
+    // The load's own error (a sha256 mismatch is BAD_MODEL_FILE), not the API's 503 wrapper.
+    throw models.list().find((m) => m.entry.name === (name ?? models.defaultName))?.failure ?? e;
+  }
 }
 
 /** The first frame decoded upright (EXIF applied), without colour-space conversion. */

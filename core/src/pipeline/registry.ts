@@ -7,6 +7,8 @@ export interface ModelState {
   entry: ModelEntry;
   session: InferenceSession | null;
   error: string | null;
+  /** The error that made the model unavailable, for callers that report its own code (the widget). */
+  failure: unknown;
 }
 
 export class ModelRegistry {
@@ -29,7 +31,7 @@ export class ModelRegistry {
    * sessions took ~360 ms of a 412 ms cold start). Loads start in the request that needs them,
    * as Workers tie I/O to a request; nothing runs in the background.
    */
-  static async load(runtime: ModelRuntime): Promise<ModelRegistry> {
+  static async load(runtime: ModelRuntime, options: { first?: string } = {}): Promise<ModelRegistry> {
     let manifest: ModelManifest;
     try {
       manifest = await runtime.readManifest();
@@ -37,9 +39,12 @@ export class ModelRegistry {
       return new ModelRegistry(null, new Map(), null, e instanceof Error ? e.message : String(e));
     }
     const states = new Map<string, ModelState>();
-    for (const entry of manifest.models) states.set(entry.name, { entry, session: null, error: null });
+    for (const entry of manifest.models) states.set(entry.name, { entry, session: null, error: null, failure: null });
     const registry = new ModelRegistry(manifest, states, runtime, null);
-    await registry.ensure(findModel(manifest).name);
+    // The model asked for first (the widget's `model` attribute), else the default; a name the
+    // manifest does not know loads nothing here and is refused by get().
+    const first = options.first ?? manifest.default;
+    if (states.has(first)) await registry.ensure(first);
     return registry;
   }
 
@@ -55,6 +60,7 @@ export class ModelRegistry {
           state.session = await runtime.createSession(bytes);
         } catch (e) {
           state.error = e instanceof Error ? e.message : String(e);
+          state.failure = e;
         }
       })();
       this.loading.set(name, pending);
@@ -82,7 +88,10 @@ export class ModelRegistry {
     try {
       entry = findModel(this.manifest, name);
     } catch {
-      throw new BlankspotError('BAD_REQUEST', `unknown model '${name}'; GET /v1/models lists them`);
+      throw new BlankspotError(
+        'BAD_REQUEST',
+        `unknown model '${name}': GET /v1/models (or the models folder's manifest.json) lists them`,
+      );
     }
     await this.ensure(entry.name);
     const state = this.states.get(entry.name)!;
@@ -101,14 +110,17 @@ export class ModelRegistry {
     const broken = state.session;
     state.session = null;
     state.error = `session failed: ${error}; reloading`;
+    state.failure = null;
     const reload = (async () => {
       try {
         const bytes = await runtime.readModelFile(state.entry.file);
         await verifyModelBytes(state.entry, bytes);
         state.session = await runtime.createSession(bytes);
         state.error = null;
+        state.failure = null;
       } catch (e) {
         state.error = `reload failed: ${e instanceof Error ? e.message : String(e)}`;
+        state.failure = e;
       } finally {
         this.reloading.delete(name);
         await broken?.release().catch(() => undefined);
