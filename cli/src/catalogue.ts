@@ -21,9 +21,17 @@ export interface CheckedFile {
 
 const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.jfif']);
 
-/** Files from paths: files as given, folders recursively (image extensions only), plus paths listed in list files. */
-export async function collectFiles(paths: string[], listFiles: string[] = []): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * Files from paths: files as given, folders recursively (image extensions only), plus paths listed in
+ * list files. A folder that cannot be read (permissions, a disk error) does not stop the run: it is
+ * returned in `unreadable`, with its reason, to be reported with the results.
+ */
+export async function collectFiles(
+  paths: string[],
+  listFiles: string[] = [],
+): Promise<{ files: string[]; unreadable: CheckedFile[] }> {
+  const files: string[] = [];
+  const unreadable: CheckedFile[] = [];
   const all = [...paths];
   for (const list of listFiles) {
     const text = await readFile(list, 'utf8').catch(() => {
@@ -39,18 +47,31 @@ export async function collectFiles(paths: string[], listFiles: string[] = []): P
   for (const p of all) {
     const s = await stat(p).catch(() => null);
     if (s?.isDirectory()) {
-      const entries = await readdir(p, { recursive: true, withFileTypes: true });
-      const files = entries
-        .filter((e) => e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase()))
-        .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-        .sort();
-      out.push(...files);
+      const found: string[] = [];
+      await walkFolder(p, found, unreadable);
+      files.push(...found.sort());
     } else {
       // Missing or unreadable files are kept: they are reported with their reason, not dropped.
-      out.push(p);
+      files.push(p);
     }
   }
-  return out.map((f) => resolve(f));
+  return { files: files.map((f) => resolve(f)), unreadable };
+}
+
+/** Image files under `dir`, each folder read on its own so one that fails is reported and the rest still read. */
+async function walkFolder(dir: string, files: string[], unreadable: CheckedFile[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    unreadable.push({ path: resolve(dir), error: { code: 'UNREADABLE_FOLDER', message: (e as Error).message } });
+    return;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) await walkFolder(path, files, unreadable);
+    else if (e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+  }
 }
 
 export interface LocalOptions {

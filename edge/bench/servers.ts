@@ -88,9 +88,12 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
 /**
  * The deployed bundle in bare workerd. `ready: 'healthz'` waits until /healthz answers (every model
  * loaded); `ready: 'socket'` only until workerd accepts connections, so the first request finds the
- * models not yet loaded: a cold start.
+ * models not yet loaded: a cold start. `modelsDir`: the folder behind the MODELS binding (the repo's models/).
  */
-export async function startBareWorkerd({ ready = 'healthz' }: { ready?: 'healthz' | 'socket' } = {}): Promise<WranglerDev> {
+export async function startBareWorkerd({
+  ready = 'healthz',
+  modelsDir = fileURLToPath(new URL('../../models', import.meta.url)),
+}: { ready?: 'healthz' | 'socket'; modelsDir?: string } = {}): Promise<WranglerDev> {
   const dir = await mkdtemp(join(tmpdir(), 'blankspot-workerd-'));
   await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', dir], {
     cwd: EDGE_DIR,
@@ -98,12 +101,11 @@ export async function startBareWorkerd({ ready = 'healthz' }: { ready?: 'healthz
   });
   const wasm = (await readdir(dir)).filter((f) => f.endsWith('.wasm'));
   const port = await freePort();
-  const models = fileURLToPath(new URL('../../models', import.meta.url));
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .mainWorker),
-    (name = "models", disk = (path = ${JSON.stringify(models)}, writable = false)),
+    (name = "models", disk = (path = ${JSON.stringify(modelsDir)}, writable = false)),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );

@@ -14,6 +14,7 @@ import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
 import { iou, parseManifest } from '@blankspot/core';
 import { fuzz } from '../bench/fuzz-lib.js';
+import { startBareWorkerd } from '../bench/servers.js';
 
 const MODELS = REPO_MODELS_DIR;
 const manifest = parseManifest(JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf8')));
@@ -582,27 +583,11 @@ describe('node: configuration', () => {
   });
 
   it('answers 503 and says why in /healthz when a model file is corrupt', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
+    const { dir, name } = await corruptModels();
     try {
-      await cp(MODELS, dir, { recursive: true });
-      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
-        default: string;
-        models: Array<{ name: string; file: string }>;
-      };
-      const file = manifest.models.find((m) => m.name === manifest.default)!.file;
-      const bytes = await readFile(join(dir, file));
-      bytes[bytes.length >> 1] ^= 0xff;
-      await writeFile(join(dir, file), bytes);
       const s = await startNodeServer({ port: 0, modelsDir: dir });
       try {
-        const health = await fetch(`${s.url}/healthz`);
-        expect(health.status).toBe(503);
-        const h = (await health.json()) as { status: string; models: Array<{ name: string; ready: boolean; error: string }> };
-        expect(h.status).toBe('unavailable');
-        expect(h.models.find((m) => m.name === manifest.default)?.error).toMatch(/sha256/);
-        const res = await fetch(`${s.url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
-        expect(res.status).toBe(503);
-        expect(((await res.json()) as ErrorJson).error.code).toBe('MODEL_UNAVAILABLE');
+        await expectModelUnavailable(s.url, name);
       } finally {
         await s.close();
       }
@@ -614,6 +599,47 @@ describe('node: configuration', () => {
     }
   });
 });
+
+describe('workerd: models', () => {
+  it('answers 503 and says why in /healthz when a model file is corrupt', async () => {
+    const { dir, name } = await corruptModels();
+    // The deployed bundle with a models folder whose default model fails its sha256: /healthz never
+    // turns ready, so wait for the socket only.
+    const worker = await startBareWorkerd({ ready: 'socket', modelsDir: dir });
+    try {
+      await expectModelUnavailable(worker.url, name);
+    } finally {
+      await worker.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A copy of models/ whose default model file has one byte changed (a bad deploy, a proxy rewriting bytes). */
+async function corruptModels(): Promise<{ dir: string; name: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
+  await cp(MODELS, dir, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+    default: string;
+    models: Array<{ name: string; file: string }>;
+  };
+  const file = manifest.models.find((m) => m.name === manifest.default)!.file;
+  const bytes = await readFile(join(dir, file));
+  bytes[bytes.length >> 1] ^= 0xff;
+  await writeFile(join(dir, file), bytes);
+  return { dir, name: manifest.default };
+}
+
+async function expectModelUnavailable(url: string, name: string): Promise<void> {
+  const health = await fetch(`${url}/healthz`);
+  expect(health.status).toBe(503);
+  const h = (await health.json()) as { status: string; models: Array<{ name: string; ready: boolean; error: string }> };
+  expect(h.status).toBe('unavailable');
+  expect(h.models.find((m) => m.name === name)?.error).toMatch(/sha256/);
+  const res = await fetch(`${url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
+  expect(res.status).toBe(503);
+  expect(((await res.json()) as ErrorJson).error.code).toBe('MODEL_UNAVAILABLE');
+}
 
 describe('node and workerd agree', () => {
   it('gives the same JSON and scores within 1e-4 for real photos in every format, orientation and with alpha', async () => {

@@ -30,6 +30,16 @@ async function progressiveWithRestarts(photo: string): Promise<Buffer> {
   return jpeg;
 }
 
+/** A committed 4:2:2 fixture, checked to be one: luma sampled 2x1, both chroma components 1x1. */
+async function subsampled422(name: string): Promise<Buffer> {
+  const jpeg = await fixture(name);
+  const sof = [0xc0, 0xc2].map((m) => jpeg.indexOf(Buffer.from([0xff, m]))).find((i) => i > 0)!;
+  expect(jpeg[sof + 9]).toBe(3);
+  expect([jpeg[sof + 11], jpeg[sof + 14], jpeg[sof + 17]]).toEqual([0x21, 0x11, 0x11]);
+  if (name.startsWith('progressive')) expect(jpeg.includes(Buffer.from([0xff, 0xd0]))).toBe(true);
+  return jpeg;
+}
+
 /** Rec.601 luma of each full 8x8 block of the decoded image, next to the reader's mean for it. */
 async function compareBlocks(jpeg: Buffer, blocks: JpegBlockMeans): Promise<number[]> {
   const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
@@ -72,6 +82,15 @@ describe('jpegLumaBlockMeans', async () => {
     ['restart markers, colour (OpenCV)', () => fixture('restart-colour-650x531.jpg'), { mean: 1, p99: 4 }],
     ['restart markers, greyscale (OpenCV)', () => fixture('restart-grey-650x531.jpg'), { mean: 0.3, p99: 1 }],
     ['progressive with restart markers (OpenCV)', () => progressiveWithRestarts(photo), { mean: 1, p99: 4 }],
+    // 4:2:2 (luma 2x1 per MCU): no encoder the tests run writes it (sharp and OpenCV offer 4:2:0 and
+    // 4:4:4 only), so these were written once by libjpeg-turbo 2.1.5's cjpeg from the Colosseum photo in
+    // data/photos/natural at 700x560: `cjpeg -quality 88 -sample 2x1,1x1,1x1 [-progressive -restart 2]`.
+    ['baseline 4:2:2 (cjpeg)', () => subsampled422('baseline-422-700x560.jpg'), { mean: 1, p99: 4 }],
+    [
+      'progressive 4:2:2 with restart markers (cjpeg)',
+      () => subsampled422('progressive-restart-422-700x560.jpg'),
+      { mean: 1, p99: 4 },
+    ],
   ];
   for (const [name, make, limit] of cases) {
     it(`reads each block's mean luma: ${name}`, async () => {

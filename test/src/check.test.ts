@@ -1,6 +1,6 @@
 /** `blankspot check` on a small catalogue: locally and through the API, as a retailer would run it. */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,9 +23,13 @@ interface Line {
   error?: { code: string; message: string };
 }
 
-async function blankspot(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+const blankspot = (...args: string[]) => blankspotVia([], ...args);
+
+/** The CLI, started through `via` (a command that runs the rest of its arguments). */
+async function blankspotVia(via: string[], ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...rest] = [...via, process.execPath, BLANKSPOT_CLI, ...args];
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BLANKSPOT_CLI, ...args], {
+    const { stdout, stderr } = await promisify(execFile)(command, rest, {
       cwd: dir,
       maxBuffer: 32 << 20,
     });
@@ -94,6 +98,31 @@ describe('blankspot check', () => {
     expect(order.every((at) => at > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect((html.match(/data:image\/jpeg;base64,/g) ?? []).length).toBe(flagged.length);
+  });
+
+  it('reports a folder it cannot read with its reason, and checks everything else', async () => {
+    const locked = join(dir, 'shop', 'locked');
+    await mkdir(locked);
+    await copyFile(clean[0], join(locked, 'hidden.jpg'));
+    await chmod(locked, 0);
+    try {
+      // Root reads any folder; without the two capabilities that let it, permissions bind root too.
+      const via = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
+      const { code, stdout, stderr } = await blankspotVia(via, 'check', 'shop', '--quiet');
+      const byPath = new Map(parse(stdout).map((l) => [l.path, l]));
+      expect(byPath.get(locked)?.error?.code).toBe('UNREADABLE_FOLDER');
+      expect(byPath.get(locked)?.error?.message).toMatch(/EACCES|permission denied/);
+      expect(byPath.has(join(locked, 'hidden.jpg'))).toBe(false);
+      for (const d of damaged) expect(byPath.get(d)?.flagged, d).toBe(true);
+      for (const c of clean) expect(byPath.get(c)?.flagged, c).toBe(false);
+      expect(byPath.get(join(dir, 'shop', 'notes.png'))?.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(byPath.size).toBe(8);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/checked 7 photos in .* s: \d+ flagged, 2 unreadable \(1 of them folders\)/);
+    } finally {
+      await chmod(locked, 0o755);
+      await rm(locked, { recursive: true, force: true });
+    }
   });
 
   it('writes CSV and exits 0 when nothing is flagged', async () => {

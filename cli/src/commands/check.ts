@@ -64,8 +64,9 @@ export function registerCheck(program: Command): void {
     .option('--quiet', 'no progress bar')
     .action(async (paths: string[], o) => {
       const { checkLocally, checkViaApi, collectFiles } = await import('../catalogue.js');
-      const files = await collectFiles(paths, o.list ?? []);
-      if (files.length === 0) throw new BlankspotError('BAD_REQUEST', 'no photos to check: give files, folders or --list');
+      const { files, unreadable } = await collectFiles(paths, o.list ?? []);
+      if (files.length === 0 && unreadable.length === 0)
+        throw new BlankspotError('BAD_REQUEST', 'no photos to check: give files, folders or --list');
       const out = o.out ? createWriteStream(resolve(o.out)) : process.stdout;
       if (o.format === 'csv') out.write(CSV_HEADER + '\n');
       const results: CheckedFile[] = [];
@@ -82,7 +83,7 @@ export function registerCheck(program: Command): void {
       const started = Date.now();
       let flagged = 0;
       let failed = 0;
-      bar?.start(files.length, 0, { rate: '0.0', flagged: 0, failed: 0 });
+      bar?.start(files.length + unreadable.length, 0, { rate: '0.0', flagged: 0, failed: 0 });
       const onResult = (r: CheckedFile) => {
         results.push(r);
         if (r.flagged) flagged++;
@@ -91,8 +92,11 @@ export function registerCheck(program: Command): void {
         const rate = results.length / Math.max(0.001, (Date.now() - started) / 1000);
         bar?.update(results.length, { rate: rate.toFixed(1), flagged, failed });
       };
+      for (const r of unreadable) onResult(r);
       let retried = 0;
-      if (o.api) {
+      if (files.length === 0) {
+        // Only unreadable folders: reported above, nothing to check.
+      } else if (o.api) {
         ({ retried } = await checkViaApi(files, {
           url: o.api,
           apiKey: o.apiKey ?? process.env.BLANKSPOT_API_KEY,
@@ -120,6 +124,7 @@ export function registerCheck(program: Command): void {
       const seconds = (Date.now() - started) / 1000;
       console.error(
         `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed} unreadable` +
+          (unreadable.length ? ` (${unreadable.length} of them folders)` : '') +
           (o.api ? `; ${retried} busy or failed answers retried` : ''),
       );
       process.exitCode = flagged > 0 ? 1 : 0;
