@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LIMITS, ModelRegistry, checkImage, isBlankspotError, type Sensitivity } from '@blankspot/core';
-import { createNodeRuntime } from '@blankspot/edge/node';
+import { createNodeRuntime } from '@blankspot/edge/node/adapter';
 import type { CheckedFile } from './catalogue.js';
 
 const { modelsDir, model, sensitivity } = workerData as { modelsDir?: string; model?: string; sensitivity?: Sensitivity };

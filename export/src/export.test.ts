@@ -123,7 +123,9 @@ describe('export to ONNX', () => {
         protocol: 'paper',
         data: 'binary+photos',
       });
-      expect(Number(md.validation_accuracy)).toBeGreaterThan(0);
+      // The checkpoint's own validation accuracy, as its training run logged it.
+      const { meta } = await loadCheckpoint(ckpt);
+      expect(Number(md.validation_accuracy)).toBeCloseTo((meta.training.validation as { accuracy: number }).accuracy, 10);
       expect(md.preprocessing).toContain('Rec.601');
       expect(Date.parse(md.trained_at)).not.toBeNaN();
 
@@ -174,6 +176,7 @@ describe('export to ONNX', () => {
     const trained = (await loadCheckpoint(ckpt)).meta.training.test as {
       accuracy: number;
       perSet: Record<string, { count: number }>;
+      localisation?: { detected: number };
     };
     const out = join(dir, 'rescored.onnx');
     await exportCheckpoint(ckpt, out, { name: 'localiser', probe, rescore: true });
@@ -189,7 +192,9 @@ describe('export to ONNX', () => {
     expect(Object.fromEntries(Object.entries(test.perSet).map(([k, v]) => [k, v.count]))).toEqual(
       Object.fromEntries(Object.entries(trained.perSet).map(([k, v]) => [k, v.count])),
     );
-    expect(test.localisation).toBeDefined();
+    // The same boxes too: as many rectangles found as when it was trained.
+    expect(test.localisation?.detected).toBe(trained.localisation?.detected);
+    expect(trained.localisation?.detected).toEqual(expect.any(Number));
   });
 
   it('publishes models into a manifest that loaders verify by sha256', async () => {

@@ -8,6 +8,7 @@ import {
   anomalyScores,
   CONTENT_FRAMING_DESCRIPTION,
   INPUT_SIZE,
+  inputShape,
   MODEL_HEATMAP_NAME,
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
@@ -195,7 +196,7 @@ export async function onnxOutputs(model: Uint8Array | string, inputs: Float32Arr
   const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   try {
     const n = inputs.length / PIXELS;
-    const result = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', inputs, [n, 1, INPUT_SIZE, INPUT_SIZE]) });
+    const result = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', inputs, inputShape(n)) });
     const heat = result[MODEL_HEATMAP_NAME];
     return joined(result[MODEL_OUTPUT_NAME].data as Float32Array, heat ? (heat.data as Float32Array) : undefined);
   } finally {

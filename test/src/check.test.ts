@@ -87,7 +87,9 @@ describe('blankspot check', () => {
     for (const c of clean) expect(byPath.get(c)?.flagged, c).toBe(false);
     expect(byPath.get(join(dir, 'shop', 'notes.png'))?.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(byPath.get(join(dir, 'missing.jpg'))?.error?.code).toBe('UNREADABLE_FILE');
-    expect(byPath.get(join(dir, 'listed.png'))?.score).toBeGreaterThanOrEqual(0);
+    // A listed path is checked like any other: read whole, no error.
+    expect(byPath.get(join(dir, 'listed.png'))).toMatchObject({ image: { type: 'image/png', width: 256, height: 256 } });
+    expect(byPath.get(join(dir, 'listed.png'))?.error).toBeUndefined();
     expect(code).toBe(1); // something was flagged
     expect(stderr).toMatch(/checked 9 photos in .* s: \d+ flagged, 2 unreadable/);
     // The contact sheet shows the flagged photos, highest score first.

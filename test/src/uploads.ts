@@ -22,13 +22,16 @@ export interface UploadLabel {
   box: { x: number; y: number; width: number; height: number } | null;
 }
 
-/** Writes `products` product photos and `photos` natural photos (half of each damaged) into `dir`. */
+/**
+ * Writes `products` product photos and `photos` natural photos (half of each damaged) into `dir`, from
+ * the sources the model's seed held out: its test split (default) or its validation split.
+ */
 export async function composeUploads(
   dir: string,
-  counts: { products: number; photos: number; seed: number; modelSeed: string },
+  counts: { products: number; photos: number; seed: number; modelSeed: string; split?: 'test' | 'val' },
 ): Promise<UploadLabel[]> {
   await mkdir(dir, { recursive: true });
-  const sources = await heldOutSources(counts.modelSeed);
+  const sources = await heldOutSources(counts.modelSeed, {}, counts.split);
   const sourcesFile = join(dir, 'sources.json');
   await writeFile(sourcesFile, JSON.stringify(sources));
   await promisify(execFile)(

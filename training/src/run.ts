@@ -6,7 +6,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { buildSplits, type Examples, type Splits } from './datasets/build.js';
 import type { DatasetName } from './datasets/sources.js';
 import type { Protocol } from './datasets/protocols.js';
-import type { Framing } from '@blankspot/core';
+import { DEFAULT_THRESHOLD, type Framing } from '@blankspot/core';
 import { disposeParams, type NetworkName } from './networks.js';
 import {
   RECIPES,
@@ -94,7 +94,7 @@ function perSetAccuracy(ex: Splits['test'], ev: Evaluation) {
     for (let i = 0; i < ex.count; i++) {
       if (ex.setIndex[i] !== s) continue;
       n++;
-      if ((scores[i] >= 0.5 ? 1 : 0) === ex.labels[i]) ok++;
+      if ((scores[i] >= DEFAULT_THRESHOLD ? 1 : 0) === ex.labels[i]) ok++;
     }
     const loc = localisation(ex, ev, (i) => ex.setIndex[i] === s);
     out[name] = { count: n, accuracy: n ? ok / n : 0, ...(loc ? { localisation: loc } : {}) };

@@ -1,7 +1,7 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
 import { tf } from './backend.js';
 import { exampleImage, type Examples, type Splits } from './datasets/build.js';
-import { anomalyScores, boxFromHeatmap, iou, verdictFromScore, type InputBox } from '@blankspot/core';
+import { DEFAULT_THRESHOLD, anomalyScores, boxFromHeatmap, iou, verdictFromScore, type InputBox } from '@blankspot/core';
 import {
   crossEntropy,
   forward,
@@ -161,7 +161,7 @@ export function localisation(
   ex: Examples,
   evaluation: Evaluation,
   only?: (i: number) => boolean,
-  threshold = 0.5,
+  threshold = DEFAULT_THRESHOLD,
 ): Localisation | null {
   if (!evaluation.boxes) return null;
   let detected = 0;

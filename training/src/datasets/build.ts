@@ -218,14 +218,16 @@ function decodeSplits(bytes: Buffer, sets: DatasetName[]): Splits {
 }
 
 /**
- * The source files a seed holds out for testing (natural photos and cut-outs): what an independent
- * evaluation may compose from, knowing the trainer never saw them.
+ * The source files a seed holds out (natural photos and cut-outs): the test split, what an independent
+ * evaluation may compose from, knowing the trainer never saw them; or the validation split, what
+ * operating points may be chosen on without touching the test split.
  */
 export async function heldOutSources(
   seed: string | number,
   dirs: { photosDir?: string; cutoutsDir?: string } = {},
+  split: 'test' | 'val' = 'test',
 ): Promise<{ photos: string[]; cutouts: string[] }> {
   const photos = splitFiles(await listImages(dirs.photosDir ?? join(REPO_DATA_DIR, 'photos/natural')), `${seed}:photos`);
   const cutouts = splitFiles(await listImages(dirs.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts')), `${seed}:products`);
-  return { photos: photos.test, cutouts: cutouts.test };
+  return { photos: photos[split], cutouts: cutouts[split] };
 }
