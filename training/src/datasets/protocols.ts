@@ -115,7 +115,7 @@ function placeOverContent(image: RgbaImage, w: number, h: number, rng: Rng): { x
     const py = rng.int(image.height);
     const p = (py * image.width + px) * 4;
     const d = image.data;
-    if (d[p + 3] > 0 && d[p] + d[p + 1] + d[p + 2] < 3 * 245) {
+    if (isContent(d, p)) {
       const x = Math.min(image.width - w, Math.max(0, px - rng.int(w)));
       const y = Math.min(image.height - h, Math.max(0, py - rng.int(h)));
       return { x, y };
@@ -124,9 +124,44 @@ function placeOverContent(image: RgbaImage, w: number, h: number, rng: Rng): { x
   return { x: rng.int(image.width - w + 1), y: rng.int(image.height - h + 1) };
 }
 
+/** Content: neither transparent nor white (the test `placeOverContent` uses). */
+function isContent(d: RgbaImage['data'], p: number): boolean {
+  return d[p + 3] > 0 && d[p] + d[p + 1] + d[p + 2] < 3 * 245;
+}
+
+/**
+ * Where a rectangle of w x h goes so that it straddles an object's outline: around a content pixel
+ * with white or transparency a few pixels away, so it erases part of the object and part of its
+ * background, the way a careless retouch does. What is left is a straight cut in the object's
+ * silhouette, the damage that is hardest to see on white. Over content when no outline is found
+ * (a photo without a plain background).
+ */
+export function placeAcrossOutline(image: RgbaImage, w: number, h: number, rng: Rng): { x: number; y: number } {
+  const { width, height, data } = image;
+  const reach = Math.max(2, Math.round(Math.min(width, height) / 100));
+  for (let tries = 0; tries < 200; tries++) {
+    const px = rng.int(width);
+    const py = rng.int(height);
+    if (!isContent(data, (py * width + px) * 4)) continue;
+    const outside = [
+      [px + reach, py],
+      [px - reach, py],
+      [px, py + reach],
+      [px, py - reach],
+    ].some(([qx, qy]) => qx >= 0 && qy >= 0 && qx < width && qy < height && !isContent(data, (qy * width + qx) * 4));
+    if (!outside) continue;
+    const x = Math.min(width - w, Math.max(0, px - rng.int(w)));
+    const y = Math.min(height - h, Math.max(0, py - rng.int(h)));
+    return { x, y };
+  }
+  return placeOverContent(image, w, h, rng);
+}
+
 /**
  * Upload: what sellers' photos go through. With probability 1/2 a rectangle of any aspect, each side
- * 5-40% of the photo's, is pasted at the photo's resolution, over content four times in five; its fill
+ * 5-40% of the photo's, is pasted at the photo's resolution: across an object's outline two times in
+ * five, over content two in five, anywhere one in five (GENERATOR_VERSION 3; before, over content
+ * four in five and anywhere one in five); its fill
  * is pure white, or near-white (250-254) one time in five. The label is whether it is visible (above).
  * Then every image, damaged or not, may be resized (half the time, to 50-95%, which also softens the
  * rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma three times in four.
@@ -138,9 +173,13 @@ export async function applyUploadProtocol(source: RgbaImage, rng: Rng, framing: 
   if (rng.chance(0.5)) {
     const w = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.width));
     const h = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.height));
-    const { x, y } = rng.chance(0.8)
-      ? placeOverContent(source, w, h, rng)
-      : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
+    const where = rng.float();
+    const { x, y } =
+      where < 0.4
+        ? placeAcrossOutline(source, w, h, rng)
+        : where < 0.8
+          ? placeOverContent(source, w, h, rng)
+          : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
     const fill = rng.chance(0.8) ? 255 : rng.intBetween(250, 254);
     const data = Uint8Array.from(source.data);
     for (let r = y; r < y + h; r++) {

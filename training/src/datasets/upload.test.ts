@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { INPUT_SIZE } from '@blankspot/core';
 import { Rng } from '../rng.js';
 import { solidRgba } from './image-io.js';
-import { applyUploadProtocol, changedPixels, isVisibleChange, VISIBLE_MIN_CHANGE, VISIBLE_MIN_PIXELS } from './protocols.js';
+import {
+  applyUploadProtocol,
+  changedPixels,
+  isVisibleChange,
+  placeAcrossOutline,
+  VISIBLE_MIN_CHANGE,
+  VISIBLE_MIN_PIXELS,
+} from './protocols.js';
 import { buildSplits, exampleImage } from './build.js';
 
 describe('the visible-damage rule', () => {
@@ -19,6 +26,27 @@ describe('the visible-damage rule', () => {
 });
 
 describe('upload protocol', () => {
+  it("places rectangles across an object's outline: part object, part background", () => {
+    // A dark disc on white, the shape of a product on a marketplace's canvas.
+    const image = solidRgba(300, 300, 255);
+    for (let y = 0; y < 300; y++)
+      for (let x = 0; x < 300; x++)
+        if ((x - 150) ** 2 + (y - 150) ** 2 < 90 ** 2) image.data.fill(40, (y * 300 + x) * 4, (y * 300 + x) * 4 + 3);
+    let straddling = 0;
+    for (let i = 0; i < 200; i++) {
+      const rng = Rng.for('outline', i);
+      const w = 20 + rng.int(60);
+      const h = 20 + rng.int(60);
+      const { x, y } = placeAcrossOutline(image, w, h, rng);
+      let object = 0;
+      for (let yy = y; yy < y + h; yy++) for (let xx = x; xx < x + w; xx++) if (image.data[(yy * 300 + xx) * 4] < 128) object++;
+      if (object > 0 && object < w * h) straddling++;
+    }
+    // Nearly every one erases part of the disc and part of the white around it (a few, placed with the
+    // outline pixel at a corner, stay just inside it).
+    expect(straddling).toBeGreaterThanOrEqual(190);
+  });
+
   it('calls every rectangle on pure white clean: it changed nothing anyone can see', async () => {
     const white = solidRgba(300, 300, 255);
     for (let i = 0; i < 40; i++) {
