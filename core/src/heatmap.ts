@@ -24,6 +24,13 @@ export function heatmapFromTensor(tensor: { data: unknown; dims: readonly number
   return { data, height, width };
 }
 
+/** The heatmap of image `index` of a batch's heatmap (its [N,H,W] cells). */
+export function heatmapOf(batch: Heatmap, index: number): Heatmap {
+  const cells = batch.height * batch.width;
+  const data = batch.data as Float32Array;
+  return { height: batch.height, width: batch.width, data: data.subarray(index * cells, (index + 1) * cells) };
+}
+
 /** A box in model-input pixels (the 64x64 grid), fractional. */
 export interface InputBox {
   x: number;

@@ -32,7 +32,7 @@ export {
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';
 export { firstWebpFrame } from './webp-frames.js';
-export { boxFromHeatmap, heatmapFromTensor, iou, type Heatmap, type InputBox } from './heatmap.js';
+export { boxFromHeatmap, heatmapFromTensor, heatmapOf, iou, type Heatmap, type InputBox } from './heatmap.js';
 export {
   JPEG_MARKER,
   JpegStructureError,

@@ -7,22 +7,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import {
   INPUT_SIZE,
-  MODEL_HEATMAP_NAME,
-  MODEL_INPUT_NAME,
-  MODEL_OUTPUT_NAME,
   anomalyScores,
   boxFromHeatmap,
   framingOf,
-  heatmapFromTensor,
-  inputShape,
+  heatmapOf,
   parseManifest,
   verifyModelBytes,
   type Framing,
+  type InferenceSession,
   type InputBox,
 } from '@blankspot/core';
+import { createNodeSession } from '@blankspot/edge/node/adapter';
 import {
   buildSplitsCached,
   localisation,
@@ -46,24 +43,19 @@ export interface EvaluationRow {
 }
 
 /** Anomaly scores and (for localisers) boxes of one model over a whole set, in batches. */
-async function score(
-  session: ort.InferenceSession,
-  ex: Examples,
-): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
+async function score(session: InferenceSession, ex: Examples): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
   const scores = new Float32Array(ex.count);
   const boxes: (InputBox | null)[] = [];
   let localises = false;
   for (let start = 0; start < ex.count; start += 256) {
     const n = Math.min(256, ex.count - start);
     const input = ex.images.slice(start * PIXELS, (start + n) * PIXELS);
-    const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShape(n)) });
-    const prob = out[MODEL_OUTPUT_NAME].data as Float32Array;
-    scores.set(anomalyScores(prob), start);
-    const heat = out[MODEL_HEATMAP_NAME];
-    if (heat) {
+    const out = await session.run(input, n);
+    scores.set(anomalyScores(out.prob), start);
+    if (out.heatmap) {
       localises = true;
       for (let i = 0; i < n; i++)
-        boxes[start + i] = boxFromHeatmap(heatmapFromTensor(heat, i), input.subarray(i * PIXELS, (i + 1) * PIXELS));
+        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS));
     }
   }
   return localises ? { scores, boxes } : { scores };
@@ -85,7 +77,8 @@ export async function evaluateModels(
     entries.map(async (entry) => {
       const bytes = new Uint8Array(await readFile(join(dirname(manifestPath), entry.file)));
       await verifyModelBytes(entry, bytes);
-      return { entry, session: await ort.InferenceSession.create(bytes) };
+      // The Node adapter's session (the API's), with ONNX Runtime's own thread count for large batches.
+      return { entry, session: await createNodeSession(bytes, { threads: 0 }) };
     }),
   );
   const rows: EvaluationRow[] = [];

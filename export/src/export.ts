@@ -2,13 +2,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { createNodeSession } from '@blankspot/edge/node/adapter';
 import {
   BlankspotError,
   anomalyScores,
   CONTENT_FRAMING_DESCRIPTION,
   INPUT_SIZE,
-  inputShape,
   MODEL_HEATMAP_NAME,
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
@@ -193,12 +192,12 @@ export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Arr
 
 /** The same outputs from an ONNX model in ONNX Runtime (Node). */
 export async function onnxOutputs(model: Uint8Array | string, inputs: Float32Array): Promise<Float32Array> {
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+  const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
+  // The Node adapter's session: the parity check runs the file the way the API will.
+  const session = await createNodeSession(bytes, { threads: 0 });
   try {
-    const n = inputs.length / PIXELS;
-    const result = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', inputs, inputShape(n)) });
-    const heat = result[MODEL_HEATMAP_NAME];
-    return joined(result[MODEL_OUTPUT_NAME].data as Float32Array, heat ? (heat.data as Float32Array) : undefined);
+    const out = await session.run(inputs, inputs.length / PIXELS);
+    return joined(out.prob, out.heatmap ? (out.heatmap.data as Float32Array) : undefined);
   } finally {
     await session.release();
   }
