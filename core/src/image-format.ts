@@ -5,7 +5,7 @@
  */
 import { BlankspotError } from './errors.js';
 import { LIMITS } from './limits.js';
-import { JPEG_MARKER, JpegStructureError, isFrameMarker, jpegSegments } from './jpeg-segments.js';
+import { JPEG_MARKER, JpegStructureError, findJpegSegment, isFrameMarker, jpegSegments } from './jpeg-segments.js';
 
 export const ALLOWED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
 export type ImageType = (typeof ALLOWED_IMAGE_TYPES)[number];
@@ -184,16 +184,9 @@ function truncated(what: string): never {
 }
 
 function jpegSize(b: Uint8Array): [number, number] {
-  try {
-    for (const { marker, payload, end } of jpegSegments(b)) {
-      if (!isFrameMarker(marker)) continue;
-      if (end - payload < 5) break;
-      return [readU16BE(b, payload + 3), readU16BE(b, payload + 1)];
-    }
-  } catch (e) {
-    if (!(e instanceof JpegStructureError)) throw e;
-  }
-  truncated('JPEG');
+  const frame = findJpegSegment(b, (s) => isFrameMarker(s.marker));
+  if (frame == null || frame.end - frame.payload < 5) truncated('JPEG');
+  return [readU16BE(b, frame.payload + 3), readU16BE(b, frame.payload + 1)];
 }
 
 /** A JPEG whose image data never reaches its end-of-image marker was cut off. */

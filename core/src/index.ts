@@ -37,6 +37,7 @@ export {
   JPEG_MARKER,
   JpegStructureError,
   entropyCodedEnd,
+  findJpegSegment,
   isFrameMarker,
   jpegSegments,
   type JpegSegment,

@@ -105,3 +105,23 @@ export function* jpegSegments(b: Uint8Array): Generator<JpegSegment, void, undef
     i = marker === M.SOS ? (segment.scanEnd ?? entropyCodedEnd(b, end)) : end;
   }
 }
+
+/**
+ * The first segment `wanted` accepts, walking no further than a segment `stop` accepts; null when
+ * there is none or the structure breaks first (a reader of one header field has no use for the reason).
+ */
+export function findJpegSegment(
+  b: Uint8Array,
+  wanted: (segment: JpegSegment) => boolean,
+  stop: (segment: JpegSegment) => boolean = () => false,
+): JpegSegment | null {
+  try {
+    for (const segment of jpegSegments(b)) {
+      if (wanted(segment)) return segment;
+      if (stop(segment)) return null;
+    }
+  } catch (e) {
+    if (!(e instanceof JpegStructureError)) throw e;
+  }
+  return null;
+}

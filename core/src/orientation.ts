@@ -4,7 +4,7 @@
  */
 import type { RgbaImage } from './preprocess.js';
 import type { ImageType } from './image-format.js';
-import { JPEG_MARKER, JpegStructureError, jpegSegments } from './jpeg-segments.js';
+import { JPEG_MARKER, findJpegSegment } from './jpeg-segments.js';
 
 function tiffOrientation(b: Uint8Array, start: number, end: number): number {
   if (start + 8 > end) return 1;
@@ -32,23 +32,14 @@ function tiffOrientation(b: Uint8Array, start: number, end: number): number {
 /** The EXIF orientation (1-8) of a JPEG, PNG (eXIf) or WebP (EXIF chunk); 1 when there is none. */
 export function readExifOrientation(b: Uint8Array, type: ImageType): number {
   if (type === 'image/jpeg') {
-    try {
-      for (const { marker, payload, end } of jpegSegments(b)) {
-        if (marker === JPEG_MARKER.SOS || marker === JPEG_MARKER.EOI) break; // image data starts: no more metadata
-        // APP1 "Exif\0\0" then a TIFF header.
-        if (
-          marker === JPEG_MARKER.APP1 &&
-          b[payload] === 0x45 &&
-          b[payload + 1] === 0x78 &&
-          b[payload + 2] === 0x69 &&
-          b[payload + 3] === 0x66
-        )
-          return tiffOrientation(b, payload + 6, end);
-      }
-    } catch (e) {
-      if (!(e instanceof JpegStructureError)) throw e; // a broken file: no orientation to read
-    }
-    return 1;
+    // APP1 "Exif\0\0" then a TIFF header (an APP1 may also hold XMP), before the image data starts.
+    const exif = findJpegSegment(
+      b,
+      ({ marker, payload: p }) =>
+        marker === JPEG_MARKER.APP1 && b[p] === 0x45 && b[p + 1] === 0x78 && b[p + 2] === 0x69 && b[p + 3] === 0x66,
+      ({ marker }) => marker === JPEG_MARKER.SOS || marker === JPEG_MARKER.EOI,
+    );
+    return exif ? tiffOrientation(b, exif.payload + 6, exif.end) : 1;
   }
   if (type === 'image/png') {
     let i = 8;

@@ -7,26 +7,22 @@ import jpeg from 'jpeg-js';
 import {
   BlankspotError,
   JPEG_MARKER,
-  JpegStructureError,
   applyOrientation,
+  findJpegSegment,
   isFrameMarker,
-  jpegSegments,
   readExifOrientation,
   type RgbaImage,
 } from '@blankspot/core';
 
 /** True when the JPEG's frame header declares four colour components. */
 export function isCmykJpeg(b: Uint8Array): boolean {
-  try {
-    for (const { marker, payload, end } of jpegSegments(b)) {
-      // The frame header's sixth byte is the number of components.
-      if (isFrameMarker(marker)) return end - payload > 5 && b[payload + 5] === 4;
-      if (marker === JPEG_MARKER.SOS) return false;
-    }
-  } catch (e) {
-    if (!(e instanceof JpegStructureError)) throw e;
-  }
-  return false;
+  const frame = findJpegSegment(
+    b,
+    ({ marker }) => isFrameMarker(marker),
+    ({ marker }) => marker === JPEG_MARKER.SOS,
+  );
+  // The frame header's sixth byte is the number of components.
+  return frame != null && frame.end - frame.payload > 5 && b[frame.payload + 5] === 4;
 }
 
 export function decodeCmykJpeg(bytes: Uint8Array, limits: { maxPixels: number }): RgbaImage {

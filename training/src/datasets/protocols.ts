@@ -115,16 +115,19 @@ function placeOverContent(image: RgbaImage, w: number, h: number, rng: Rng): { x
     const py = rng.int(image.height);
     const p = (py * image.width + px) * 4;
     const d = image.data;
-    if (isContent(d, p)) {
-      const x = Math.min(image.width - w, Math.max(0, px - rng.int(w)));
-      const y = Math.min(image.height - h, Math.max(0, py - rng.int(h)));
-      return { x, y };
-    }
+    if (isContent(d, p)) return rectangleAround(image, px, py, w, h, rng);
   }
   return { x: rng.int(image.width - w + 1), y: rng.int(image.height - h + 1) };
 }
 
-/** Content: neither transparent nor white (the test `placeOverContent` uses). */
+/** Where a w x h rectangle that holds pixel (px, py) at a random place inside it goes, kept in the image. */
+function rectangleAround(image: RgbaImage, px: number, py: number, w: number, h: number, rng: Rng): { x: number; y: number } {
+  const x = Math.min(image.width - w, Math.max(0, px - rng.int(w)));
+  const y = Math.min(image.height - h, Math.max(0, py - rng.int(h)));
+  return { x, y };
+}
+
+/** Content: neither transparent nor white (what the rectangles are placed over). */
 function isContent(d: RgbaImage['data'], p: number): boolean {
   return d[p + 3] > 0 && d[p] + d[p + 1] + d[p + 2] < 3 * 245;
 }
@@ -149,10 +152,7 @@ export function placeAcrossOutline(image: RgbaImage, w: number, h: number, rng: 
       [px, py + reach],
       [px, py - reach],
     ].some(([qx, qy]) => qx >= 0 && qy >= 0 && qx < width && qy < height && !isContent(data, (qy * width + qx) * 4));
-    if (!outside) continue;
-    const x = Math.min(width - w, Math.max(0, px - rng.int(w)));
-    const y = Math.min(height - h, Math.max(0, py - rng.int(h)));
-    return { x, y };
+    if (outside) return rectangleAround(image, px, py, w, h, rng);
   }
   return placeOverContent(image, w, h, rng);
 }
