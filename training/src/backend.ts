@@ -8,21 +8,23 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
+import { installNativeTrainingKernels } from './native-kernels.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
 
-async function tryNative(): Promise<boolean> {
+/** The native package that registered the tensorflow backend, or null when none is installed. */
+async function tryNative(): Promise<string | null> {
   for (const name of NATIVE_PACKAGES) {
     try {
       await import(name);
-      if (tf.findBackend('tensorflow') != null) return true;
+      if (tf.findBackend('tensorflow') != null) return name;
     } catch {
       // Not installed: the next option is tried.
     }
   }
-  return false;
+  return null;
 }
 
 /**
@@ -54,8 +56,10 @@ export async function useBackend(preferred: BackendName | 'auto' = 'auto', optio
     }
     // TensorFlow's start-up banner (oneDNN, CPU features) is noise on every CLI run.
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-    if (await tryNative()) {
+    const native = await tryNative();
+    if (native != null) {
       await tf.setBackend('tensorflow');
+      installNativeTrainingKernels({ gpu: native.endsWith('-gpu') });
       return (active = 'tensorflow');
     }
     if (preferred === 'tensorflow') throw new Error('@tensorflow/tfjs-node(-gpu) is not installed');

@@ -10,6 +10,7 @@ import { buildSplits } from './datasets/build.js';
 import { NETWORKS, crossEntropy, forward, heatmapLossSum, initParams, paramsFromValues, type NetworkName } from './networks.js';
 import { Rng } from './rng.js';
 import { RECIPES, train } from './train.js';
+import { installNativeTrainingKernels } from './native-kernels.js';
 
 function nativeInstalled(): boolean {
   try {
@@ -86,6 +87,33 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
       }
     }, 120_000);
   }
+
+  it('pools through oneDNN with the stock gradient, ties included', async () => {
+    await useBackend('tensorflow', { threads: 2 });
+    expect(installNativeTrainingKernels({ gpu: false }).oneDnnPooling).toBe(true);
+    // Plateaus (equal values in a window, as conv outputs on a flat white background are), negative
+    // windows and odd sides: the first maximum of each window takes the gradient on every backend.
+    const [n, h, w, c] = [3, 9, 10, 4];
+    const rng = new Rng('pool-ties');
+    const values = Float32Array.from({ length: n * h * w * c }, (_, i) => (i % 7 < 3 ? 0.5 : Math.round(rng.uniform(-3, 3))));
+    const upstream = Float32Array.from({ length: n * 5 * 5 * c }, () => rng.uniform(-1, 1));
+    const pooled = async (backend: BackendName, pad: 'valid' | 'same') => {
+      await useBackend(backend);
+      const x = tf.tensor4d(values, [n, h, w, c]);
+      const y = tf.maxPool(x, 2, 2, pad);
+      const dy = tf.tensor4d(upstream.slice(0, y.size), y.shape);
+      const dx = tf.grad((a: tf.Tensor4D) => tf.mul(tf.maxPool(a, 2, 2, pad), dy))(x);
+      const out = { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()) };
+      tf.dispose([x, y, dy, dx]);
+      return out;
+    };
+    for (const pad of ['valid', 'same'] as const) {
+      const ref = await pooled('cpu', pad);
+      const got = await pooled('tensorflow', pad);
+      expect(got.y).toEqual(ref.y);
+      expect(got.dx).toEqual(ref.dx);
+    }
+  });
 
   it('trains to the same accuracy per epoch as wasm on a fixed seed', async () => {
     const data = await buildSplits({

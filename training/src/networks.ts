@@ -265,9 +265,9 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
   return layer(x, kernel, bias) as tf.Tensor4D;
 }
 
-/** dz and the bias gradient: one fused kernel on WASM, plain ops on other backends. */
+/** dz and the bias gradient: one kernel on WASM and native TensorFlow (blankspot's), plain ops on cpu. */
 function actBiasGrad(y: tf.Tensor4D, dy: tf.Tensor4D, alpha: number): [tf.Tensor4D, tf.Tensor1D] {
-  if (tf.getBackend() === 'wasm') {
+  if (tf.getKernel(ACT_BIAS_GRAD, tf.getBackend()) != null) {
     return tf.engine().runKernel(ACT_BIAS_GRAD, { y, dy }, { alpha }) as unknown as [tf.Tensor4D, tf.Tensor1D];
   }
   const dz = tf.where(tf.greater(y, 0), dy, tf.mul(dy, alpha)) as tf.Tensor4D;
