@@ -102,7 +102,7 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
       const x = tf.tensor4d(values, [n, h, w, c]);
       const y = tf.maxPool(x, 2, 2, pad);
       const dy = tf.tensor4d(upstream.slice(0, y.size), y.shape);
-      const dx = tf.grad((a: tf.Tensor4D) => tf.mul(tf.maxPool(a, 2, 2, pad), dy))(x);
+      const dx = tf.grad((a: tf.Tensor) => tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, pad), dy))(x);
       const out = { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()) };
       tf.dispose([x, y, dy, dx]);
       return out;
