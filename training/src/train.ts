@@ -17,6 +17,7 @@ import { Rng } from './rng.js';
 import { gatherBatch } from './batch.js';
 import { ParallelGradients, defaultThreads } from './parallel.js';
 import type { BackendName } from './backend.js';
+import { ArrayOptimizer } from './optimizer.js';
 
 export interface Recipe {
   name: string;
@@ -86,17 +87,6 @@ export interface TrainResult {
   params: Params;
   epochs: EpochLog[];
   recipe: Recipe;
-}
-
-function makeOptimizer(recipe: Recipe, lr: number): tf.Optimizer {
-  return recipe.optimizer === 'sgd' ? tf.train.sgd(lr) : tf.train.adam(lr);
-}
-
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  // Not instanceof: tfjs optimizers override Symbol.hasInstance, so Adam passes as SGD.
-  if (optimizer.getClassName() === 'SGD') (optimizer as tf.SGDOptimizer).setLearningRate(lr);
-  // Adam reads this field on every step; it is not exposed as a setter.
-  else (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
 export interface Evaluation {
@@ -210,7 +200,11 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   if (changed.length) recipe.description += `; overridden: ${changed.map((k) => `${k} ${recipe[k]}`).join(', ')}`;
   if (options.initialValues) recipe.description += '; fine-tuned from a checkpoint';
   const params = options.initialValues ? paramsFromValues(spec, options.initialValues) : initParams(spec, options.seed);
-  const optimizer = makeOptimizer(recipe, recipe.learningRate);
+  const optimizer = new ArrayOptimizer(
+    recipe.optimizer,
+    recipe.learningRate,
+    spec.params.map((p) => params[p.name]),
+  );
   const epochs: EpochLog[] = [];
   const { train: trainSet, val } = data;
   const batches = Math.ceil(trainSet.count / recipe.batchSize);
@@ -225,34 +219,28 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
         recipe.schedule === 'cosine'
           ? 0.5 * recipe.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / recipe.epochs))
           : recipe.learningRate;
-      setLearningRate(optimizer, lr);
+      optimizer.learningRate = lr;
       const order = Rng.for(options.seed, 'shuffle', epoch).shuffle(Array.from({ length: trainSet.count }, (_, i) => i));
       const started = performance.now();
       let lossSum = 0;
       let correct = 0;
       for (let b = 0; b < batches; b++) {
         const idx = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
-        // Mean gradient over the batch, applied on the main thread's weights. On one thread the
-        // gradients never leave the backend (native TensorFlow's round trip per step is its overhead).
-        const grads: Record<string, tf.Tensor> = {};
+        // Gradient sums over the batch, applied on the main thread's weights (the optimizer takes the mean).
         let step: { count: number; lossSum: number; hits: number };
         if (parallel.local) {
           const local = parallel.computeLocal(idx);
-          const count = tf.scalar(local.count);
-          spec.params.forEach((p, i) => (grads[params[p.name].name] = tf.div(local.grads[i], count)));
-          tf.dispose([count, ...local.grads]);
+          optimizer.step(
+            local.grads.map((g) => g.dataSync() as Float32Array),
+            local.count,
+          );
+          tf.dispose(local.grads);
           step = local;
         } else {
           const shared = await parallel.compute(idx);
-          spec.params.forEach((p, i) => {
-            const g = shared.grads[i];
-            for (let j = 0; j < g.length; j++) g[j] /= shared.count;
-            grads[params[p.name].name] = tf.tensor(g, p.shape, 'float32');
-          });
+          optimizer.step(shared.grads, shared.count);
           step = shared;
         }
-        optimizer.applyGradients(grads);
-        tf.dispose(Object.values(grads));
         lossSum += step.lossSum;
         correct += step.hits;
         options.onBatch?.({ epoch, batch: b + 1, batches, loss: step.lossSum / step.count, accuracy: step.hits / step.count });
@@ -276,6 +264,5 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   } finally {
     await parallel.close();
   }
-  optimizer.dispose();
   return { spec, params, epochs, recipe };
 }
