@@ -20,9 +20,7 @@ async function both(kind: OptimizerKind, steps: number) {
   for (let s = 0; s < steps; s++) {
     if (kind === 'adam') (theirs as unknown as { learningRate: number }).learningRate = lrs[s];
     else (theirs as tf.SGDOptimizer).setLearningRate(lrs[s]);
-    const named: Record<string, tf.Tensor> = {};
-    theirsVars.forEach((v, i) => (named[v.name] = tf.div(tf.tensor(grads[s][i], shapes[i]), count)));
-    theirs.applyGradients(named);
+    theirs.applyGradients(theirsVars.map((v, i) => ({ name: v.name, tensor: tf.div(tf.tensor(grads[s][i], shapes[i]), count) })));
     ours.learningRate = lrs[s];
     ours.step(grads[s], count);
   }
