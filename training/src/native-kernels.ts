@@ -70,9 +70,8 @@ function oneDnnPoolAttrs(b: NativeBackend, attrs: PoolAttrs): OpAttr[] | null {
 }
 
 /** The pooled output and oneDNN's workspace (where each window's maximum was), which the gradient reads. */
-function oneDnnPool(b: NativeBackend, x: TensorInfo, attrs: OpAttr[]): [tf.Tensor, tf.Tensor] {
-  const [y, workspace] = b.executeMultipleOutputs('_MklNativeMaxPool', attrs, [x], 2);
-  return [y, workspace];
+function oneDnnPool(b: NativeBackend, x: TensorInfo, attrs: OpAttr[]): tf.Tensor[] {
+  return b.executeMultipleOutputs('_MklNativeMaxPool', attrs, [x], 2);
 }
 
 function poolKernels(stock: { pool: KernelFunc; grad: KernelFunc }): KernelConfig[] {

@@ -16,7 +16,8 @@ const BETA2 = 0.999;
 const EPSILON = 1e-7;
 
 export class ArrayOptimizer {
-  private readonly values: Float32Array[];
+  /** The weights, in variable order, as the last step left them (also in the variables). */
+  readonly values: Float32Array[];
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
   private steps = 0;

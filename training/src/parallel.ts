@@ -153,11 +153,14 @@ export class ParallelGradients {
     return shardGradientTensors(this.spec, this.params, this.examples, indices);
   }
 
-  /** Sums over the batch of loss, hits and gradients. */
-  async compute(indices: number[]): Promise<ShardResult> {
+  /**
+   * Sums over the batch of loss, hits and gradients. `weights`: the current weights in spec order, when
+   * the caller holds them as arrays (the trainer's optimizer does), so they are not read back again.
+   */
+  async compute(indices: number[], weights?: Float32Array[]): Promise<ShardResult> {
     const shards = this.workers.length + 1;
     const size = Math.ceil(indices.length / shards);
-    const weights = this.workers.length ? this.spec.params.map((p) => this.params[p.name].dataSync() as Float32Array) : [];
+    weights ??= this.workers.length ? this.spec.params.map((p) => this.params[p.name].dataSync() as Float32Array) : [];
     const remote = this.workers.map((w, k) => {
       const part = indices.slice((k + 1) * size, (k + 2) * size);
       return part.length ? w.compute(weights, Int32Array.from(part)) : null;

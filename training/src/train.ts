@@ -237,7 +237,7 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
           tf.dispose(local.grads);
           step = local;
         } else {
-          const shared = await parallel.compute(idx);
+          const shared = await parallel.compute(idx, optimizer.values);
           optimizer.step(shared.grads, shared.count);
           step = shared;
         }
