@@ -76,8 +76,9 @@ export async function makeSource(name: DatasetName, options: DataOptions): Promi
     case 'products': {
       if (options.catalogueDir != null) return photoSource(options.catalogueDir, `${options.seed}:catalogue`, 0.8);
       const dir = options.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts');
+      const photos = { dir: options.photosDir ?? join(REPO_DATA_DIR, 'photos/natural'), seed: `${options.seed}:photos` };
       return options.protocol === 'upload'
-        ? productSceneSource(dir, `${options.seed}:products`)
+        ? productSceneSource(dir, `${options.seed}:products`, photos)
         : productSource(dir, `${options.seed}:products`);
     }
   }
@@ -131,7 +132,7 @@ export function exampleImage(ex: Examples, i: number): Float32Array {
 }
 
 /** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 
 /**
  * buildSplits, cached in `cacheDir`: sets are deterministic from their options, and building a

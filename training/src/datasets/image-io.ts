@@ -126,3 +126,65 @@ export function solidRgba(width: number, height: number, level: number): RgbaIma
   }
   return { width, height, data };
 }
+
+/** How a cut-out is varied before it is placed: a mirror image, a tilt, a stretch, other colours. */
+export interface CutoutVariation {
+  mirror: boolean;
+  /** Degrees; 0 keeps it upright. */
+  tilt: number;
+  /** Width multiplier against height (1 keeps the aspect). */
+  stretch: number;
+  /** Hue rotation in degrees, saturation and brightness multipliers (sharp's modulate). */
+  hue: number;
+  saturation: number;
+  brightness: number;
+}
+
+/**
+ * A cut-out varied by sharp: the repo holds a few hundred cut-outs, so without this the network learns
+ * their silhouettes and colours by heart. Transparent where the tilt uncovers corners.
+ */
+export async function varyCutout(image: RgbaImage, v: CutoutVariation): Promise<RgbaImage> {
+  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } });
+  if (v.mirror) pipeline = pipeline.flop();
+  if (v.stretch !== 1) {
+    pipeline = pipeline.resize(Math.max(2, Math.round(image.width * v.stretch)), image.height, { fit: 'fill' });
+  }
+  if (v.hue !== 0 || v.saturation !== 1 || v.brightness !== 1) {
+    pipeline = pipeline.modulate({ hue: Math.round(v.hue), saturation: v.saturation, brightness: v.brightness });
+  }
+  // sharp applies rotate before resize in one pipeline; a second pass keeps the stretch in the object's frame.
+  let { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (v.tilt !== 0) {
+    ({ data, info } = await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } })
+      .rotate(v.tilt, { background: { r: 255, g: 255, b: 255, alpha: 0 } })
+      .raw()
+      .toBuffer({ resolveWithObject: true }));
+  }
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/**
+ * An object of a shape no cut-out has: a texture (a piece of a photo) inside a smooth random outline,
+ * a radius that varies round the centre by a few low harmonics. Many more silhouettes than the cut-outs
+ * give, with real texture inside, so "a straight cut in a rounded outline" is learnt, not these outlines.
+ */
+export function blobOutline(texture: RgbaImage, harmonics: ReadonlyArray<readonly [number, number, number]>): RgbaImage {
+  const { width, height } = texture;
+  const data = Uint8Array.from(texture.data);
+  const short = Math.min(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dx = (x + 0.5) / width - 0.5;
+      const dy = (y + 0.5) / height - 0.5;
+      const angle = Math.atan2(dy, dx);
+      let radius = 0.36;
+      for (const [k, amplitude, phase] of harmonics) radius += amplitude * Math.cos(k * angle + phase);
+      // Signed distance to the outline in pixels; a one-pixel anti-aliased rim, as a cut-out's matte has.
+      const edge = (Math.min(0.5, radius) - Math.hypot(dx, dy)) * short;
+      const p = (y * width + x) * 4 + 3;
+      data[p] = edge >= 0.5 ? texture.data[p] : edge <= -0.5 ? 0 : Math.round(texture.data[p] * (edge + 0.5));
+    }
+  }
+  return { width, height, data };
+}

@@ -6,7 +6,7 @@
  */
 import type { RgbaImage } from '@blankspot/core';
 import type { Rng } from '../rng.js';
-import { compose, cropRgba, resizeRgba, softShadow, type Layer } from './image-io.js';
+import { blobOutline, compose, cropRgba, resizeRgba, softShadow, varyCutout, type Layer } from './image-io.js';
 
 /** Side range of composed scenes: large enough that a pasted rectangle's edge is sharp before resizing. */
 export const SCENE_SIDE = { min: 256, max: 448 } as const;
@@ -151,12 +151,33 @@ function reflection(object: RgbaImage, rng: Rng): RgbaImage {
   return { width: object.width, height: h, data };
 }
 
+/** A piece of a photo inside a random rounded outline, its longest side `longest` px (see blobOutline). */
+async function photoObject(photo: RgbaImage, longest: number, rng: Rng): Promise<RgbaImage> {
+  const short = Math.min(photo.width, photo.height);
+  const crop = Math.max(2, Math.round(short * rng.uniform(0.3, 1)));
+  const piece = cropRgba(photo, rng.int(photo.width - crop + 1), rng.int(photo.height - crop + 1), crop, crop);
+  const aspect = rng.uniform(0.45, 1);
+  const tall = rng.chance(0.5);
+  const w = Math.max(4, Math.round(tall ? longest * aspect : longest));
+  const h = Math.max(4, Math.round(tall ? longest : longest * aspect));
+  const harmonics = Array.from(
+    { length: rng.intBetween(1, 4) },
+    () => [rng.intBetween(2, 6), rng.uniform(0, 0.07), rng.uniform(0, 2 * Math.PI)] as const,
+  );
+  return blobOutline(await resizeRgba(piece, w, h), harmonics);
+}
+
 /**
- * One product scene: one to three objects (real cut-outs, a fifth of them synthetic straight-edged
- * products) filling 10-95% of a canvas of 256-448 px, on pure white or another studio background, with
- * drop or contact shadows and reflections.
+ * One product scene: one to three objects filling 10-95% of a canvas of 256-448 px, on pure white or
+ * another studio background, with drop or contact shadows and reflections. A fifth of the objects are
+ * synthetic straight-edged products; with `pickPhoto`, a fifth of the rest are pieces of photos in random
+ * rounded outlines; the others are real cut-outs, mirrored, tilted, stretched and recoloured at random.
  */
-export async function productScene(pickCutout: () => Promise<RgbaImage>, rng: Rng): Promise<RgbaImage> {
+export async function productScene(
+  pickCutout: () => Promise<RgbaImage>,
+  rng: Rng,
+  pickPhoto?: () => Promise<RgbaImage>,
+): Promise<RgbaImage> {
   const side = rng.intBetween(SCENE_SIDE.min, SCENE_SIDE.max);
   const width = rng.chance(0.7) ? side : Math.round(side * rng.uniform(0.75, 1.33));
   const height = side;
@@ -174,6 +195,8 @@ export async function productScene(pickCutout: () => Promise<RgbaImage>, rng: Rn
         Math.max(4, Math.round(tall ? longest : longest * aspect)),
         rng,
       );
+    } else if (pickPhoto != null && rng.chance(0.2)) {
+      object = await photoObject(await pickPhoto(), fill * Math.min(width, height), rng);
     } else {
       const cutout = await pickCutout();
       const scale = (fill * Math.min(width, height)) / Math.max(cutout.width, cutout.height);
@@ -182,6 +205,17 @@ export async function productScene(pickCutout: () => Promise<RgbaImage>, rng: Rn
         Math.max(2, Math.round(cutout.width * scale)),
         Math.max(2, Math.round(cutout.height * scale)),
       );
+      object = await varyCutout(object, {
+        mirror: rng.chance(0.5),
+        tilt: rng.chance(0.3) ? rng.uniform(-25, 25) : 0,
+        stretch: rng.chance(0.3) ? rng.uniform(0.8, 1.25) : 1,
+        hue: 0,
+        saturation: 1,
+        brightness: 1,
+        ...(rng.chance(0.4)
+          ? { hue: rng.uniform(0, 360), saturation: rng.uniform(0.5, 1.5), brightness: rng.uniform(0.8, 1.15) }
+          : {}),
+      });
       if (rng.chance(0.25)) object = lighten(object, rng.uniform(0.08, 0.45));
     }
     const cx = count === 1 ? 0.5 + rng.uniform(-0.08, 0.08) : rng.uniform(0.2, 0.8);

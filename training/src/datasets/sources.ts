@@ -114,13 +114,27 @@ export async function uploadPhotoSource(dir: string, seed: string | number): Pro
   };
 }
 
-/** Product scenes as catalogues hold them (the `upload` protocol); cut-outs split by file as below. */
-export async function productSceneSource(cutoutDir: string, seed: string | number): Promise<SourceSampler> {
+/**
+ * Product scenes as catalogues hold them (the `upload` protocol); cut-outs split by file as below. With
+ * `photos` (a folder and the seed key its split is drawn with), some objects are pieces of that split's
+ * photos, so a held-out photo never shows up inside a training product either.
+ */
+export async function productSceneSource(
+  cutoutDir: string,
+  seed: string | number,
+  photos?: { dir: string; seed: string | number },
+): Promise<SourceSampler> {
   const splits = splitFiles(await listImages(cutoutDir), seed);
+  const photoSplits = photos != null ? splitFiles(await listImages(photos.dir), photos.seed) : null;
   const cache = new DecodedCache();
   return {
     sourceCount: (split) => splits[split].length,
-    sample: (split, rng) => productScene(() => cache.get(rng.pick(splits[split])), rng),
+    sample: (split, rng) =>
+      productScene(
+        () => cache.get(rng.pick(splits[split])),
+        rng,
+        photoSplits != null ? () => cache.get(rng.pick(photoSplits[split])) : undefined,
+      ),
   };
 }
 
