@@ -186,7 +186,9 @@ export async function productScene(
   for (let k = 0; k < count; k++) {
     const fill = count === 1 ? rng.uniform(0.1, 0.95) : rng.uniform(0.12, 0.55);
     let object: RgbaImage;
-    if (rng.chance(0.2)) {
+    // Drawn in this order (synthetic first, then photo piece) so a seed gives the same scenes.
+    const synthetic = rng.chance(0.2);
+    if (synthetic) {
       const longest = fill * Math.min(width, height);
       const aspect = rng.uniform(0.4, 1);
       const tall = rng.chance(0.5);
@@ -195,7 +197,7 @@ export async function productScene(
         Math.max(4, Math.round(tall ? longest : longest * aspect)),
         rng,
       );
-    } else if (pickPhoto != null && rng.chance(0.2)) {
+    } else if (pickPhoto != null && rng.chance(0.2) /* a photo piece */) {
       object = await photoObject(await pickPhoto(), fill * Math.min(width, height), rng);
     } else {
       const cutout = await pickCutout();
