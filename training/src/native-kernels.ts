@@ -7,7 +7,9 @@
  *   (the first maximum of a window takes the gradient in both).
  * - ACT_BIAS_GRAD (a conv layer's activation and bias gradients) is TensorFlow's ReluGrad or
  *   LeakyReluGrad and BiasAddGrad: two ops where plain tfjs ops take four broadcasting ones.
- * Each is probed once; a TensorFlow built without oneDNN, or a GPU build, keeps the stock pooling.
+ * - SOFTMAX_XENT (the classification loss and its gradient) is TensorFlow's
+ *   SparseSoftmaxCrossEntropyWithLogits: one op for what tfjs ops do in about twenty.
+ * Pooling is probed once; a TensorFlow built without oneDNN, or a GPU build, keeps the stock pooling.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -18,7 +20,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { ACT_BIAS_GRAD } from './wasm-kernels.js';
+import { ACT_BIAS_GRAD, SOFTMAX_XENT } from './wasm-kernels.js';
 
 const BACKEND = 'tensorflow';
 
@@ -31,6 +33,7 @@ interface OpAttr {
 interface NativeBackend {
   binding: {
     TF_FLOAT: number;
+    TF_INT32: number;
     TF_ATTR_TYPE: number;
     TF_ATTR_INT: number;
     TF_ATTR_STRING: number;
@@ -133,6 +136,21 @@ const actBiasGrad: KernelConfig = {
   },
 };
 
+const softmaxCrossEntropy: KernelConfig = {
+  kernelName: SOFTMAX_XENT,
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const b = args.backend as unknown as NativeBackend;
+    const { logits, labels } = args.inputs as Record<'logits' | 'labels', TensorInfo>;
+    return b.executeMultipleOutputs(
+      'SparseSoftmaxCrossEntropyWithLogits',
+      [floatType(b), { name: 'Tlabels', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 }],
+      [logits, labels],
+      2,
+    );
+  },
+};
+
 function replace(config: KernelConfig): void {
   if (getKernel(config.kernelName, BACKEND) != null) unregisterKernel(config.kernelName, BACKEND);
   registerKernel(config);
@@ -145,6 +163,7 @@ export function installNativeTrainingKernels(options: { gpu: boolean }): { oneDn
   if (installed) return installed;
   installed = { oneDnnPooling: false };
   replace(actBiasGrad);
+  replace(softmaxCrossEntropy);
   const pool = getKernel('MaxPool', BACKEND);
   const grad = getKernel('MaxPoolGrad', BACKEND);
   if (options.gpu || pool == null || grad == null) return installed;

@@ -7,10 +7,19 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend, type BackendName } from './backend.js';
 import { buildSplits } from './datasets/build.js';
-import { NETWORKS, crossEntropy, forward, heatmapLossSum, initParams, paramsFromValues, type NetworkName } from './networks.js';
+import {
+  NETWORKS,
+  crossEntropySum,
+  forward,
+  heatmapLossSum,
+  initParams,
+  paramsFromValues,
+  type NetworkName,
+} from './networks.js';
 import { Rng } from './rng.js';
 import { RECIPES, train } from './train.js';
 import { installNativeTrainingKernels } from './native-kernels.js';
+import { SOFTMAX_XENT } from './wasm-kernels.js';
 
 function nativeInstalled(): boolean {
   try {
@@ -37,7 +46,10 @@ async function gradsOn(backend: BackendName, net: NetworkName, weights: Record<s
   const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
   const { grads } = tf.variableGrads(() => {
     const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(images, [n, 64, 64, 1]));
-    const ce = crossEntropy(logits, tf.tensor1d(labels, 'int32'));
+    // The trainer's loss: on tensorflow its fused kernel (SparseSoftmaxCrossEntropyWithLogits), on cpu tfjs ops.
+    const { sum, perExample } = crossEntropySum(logits, tf.tensor1d(labels, 'int32'));
+    perExample.dispose();
+    const ce = tf.div(sum, n) as tf.Scalar;
     if (!heatmapLogits) return ce;
     const [, h, w] = heatmapLogits.shape;
     const coverage = tf.tensor3d(randomValues(n * h * w, 'coverage'), [n, h, w]);
@@ -87,6 +99,41 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
       }
     }, 120_000);
   }
+
+  it("computes the loss and its gradient in TensorFlow's one op, as the cpu backend's tfjs ops do", async () => {
+    const rng = new Rng('xent');
+    // Logits up to +-40: the stable form matters (exp(40) overflows float32 in a naive softmax).
+    const logits = Float32Array.from({ length: 2 * 16 }, () => rng.uniform(-40, 40));
+    const labels = Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 2);
+    const on = async (backend: BackendName) => {
+      await useBackend(backend);
+      const z = tf.tensor2d(logits, [16, 2]);
+      const y = tf.tensor1d(labels, 'int32');
+      let losses: number[] = [];
+      const dz = tf.grad((a: tf.Tensor) => {
+        const { sum, perExample } = crossEntropySum(a as tf.Tensor2D, y);
+        losses = Array.from(perExample.dataSync());
+        perExample.dispose();
+        return tf.mul(sum, 3);
+      })(z);
+      const out = { losses, dz: Array.from(dz.dataSync()) };
+      tf.dispose([z, y, dz]);
+      return out;
+    };
+    const ref = await on('cpu');
+    const got = await on('tensorflow');
+    expect(tf.getKernel(SOFTMAX_XENT, 'tensorflow')).toBeDefined();
+    for (let i = 0; i < 16; i++) {
+      const [a, b] = [logits[2 * i], logits[2 * i + 1]];
+      const m = Math.max(a, b);
+      const expected = m + Math.log(Math.exp(a - m) + Math.exp(b - m)) - (labels[i] === 1 ? b : a);
+      expect(got.losses[i]).toBeCloseTo(expected, 4);
+      expect(got.losses[i]).toBeCloseTo(ref.losses[i], 4);
+    }
+    // d(3 * sum)/dz = 3 (softmax - one-hot).
+    got.dz.forEach((g, i) => expect(g).toBeCloseTo(ref.dz[i], 5));
+    expect(Math.max(...got.dz.map(Math.abs))).toBeGreaterThan(2.9);
+  });
 
   it('pools through oneDNN with the stock gradient, ties included', async () => {
     await useBackend('tensorflow', { threads: 2 });

@@ -7,7 +7,7 @@
 import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
 import { tf } from './backend.js';
 import { Rng } from './rng.js';
-import { ACT_BIAS_GRAD } from './wasm-kernels.js';
+import { ACT_BIAS_GRAD, SOFTMAX_XENT } from './wasm-kernels.js';
 
 export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide'] as const;
 /** The report's three networks; `localiser` is blankspot's own. */
@@ -374,6 +374,36 @@ export function heatmapLossSum(logits: tf.Tensor3D, coverage: tf.Tensor3D, weigh
     const perCell = tf.add(tf.sub(tf.relu(z), tf.mul(z, coverage)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
     return tf.sum(tf.mul(tf.sum(perCell, [1, 2]), weights)) as tf.Scalar;
   });
+}
+
+/** Per-example loss and its gradient: the backend's fused kernel when it has one, else tfjs ops. */
+function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): [tf.Tensor1D, tf.Tensor2D] {
+  if (tf.getKernel(SOFTMAX_XENT, tf.getBackend()) != null) {
+    return tf.engine().runKernel(SOFTMAX_XENT, { logits, labels }) as unknown as [tf.Tensor1D, tf.Tensor2D];
+  }
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(labels, logits.shape[1]);
+    const logp = tf.logSoftmax(logits);
+    return [tf.neg(tf.sum(tf.mul(oneHot, logp), 1)), tf.sub(tf.exp(logp), oneHot)] as [tf.Tensor1D, tf.Tensor2D];
+  });
+}
+
+/**
+ * The softmax cross-entropy summed over examples, with its gradient (softmax minus one-hot) written
+ * out, and the per-example losses (kept, for the caller to dispose): the generic form costs about
+ * twenty small ops forward and back per step, which is most of the logistic regression's step.
+ */
+export function crossEntropySum(logits: tf.Tensor2D, labels: tf.Tensor1D): { sum: tf.Scalar; perExample: tf.Tensor1D } {
+  let perExample: tf.Tensor1D | null = null;
+  const loss = tf.customGrad((...args: unknown[]) => {
+    const [z, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [l, dz] = softmaxCrossEntropy(z, labels);
+    save([dz]);
+    perExample = tf.keep(l);
+    return { value: tf.sum(l), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)] };
+  });
+  const sum = loss(logits) as tf.Scalar;
+  return { sum, perExample: perExample as unknown as tf.Tensor1D };
 }
 
 /** Mean softmax cross-entropy of logits against integer labels. */

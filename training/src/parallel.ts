@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { tf, type BackendName } from './backend.js';
 import type { Examples } from './datasets/build.js';
-import { crossEntropy, forward, heatmapLossSum, type NetworkSpec, type Params } from './networks.js';
+import { crossEntropySum, forward, heatmapLossSum, type NetworkSpec, type Params } from './networks.js';
 import { gatherBatch, gatherHeatmapTargets } from './batch.js';
 
 export interface ShardResult {
@@ -36,28 +36,30 @@ export function shardGradientTensors(spec: NetworkSpec, params: Params, ex: Exam
   const n = indices.length;
   const out = tf.tidy(() => {
     const { x, y } = gatherBatch(ex, indices);
-    let hits: tf.Tensor | null = null;
-    let classificationSum: tf.Tensor | null = null;
+    let perExample: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const { logits, heatmapLogits } = forward(spec, params, x);
-      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
       // Sum, not mean, so shards of different sizes add up to the batch.
-      const classification = tf.mul(crossEntropy(logits, y), n) as tf.Scalar;
+      const classification = crossEntropySum(logits, y);
       // The logged loss is the classification loss alone, comparable across networks and with validation.
-      classificationSum = tf.keep(tf.clone(classification));
-      if (heatmapLogits == null) return classification;
+      perExample = classification.perExample;
+      if (heatmapLogits == null) return classification.sum;
       const { coverage, weights } = gatherHeatmapTargets(ex, indices, heatmapLogits.shape[1]);
-      return tf.add(classification, heatmapLossSum(heatmapLogits, coverage, weights)) as tf.Scalar;
+      return tf.add(classification.sum, heatmapLossSum(heatmapLogits, coverage, weights)) as tf.Scalar;
     }, vars);
-    const kept = hits as unknown as tf.Scalar;
-    const ce = classificationSum as unknown as tf.Scalar;
-    const stats = tf.stack([ce, kept]);
-    tf.dispose([kept, ce, value]);
-    return { stats, grads: vars.map((v) => grads[v.name]) };
+    value.dispose();
+    return { losses: perExample as unknown as tf.Tensor, grads: vars.map((v) => grads[v.name]) };
   });
-  // The one read back per step: two numbers.
-  const [lossSum, hits] = out.stats.dataSync() as Float32Array;
-  out.stats.dispose();
+  // The one read back per step: each example's loss. With two classes an example is right exactly
+  // when its loss is under ln 2 (the true class has probability over 1/2).
+  const losses = out.losses.dataSync() as Float32Array;
+  out.losses.dispose();
+  let lossSum = 0;
+  let hits = 0;
+  for (const l of losses) {
+    lossSum += l;
+    if (l < Math.LN2) hits++;
+  }
   return { count: n, lossSum, hits, grads: out.grads };
 }
 

@@ -276,6 +276,12 @@ function maxPoolGrad2x2(
   }
 }
 
+/**
+ * Kernel name of softmax cross-entropy per example with its gradient, [loss [N], softmax - one-hot
+ * [N,C]] from logits and int32 labels; native TensorFlow has it (native-kernels.ts), others use tfjs ops.
+ */
+export const SOFTMAX_XENT = 'BlankspotSoftmaxCrossEntropy';
+
 /** Kernel name of the fused activation-and-bias gradient used by blankspot's conv layers. */
 export const ACT_BIAS_GRAD = 'BlankspotActBiasGrad';
 
