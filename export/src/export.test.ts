@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModel, parseManifest, verifyModelBytes } from '@blankspot/core';
+import { findModel, parseManifest, preprocess, verifyModelBytes } from '@blankspot/core';
 import {
   NETWORK_NAMES,
   NETWORKS,
@@ -19,7 +20,9 @@ import {
 import { PARITY_TOLERANCE, exportCheckpoint, onnxOutputs, probeInputs, tfjsOutputs } from './export.js';
 import { denseToGemmB, hwioToOihw, readOnnxMetadata } from './onnx-graph.js';
 import { publishModel } from './models.js';
+import { readCatalogue } from './catalogue.js';
 
+const PHOTOS_DIR = fileURLToPath(new URL('../../data/photos/natural', import.meta.url));
 const CHECK_SCRIPT = fileURLToPath(new URL('../scripts/check_onnx.py', import.meta.url));
 let dir: string;
 let data: Splits;
@@ -227,6 +230,64 @@ describe('export to ONNX', () => {
     await expect(verifyModelBytes(entry, tampered)).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     const card = await readFile(join(models, 'cnn-leaky.md'), 'utf8');
     expect(card).toContain(entry.sha256);
+  });
+
+  it('chooses thresholds on a catalogue of real files, read as the API reads them', async () => {
+    // A catalogue as `eval:uploads --compose-only` writes one: JPEG files and labels.csv.
+    const catalogue = join(dir, 'catalogue');
+    await mkdir(catalogue, { recursive: true });
+    const photos = (await readdir(PHOTOS_DIR)).sort().slice(0, 24);
+    const rows = ['file,kind,damaged,x,y,width,height'];
+    for (const [i, name] of photos.entries()) {
+      const damaged = i % 2 === 1;
+      const kind = i < 20 ? 'product' : 'natural';
+      let image = sharp(join(PHOTOS_DIR, name))
+        .resize(640, 480, { fit: 'fill' })
+        .flatten({ background: '#fff' });
+      if (damaged) {
+        const square = await sharp({ create: { width: 200, height: 160, channels: 3, background: '#fff' } })
+          .png()
+          .toBuffer();
+        image = sharp(await image.png().toBuffer()).composite([{ input: square, left: 220, top: 160 }]);
+      }
+      await image.jpeg({ quality: 90 }).toFile(join(catalogue, `${kind}-${i}.jpg`));
+      rows.push(damaged ? `${kind}-${i}.jpg,${kind},1,220,160,200,160` : `${kind}-${i}.jpg,${kind},0,,,,`);
+    }
+    await writeFile(join(catalogue, 'labels.csv'), rows.join('\n') + '\n');
+    const ckpt = join(dir, 'runs', 'paper', 'binary+photos', 'cnn-leaky-modern');
+    const result = await exportCheckpoint(ckpt, join(dir, 'calibrated.onnx'), {
+      probe,
+      falseAlarmTarget: 0.1,
+      operatingCatalogue: catalogue,
+    });
+    const op = result.operatingPoint!;
+    expect(op.chosenOn).toBe('10 clean product images of the catalogue catalogue (real files, read as the API reads them)');
+    // Scored again independently: sharp's decoded pixels, core's preprocess, ONNX Runtime.
+    const bytes = new Uint8Array(await readFile(join(dir, 'calibrated.onnx')));
+    const score = async (file: string) => {
+      const { data, info } = await sharp(join(catalogue, file)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const input = preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) });
+      return (await onnxOutputs(bytes, input))[1];
+    };
+    const clean: number[] = [];
+    const damagedScores: number[] = [];
+    for (let i = 0; i < 20; i++) (i % 2 ? damagedScores : clean).push(await score(`product-${i}.jpg`));
+    for (const s of ['high', 'balanced', 'low'] as const) {
+      const t = op.thresholds[s];
+      // At most the target's share of the clean products flagged (one image of slack: the API reads
+      // large JPEGs from their DCT blocks, not from decoded pixels).
+      expect(clean.filter((v) => v >= t).length).toBeLessThanOrEqual(Math.floor(op.falseAlarmTargets[s] * 10) + 1);
+      expect(op.falseAlarms[s]).toBeLessThanOrEqual(op.falseAlarmTargets[s]);
+      expect(Math.abs(op.recall[s] - damagedScores.filter((v) => v >= t).length / 10)).toBeLessThanOrEqual(0.1);
+    }
+    expect(op.thresholds.low).toBeGreaterThanOrEqual(op.thresholds.balanced);
+    expect(op.thresholds.balanced).toBeGreaterThanOrEqual(op.thresholds.high);
+    // Not the generator's validation split: its own choice differs.
+    const own = await exportCheckpoint(ckpt, join(dir, 'own.onnx'), { probe, falseAlarmTarget: 0.1 });
+    expect(own.operatingPoint!.chosenOn).toMatch(/validation split/);
+
+    await writeFile(join(catalogue, 'labels.csv'), 'file,kind\nproduct-0.jpg,product\n');
+    await expect(readCatalogue(catalogue)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('refuses an unknown or corrupt checkpoint clearly', async () => {

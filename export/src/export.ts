@@ -1,7 +1,7 @@
 /** A checkpoint to an ONNX file, verified against the TensorFlow.js network it came from. */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { createNodeSession } from '@blankspot/edge/node/adapter';
 import {
   BlankspotError,
@@ -40,6 +40,7 @@ import {
   type NetworkSpec,
 } from '@blankspot/training';
 import { buildOnnxModel } from './onnx-graph.js';
+import { catalogueScores, operatingPointFromScores } from './catalogue.js';
 
 const PIXELS = INPUT_SIZE * INPUT_SIZE;
 const PRODUCER_VERSION = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string;
@@ -76,6 +77,12 @@ export interface ExportOptions {
   operatingProtocol?: RunConfig['protocol'];
   /** Images in that set (default 4000, about 2000 clean). */
   operatingSize?: number;
+  /**
+   * Choose the thresholds on this catalogue of real files instead (a folder of images and a
+   * labels.csv with file, kind and damaged columns; see catalogue.ts), for `kind` product (or natural
+   * with operatingSet photos). It must hold only photos and cut-outs the model never trained on.
+   */
+  operatingCatalogue?: string;
   /** Keep and reuse generated validation sets here (see buildSplitsCached). */
   cacheDir?: string;
 }
@@ -290,13 +297,24 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       seed: String(t.seed),
       counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
     };
-    operatingPoint = await chooseOperatingPoint(
-      bytes,
-      other || own,
-      options.falseAlarmTarget,
-      options.operatingSet,
-      options.cacheDir,
-    );
+    if (options.operatingCatalogue != null) {
+      const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
+      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing);
+      operatingPoint = operatingPointFromScores(
+        rows,
+        options.falseAlarmTarget,
+        kind,
+        `the catalogue ${basename(options.operatingCatalogue)}`,
+      );
+    } else {
+      operatingPoint = await chooseOperatingPoint(
+        bytes,
+        other || own,
+        options.falseAlarmTarget,
+        options.operatingSet,
+        options.cacheDir,
+      );
+    }
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);

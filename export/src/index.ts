@@ -2,3 +2,4 @@ export { buildOnnxModel, readOnnxMetadata, type OnnxModelInput } from './onnx-gr
 export { exportCheckpoint, type ExportOptions, type ExportResult } from './export.js';
 export { manifestEntry, modelCard, publishModel } from './models.js';
 export { evaluateModels, evaluationTable, type EvaluationRow } from './evaluate.js';
+export { catalogueScores, operatingPointFromScores, readCatalogue, type CatalogueRow } from './catalogue.js';

@@ -2,7 +2,9 @@
  * `npm run eval:uploads`: the README's figures on real uploads. Composes a held-out catalogue with the
  * independent compositor, starts the API on the shipped models and posts every file through it.
  *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--reuse]
- *     [--sensitivity s ...] [--model NAME] [--models DIR]
+ *     [--sensitivity s ...] [--model NAME] [--models DIR] [--split test|val] [--compose-only]
+ * `--split val --compose-only` writes a calibration catalogue from the validation split's sources (never
+ * the test split's) for `blankspot export --operating-catalogue DIR`, and stops there.
  */
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,13 +25,17 @@ const { values } = parseArgs({
     sensitivity: { type: 'string', multiple: true },
     model: { type: 'string' },
     models: { type: 'string' },
+    split: { type: 'string', default: 'test' },
+    'compose-only': { type: 'boolean', default: false },
   },
 });
+if (values.split !== 'test' && values.split !== 'val') throw new Error(`--split is test or val, not ${values.split}`);
+const split = values.split;
 const modelsDir = values.models ?? fileURLToPath(new URL('../../models/', import.meta.url));
 const manifest = parseManifest(JSON.parse(await readFile(join(modelsDir, 'manifest.json'), 'utf8')));
 const modelName = values.model ?? manifest.default;
 const modelSeed = manifest.models.find((m) => m.name === modelName)?.seed ?? '2026';
-const dir = values.dir ?? join(tmpdir(), `blankspot-uploads-${values.seed}-${values.products}-${values.photos}`);
+const dir = values.dir ?? join(tmpdir(), `blankspot-uploads-${split}-${values.seed}-${values.products}-${values.photos}`);
 const started = Date.now();
 const labels = values.reuse
   ? await readLabels(dir)
@@ -38,8 +44,12 @@ const labels = values.reuse
       photos: Number(values.photos),
       seed: Number(values.seed),
       modelSeed,
+      split,
     });
-console.error(`composed ${labels.length} uploads in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+console.error(
+  `composed ${labels.length} uploads from the ${split} split's sources in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+);
+if (values['compose-only']) process.exit(0);
 const server = await startNodeServer({ port: 0, modelsDir, config: { maxQueue: 10_000 } });
 try {
   for (const sensitivity of values.sensitivity ?? ['balanced']) {

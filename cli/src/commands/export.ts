@@ -31,6 +31,11 @@ export function registerExport(program: Command): void {
       ).choices([...PROTOCOLS]),
     )
     .option('--operating-size <n>', 'images in that validation set', positiveInt, 4000)
+    .option(
+      '--operating-catalogue <dir>',
+      'choose the thresholds on this catalogue of real files instead: images and a labels.csv (file,kind,damaged), ' +
+        'as `npm run eval:uploads -- --split val --compose-only` writes; never photos the model trained on',
+    )
     .action(async (checkpoint: string, o) => {
       // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
       const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -47,6 +52,7 @@ export function registerExport(program: Command): void {
           operatingSet: o.operatingSet as string | undefined,
           operatingProtocol: o.operatingProtocol as Protocol | undefined,
           operatingSize: o.operatingSize as number,
+          operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
         },
       );
