@@ -241,9 +241,7 @@ describe('export to ONNX', () => {
     for (const [i, name] of photos.entries()) {
       const damaged = i % 2 === 1;
       const kind = i < 20 ? 'product' : 'natural';
-      let image = sharp(join(PHOTOS_DIR, name))
-        .resize(640, 480, { fit: 'fill' })
-        .flatten({ background: '#fff' });
+      let image = sharp(join(PHOTOS_DIR, name)).resize(640, 480, { fit: 'fill' }).flatten({ background: '#fff' });
       if (damaged) {
         const square = await sharp({ create: { width: 200, height: 160, channels: 3, background: '#fff' } })
           .png()
