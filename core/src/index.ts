@@ -52,6 +52,7 @@ export {
   type ModelRuntime,
 } from './pipeline/ports.js';
 export { ModelRegistry, type ModelState } from './pipeline/registry.js';
+export { VIEWS, mirrorInputs, runModel, viewsOf, type Views } from './pipeline/views.js';
 export {
   checkImage,
   modelInput,

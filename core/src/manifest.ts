@@ -56,6 +56,8 @@ export interface ModelEntry {
   localises: boolean;
   /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
   framing?: Framing;
+  /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; absent means `single`. */
+  views?: 'single' | 'mirror';
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
@@ -103,6 +105,8 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
     if (e.framing != null && !FRAMINGS.includes(e.framing)) fail(`model ${e.name} has an unknown framing '${String(e.framing)}'`);
+    if (e.views != null && e.views !== 'single' && e.views !== 'mirror')
+      fail(`model ${e.name} has unknown views '${String(e.views)}'`);
     if (e.thresholds != null) {
       const t = e.thresholds;
       if (!SENSITIVITIES.every((k) => t[k] > 0 && t[k] < 1)) fail(`model ${e.name} has a sensitivity threshold outside (0,1)`);

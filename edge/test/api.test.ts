@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_MODELS_DIR, startNodeServer } from '../src/node/index.js';
+import { REPO_MODELS_DIR, createNodeSession, sharpDecoder, startNodeServer } from '../src/node/index.js';
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
-import { iou, parseManifest } from '@blankspot/core';
+import { LIMITS, anomalyScores, iou, mirrorInputs, modelInput, parseManifest } from '@blankspot/core';
 import { fuzz } from '../bench/fuzz-lib.js';
 import { startBareWorkerd } from '../bench/servers.js';
 
@@ -582,6 +582,47 @@ describe('node: configuration', () => {
     }
   });
 
+  it('runs a model on the input and its mirror image when its manifest says views: mirror', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
+    try {
+      await cp(MODELS, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+        default: string;
+        models: Array<{ name: string; file: string; framing?: 'full' | 'content'; views?: string }>;
+      };
+      const entry = manifest.models.find((m) => m.name === manifest.default)!;
+      const answer = async (views: string) => {
+        entry.views = views;
+        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+        const s = await startNodeServer({ port: 0, modelsDir: dir });
+        try {
+          const res = await fetch(`${s.url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
+          expect(res.status).toBe(200);
+          return (await res.json()) as { score: number; flagged: boolean };
+        } finally {
+          await s.close();
+        }
+      };
+      // Expected, computed here from the same input and the plain ONNX session: the mean of the two logits.
+      const session = await createNodeSession(new Uint8Array(await readFile(join(dir, entry.file))));
+      const { input } = await modelInput(new Uint8Array(jpeg), entry, sharpDecoder(LIMITS), LIMITS);
+      const [plain, mirrored] = anomalyScores(
+        (await session.run(Float32Array.from([...input, ...mirrorInputs(input, 1)]), 2)).prob,
+      );
+      await session.release();
+      const logit = (p: number) => Math.log(p / (1 - p));
+      const expected = 1 / (1 + Math.exp(-(logit(plain) + logit(mirrored)) / 2));
+      expect(Math.abs(plain - mirrored)).toBeGreaterThan(1e-4);
+      expect((await answer('single')).score).toBeCloseTo(plain, 6);
+      expect((await answer('mirror')).score).toBeCloseTo(expected, 6);
+      entry.views = 'sideways';
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await expect(startNodeServer({ port: 0, modelsDir: dir, requireModels: true })).rejects.toThrow(/unknown views 'sideways'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 503 and says why in /healthz when a model file is corrupt', async () => {
     const { dir, name } = await corruptModels();
     try {
@@ -601,6 +642,47 @@ describe('node: configuration', () => {
 });
 
 describe('workerd: models', () => {
+  it('runs a model on the input and its mirror image when its manifest says views: mirror', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
+    try {
+      await cp(MODELS, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+        default: string;
+        models: Array<{ name: string; file: string; framing?: 'full' | 'content'; views?: string }>;
+      };
+      const entry = manifest.models.find((m) => m.name === manifest.default)!;
+      const answer = async (views: string) => {
+        entry.views = views;
+        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+        const s = await startNodeServer({ port: 0, modelsDir: dir });
+        try {
+          const res = await fetch(`${s.url}/v1/check`, { method: 'POST', body: new Uint8Array(jpeg) });
+          expect(res.status).toBe(200);
+          return (await res.json()) as { score: number; flagged: boolean };
+        } finally {
+          await s.close();
+        }
+      };
+      // Expected, computed here from the same input and the plain ONNX session: the mean of the two logits.
+      const session = await createNodeSession(new Uint8Array(await readFile(join(dir, entry.file))));
+      const { input } = await modelInput(new Uint8Array(jpeg), entry, sharpDecoder(LIMITS), LIMITS);
+      const [plain, mirrored] = anomalyScores(
+        (await session.run(Float32Array.from([...input, ...mirrorInputs(input, 1)]), 2)).prob,
+      );
+      await session.release();
+      const logit = (p: number) => Math.log(p / (1 - p));
+      const expected = 1 / (1 + Math.exp(-(logit(plain) + logit(mirrored)) / 2));
+      expect(Math.abs(plain - mirrored)).toBeGreaterThan(1e-4);
+      expect((await answer('single')).score).toBeCloseTo(plain, 6);
+      expect((await answer('mirror')).score).toBeCloseTo(expected, 6);
+      entry.views = 'sideways';
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await expect(startNodeServer({ port: 0, modelsDir: dir, requireModels: true })).rejects.toThrow(/unknown views 'sideways'/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 503 and says why in /healthz when a model file is corrupt', async () => {
     const { dir, name } = await corruptModels();
     // The deployed bundle with a models folder whose default model fails its sha256: /healthz never

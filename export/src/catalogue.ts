@@ -18,6 +18,8 @@ import {
   type Framing,
   type ImageDecoder,
   type Sensitivity,
+  type Views,
+  runModel,
 } from '@blankspot/core';
 import { createNodeSession, sharpDecoder } from '@blankspot/edge/node/adapter';
 import { thresholdForFalseAlarms } from '@blankspot/training';
@@ -60,6 +62,7 @@ export async function catalogueScores(
   model: Uint8Array,
   dir: string,
   framing: Framing,
+  views: Views = 'single',
 ): Promise<Array<CatalogueRow & { score: number }>> {
   const rows = await readCatalogue(dir);
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
@@ -75,7 +78,7 @@ export async function catalogueScores(
       const made = await modelInput(bytes, { framing }, decoder, LIMITS);
       inputs.set(made.input, i * INPUT_SIZE * INPUT_SIZE);
     }
-    const scores = anomalyScores((await session.run(inputs, part.length)).prob);
+    const scores = anomalyScores((await runModel(session, inputs, part.length, views)).prob);
     part.forEach((row, i) => out.push({ ...row, score: scores[i] }));
   }
   return out;

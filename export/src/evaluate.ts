@@ -18,6 +18,9 @@ import {
   type Framing,
   type InferenceSession,
   type InputBox,
+  type Views,
+  runModel,
+  viewsOf,
 } from '@blankspot/core';
 import { createNodeSession } from '@blankspot/edge/node/adapter';
 import {
@@ -43,14 +46,18 @@ export interface EvaluationRow {
 }
 
 /** Anomaly scores and (for localisers) boxes of one model over a whole set, in batches. */
-async function score(session: InferenceSession, ex: Examples): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
+async function score(
+  session: InferenceSession,
+  ex: Examples,
+  views: Views,
+): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
   const scores = new Float32Array(ex.count);
   const boxes: (InputBox | null)[] = [];
   let localises = false;
   for (let start = 0; start < ex.count; start += 256) {
     const n = Math.min(256, ex.count - start);
     const input = ex.images.slice(start * PIXELS, (start + n) * PIXELS);
-    const out = await session.run(input, n);
+    const out = await runModel(session, input, n, views);
     scores.set(anomalyScores(out.prob), start);
     if (out.heatmap) {
       localises = true;
@@ -101,7 +108,7 @@ export async function evaluateModels(
       };
       for (const { entry, session } of sessions) {
         const test = await testFor(framingOf(entry));
-        const ev = await score(session, test);
+        const ev = await score(session, test, viewsOf(entry));
         for (const [s, set] of test.sets.entries()) {
           const only = (i: number) => test.setIndex[i] === s;
           rows.push({

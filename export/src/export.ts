@@ -16,6 +16,8 @@ import {
   type Framing,
   type ModelEntry,
   type Sensitivity,
+  type Views,
+  runModel,
 } from '@blankspot/core';
 import {
   NETWORKS,
@@ -83,6 +85,8 @@ export interface ExportOptions {
    * with operatingSet photos). It must hold only photos and cut-outs the model never trained on.
    */
   operatingCatalogue?: string;
+  /** Views the model is run on (core's `runModel`), stored in the manifest; thresholds are chosen on them. */
+  views?: Views;
   /** Keep and reuse generated validation sets here (see buildSplitsCached). */
   cacheDir?: string;
 }
@@ -104,6 +108,7 @@ export interface ExportResult {
   maxAbsDiff: number;
   probeCount: number;
   operatingPoint?: OperatingPoint;
+  views: Views;
 }
 
 /**
@@ -116,6 +121,7 @@ export async function chooseOperatingPoint(
   target: number,
   operatingSet?: string,
   cacheDir?: string,
+  views: Views = 'single',
 ): Promise<OperatingPoint> {
   const sets = config.data.split('+') as DatasetName[];
   const setName = operatingSet ?? (sets.includes('products') ? 'products' : undefined);
@@ -132,8 +138,7 @@ export async function chooseOperatingPoint(
     cacheDir,
   );
   // A copy: ONNX Runtime refuses tensors over shared memory, where data sets live.
-  const outputs = await onnxOutputs(model, new Float32Array(val.images));
-  const scores = Float32Array.from(anomalyScores(outputs));
+  const scores = await viewScores(model, new Float32Array(val.images), views);
   const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
   const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
   const targets = { high: Math.min(1, 3 * target), balanced: target, low: target / 3 };
@@ -194,6 +199,23 @@ export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Arr
     });
   } finally {
     disposeParams(params);
+  }
+}
+
+/** Anomaly scores of an ONNX model on the views it will be run on (`runModel`), in batches. */
+export async function viewScores(model: Uint8Array, inputs: Float32Array, views: Views): Promise<Float32Array> {
+  const session = await createNodeSession(model, { threads: 0 });
+  try {
+    const n = inputs.length / PIXELS;
+    const scores = new Float32Array(n);
+    for (let start = 0; start < n; start += 256) {
+      const m = Math.min(256, n - start);
+      const out = await runModel(session, inputs.subarray(start * PIXELS, (start + m) * PIXELS), m, views);
+      scores.set(anomalyScores(out.prob), start);
+    }
+    return scores;
+  } finally {
+    await session.release();
   }
 }
 
@@ -286,6 +308,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     );
   }
   const counts = t.counts as RunConfig['counts'] | undefined;
+  const views = options.views ?? 'single';
   let operatingPoint: OperatingPoint | undefined;
   if (options.falseAlarmTarget != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
@@ -299,7 +322,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     };
     if (options.operatingCatalogue != null) {
       const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
-      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing);
+      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views);
       operatingPoint = operatingPointFromScores(
         rows,
         options.falseAlarmTarget,
@@ -313,6 +336,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         options.falseAlarmTarget,
         options.operatingSet,
         options.cacheDir,
+        views,
       );
     }
   }
@@ -329,5 +353,6 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     maxAbsDiff: diff,
     probeCount: probe.length / PIXELS,
     ...(operatingPoint ? { operatingPoint } : {}),
+    views,
   };
 }

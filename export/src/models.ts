@@ -38,6 +38,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
       : {}),
     localises: result.localises,
     ...(result.framing === 'content' ? { framing: result.framing } : {}),
+    ...(result.views === 'mirror' ? { views: result.views } : {}),
     metrics: {
       validation: {
         accuracy: Number(md.validation_accuracy),
@@ -93,7 +94,12 @@ ${md.architecture}
         'the API and the widget read the box from it (`boxFromHeatmap` in @blankspot/core).'
       : ''
   }
-- Preprocessing: ${md.preprocessing}.
+- Preprocessing: ${md.preprocessing}.${
+    entry.views === 'mirror'
+      ? '\n- Views (`views: mirror` in the manifest): every runtime runs the input and its left-right mirror image; the score ' +
+        'is the mean of the two logits, the heatmap the mean of the two (`runModel` in @blankspot/core). The thresholds were chosen on these scores.'
+      : ''
+  }
 - Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.${
     md.initialised_from ? ` Fine-tuned: started from the weights of \`${md.initialised_from}\`.` : ''
   }

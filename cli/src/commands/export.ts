@@ -36,6 +36,14 @@ export function registerExport(program: Command): void {
       'choose the thresholds on this catalogue of real files instead: images and a labels.csv (file,kind,damaged), ' +
         'as `npm run eval:uploads -- --split val --compose-only` writes; never photos the model trained on',
     )
+    .addOption(
+      new Option(
+        '--views <views>',
+        'what the model is run on: single, or mirror (the input and its mirror image, mean logit); thresholds are chosen on the same',
+      )
+        .choices(['single', 'mirror'])
+        .default('single'),
+    )
     .action(async (checkpoint: string, o) => {
       // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
       const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -52,6 +60,7 @@ export function registerExport(program: Command): void {
           operatingSet: o.operatingSet as string | undefined,
           operatingProtocol: o.operatingProtocol as Protocol | undefined,
           operatingSize: o.operatingSize as number,
+          views: o.views as 'single' | 'mirror',
           operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
         },

@@ -12,6 +12,7 @@ import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
 import type { ImageDecoder, InferenceSession } from './ports.js';
+import { runModel, viewsOf } from './views.js';
 
 /** A check's result before the request id is added. */
 export type CheckOutcome = Omit<CheckResult, 'requestId'>;
@@ -92,7 +93,7 @@ export async function checkImage(
   const { input, width, height, frame, from } = made;
   options.onInput?.({ input, width, height, frame, from });
   const t2 = now();
-  const outputs = await model.session.run(input, 1);
+  const outputs = await runModel(model.session, input, 1, viewsOf(model.entry));
   const t3 = now();
   const [score] = anomalyScores(outputs.prob);
   const verdict = verdictFromScore(score, thresholdFor(model.entry, options.sensitivity));
