@@ -8,22 +8,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  BlankspotError,
-  INPUT_SIZE,
-  LIMITS,
-  SENSITIVITIES,
-  anomalyScores,
-  modelInput,
-  type Framing,
-  type ImageDecoder,
-  type Sensitivity,
-  type Views,
-  runModel,
-} from '@blankspot/core';
-import { createNodeSession, sharpDecoder } from '@blankspot/edge/node/adapter';
-import { thresholdForFalseAlarms } from '@blankspot/training';
-import type { OperatingPoint } from './export.js';
+import { BlankspotError, INPUT_SIZE, LIMITS, modelInput, type Framing, type ImageDecoder, type Views } from '@blankspot/core';
+import { sharpDecoder } from '@blankspot/edge/node/adapter';
+import { viewScores } from './export.js';
+import { operatingPointFor, type OperatingPoint } from './operating-point.js';
 
 export interface CatalogueRow {
   file: string;
@@ -67,21 +55,14 @@ export async function catalogueScores(
   const rows = await readCatalogue(dir);
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
   const decoder: ImageDecoder = { decode: sharpDecoder(LIMITS).decode };
-  const session = await createNodeSession(model);
-  const out: Array<CatalogueRow & { score: number }> = [];
-  const batch = 64;
-  for (let start = 0; start < rows.length; start += batch) {
-    const part = rows.slice(start, start + batch);
-    const inputs = new Float32Array(part.length * INPUT_SIZE * INPUT_SIZE);
-    for (const [i, row] of part.entries()) {
-      const bytes = new Uint8Array(await readFile(join(dir, row.file)));
-      const made = await modelInput(bytes, { framing }, decoder, LIMITS);
-      inputs.set(made.input, i * INPUT_SIZE * INPUT_SIZE);
-    }
-    const scores = anomalyScores((await runModel(session, inputs, part.length, views)).prob);
-    part.forEach((row, i) => out.push({ ...row, score: scores[i] }));
+  const pixels = INPUT_SIZE * INPUT_SIZE;
+  const inputs = new Float32Array(rows.length * pixels);
+  for (const [i, row] of rows.entries()) {
+    const made = await modelInput(new Uint8Array(await readFile(join(dir, row.file))), { framing }, decoder, LIMITS);
+    inputs.set(made.input, i * pixels);
   }
-  return out;
+  const scores = await viewScores(model, inputs, views);
+  return rows.map((row, i) => ({ ...row, score: scores[i] }));
 }
 
 /**
@@ -100,21 +81,11 @@ export function operatingPointFromScores(
   if (clean.length === 0 || damaged.length === 0) {
     throw new BlankspotError('BAD_REQUEST', `the catalogue needs clean and damaged images of kind "${kind}"`);
   }
-  const targets = { high: Math.min(1, 3 * target), balanced: target, low: target / 3 };
-  const thresholds = {} as Record<Sensitivity, number>;
-  const falseAlarms = {} as Record<Sensitivity, number>;
-  const recall = {} as Record<Sensitivity, number>;
-  for (const s of SENSITIVITIES) {
-    const t = thresholdForFalseAlarms(clean, targets[s]);
-    thresholds[s] = t;
-    falseAlarms[s] = clean.filter((v) => v >= t).length / clean.length;
-    recall[s] = damaged.filter((v) => v >= t).length / damaged.length;
-  }
-  return {
-    thresholds,
-    falseAlarmTargets: targets,
-    chosenOn: `${clean.length} clean ${kind} images of ${description} (real files, read as the API reads them)`,
-    falseAlarms,
-    recall,
-  };
+  const share = (scores: number[], t: number) => scores.filter((v) => v >= t).length / scores.length;
+  return operatingPointFor(
+    clean,
+    target,
+    (t) => ({ falseAlarms: share(clean, t), recall: share(damaged, t) }),
+    `${clean.length} clean ${kind} images of ${description} (real files, read as the API reads them)`,
+  );
 }

@@ -12,10 +12,7 @@ import {
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
   PREPROCESSING_DESCRIPTION,
-  SENSITIVITIES,
   type Framing,
-  type ModelEntry,
-  type Sensitivity,
   type Views,
   runModel,
 } from '@blankspot/core';
@@ -29,7 +26,6 @@ import {
   evaluate,
   quality,
   rebuildTestSplit,
-  thresholdForFalseAlarms,
   type DatasetName,
   splitScores,
   type RunConfig,
@@ -43,6 +39,7 @@ import {
 } from '@blankspot/training';
 import { buildOnnxModel } from './onnx-graph.js';
 import { catalogueScores, operatingPointFromScores } from './catalogue.js';
+import { operatingPointFor, type OperatingPoint } from './operating-point.js';
 
 const PIXELS = INPUT_SIZE * INPUT_SIZE;
 const PRODUCER_VERSION = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string;
@@ -91,8 +88,7 @@ export interface ExportOptions {
   cacheDir?: string;
 }
 
-/** Thresholds per sensitivity and what they give on validation data. */
-export type OperatingPoint = NonNullable<ModelEntry['operatingPoint']> & { thresholds: Record<Sensitivity, number> };
+export type { OperatingPoint } from './operating-point.js';
 
 export interface ExportResult {
   path: string;
@@ -141,23 +137,15 @@ export async function chooseOperatingPoint(
   const scores = await viewScores(model, new Float32Array(val.images), views);
   const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
   const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
-  const targets = { high: Math.min(1, 3 * target), balanced: target, low: target / 3 };
-  const thresholds = {} as Record<Sensitivity, number>;
-  const falseAlarms = {} as Record<Sensitivity, number>;
-  const recall = {} as Record<Sensitivity, number>;
-  for (const s of SENSITIVITIES) {
-    thresholds[s] = thresholdForFalseAlarms(clean, targets[s]);
-    const q = quality(val, scores, only, thresholds[s]);
-    falseAlarms[s] = q.falseAlarms.rate;
-    recall[s] = q.recall.rate;
-  }
-  return {
-    thresholds,
-    falseAlarmTargets: targets,
-    chosenOn: `${clean.length} clean ${setName ?? 'images'} of the validation split (${config.protocol} protocol, seed ${config.seed})`,
-    falseAlarms,
-    recall,
-  };
+  return operatingPointFor(
+    clean,
+    target,
+    (t) => {
+      const q = quality(val, scores, only, t);
+      return { falseAlarms: q.falseAlarms.rate, recall: q.recall.rate };
+    },
+    `${clean.length} clean ${setName ?? 'images'} of the validation split (${config.protocol} protocol, seed ${config.seed})`,
+  );
 }
 
 /**
