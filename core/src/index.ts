@@ -17,6 +17,7 @@ export { DEFAULT_THRESHOLD, verdictFromScore, type CheckResult, type Verdict } f
 export {
   MANIFEST_VERSION,
   SENSITIVITIES,
+  VIEWS,
   findModel,
   framingOf,
   parseManifest,
@@ -28,6 +29,7 @@ export {
   type ModelManifest,
   type ModelMetrics,
   type Sensitivity,
+  type Views,
 } from './manifest.js';
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';
@@ -52,7 +54,7 @@ export {
   type ModelRuntime,
 } from './pipeline/ports.js';
 export { ModelRegistry, type ModelState } from './pipeline/registry.js';
-export { VIEWS, mirrorInputs, runModel, viewsOf, type Views } from './pipeline/views.js';
+export { mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
 export {
   checkImage,
   modelInput,

@@ -57,7 +57,7 @@ export interface ModelEntry {
   /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
   framing?: Framing;
   /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; absent means `single`. */
-  views?: 'single' | 'mirror';
+  views?: Views;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
@@ -69,6 +69,10 @@ export interface ModelEntry {
  * reverse; `balanced` is the model's own threshold.
  */
 export const SENSITIVITIES = ['high', 'balanced', 'low'] as const;
+
+/** What a model is run on (`pipeline/views.ts`): the input alone, or the input and its mirror image. */
+export const VIEWS = ['single', 'mirror'] as const;
+export type Views = (typeof VIEWS)[number];
 export type Sensitivity = (typeof SENSITIVITIES)[number];
 
 /** The decision threshold a model uses at a sensitivity (its own threshold when none is asked for). */

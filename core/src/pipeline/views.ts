@@ -7,11 +7,8 @@
  * Thresholds are chosen on the same views, so an entry's `views` travels with its thresholds.
  */
 import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS } from '../contract.js';
-import type { ModelEntry } from '../manifest.js';
+import type { ModelEntry, Views } from '../manifest.js';
 import type { InferenceSession, ModelOutputs } from './ports.js';
-
-export const VIEWS = ['single', 'mirror'] as const;
-export type Views = (typeof VIEWS)[number];
 
 export function viewsOf(entry: Pick<ModelEntry, 'views'>): Views {
   return entry.views ?? 'single';
