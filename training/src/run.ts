@@ -7,7 +7,7 @@ import { buildSplits, type Examples, type Splits } from './datasets/build.js';
 import type { DatasetName } from './datasets/sources.js';
 import type { Protocol } from './datasets/protocols.js';
 import { DEFAULT_THRESHOLD, type Framing } from '@blankspot/core';
-import { disposeParams, type NetworkName } from './networks.js';
+import { disposeParams, growValues, GROWS_FROM, NETWORKS, type NetworkName } from './networks.js';
 import {
   RECIPES,
   evaluate,
@@ -104,8 +104,9 @@ function perSetAccuracy(ex: Splits['test'], ev: Evaluation) {
 
 async function loadInitialValues(dir: string, network: NetworkName): Promise<Record<string, Float32Array>> {
   const { meta, values } = await loadCheckpoint(dir);
-  if (meta.network !== network) throw new Error(`${dir} holds a ${meta.network}, not a ${network}: cannot start from it`);
-  return values;
+  if (meta.network === network) return values;
+  if (GROWS_FROM[network] === meta.network) return growValues(NETWORKS[network], values);
+  throw new Error(`${dir} holds a ${meta.network}, not a ${network}: cannot start from it`);
 }
 
 /** Trains, writes `log.json` after every epoch (so a stopped run keeps its curves) and the checkpoint at the end. */

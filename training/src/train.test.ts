@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { buildSplits, type Splits } from './datasets/build.js';
-import { NETWORKS, initParams, paramsFromValues, predict, disposeParams } from './networks.js';
+import { NETWORKS, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
 import { runTraining } from './run.js';
 
@@ -98,6 +98,65 @@ describe('the trainer', () => {
     await expect(runTraining(data, { ...base, network: 'cnn-relu', initFrom: first }, join(dir, 'init-c'))).rejects.toThrow(
       /holds a cnn-leaky, not a cnn-relu/,
     );
+  });
+
+  it('grows localiser-deep from a localiser-wide: the same predictions at the start, then trains on', async () => {
+    const wide = NETWORKS['localiser-wide'];
+    const deep = NETWORKS['localiser-deep'];
+    const growCounts = { train: 64, val: 64, test: 64 };
+    const data = await buildSplits({
+      sets: ['solid'],
+      protocol: 'paper',
+      seed: 't-grow',
+      counts: growCounts,
+    });
+    const { dir: first } = await runTraining(
+      data,
+      {
+        recipe: 'modern',
+        protocol: 'paper',
+        data: 'solid',
+        seed: 2,
+        counts: growCounts,
+        backend: 'wasm',
+        epochs: 1,
+        network: 'localiser-wide',
+      },
+      join(dir, 'grow-a'),
+    );
+    const { values } = await loadCheckpoint(first);
+    const grown = growValues(deep, values);
+    expect(Object.keys(grown).length).toBe(deep.params.length);
+    expect(grown['conv1/kernel']).toBe(values['conv1/kernel']);
+    const [a, b] = [paramsFromValues(wide, values), paramsFromValues(deep, grown)];
+    const input = tf.tensor4d(data.val.images, [data.val.count, 64, 64, 1]);
+    const [pa, pb] = [predict(wide, a, input), predict(deep, b, input)];
+    const [va, vb] = [await pa.data(), await pb.data()];
+    let diff = 0;
+    for (let i = 0; i < va.length; i++) diff = Math.max(diff, Math.abs(va[i] - vb[i]));
+    // Only the leaky ReLU's negative slope, applied once more on each added layer, tells them apart.
+    expect(diff).toBeLessThan(0.02);
+    tf.dispose([input, pa, pb]);
+    disposeParams(a);
+    disposeParams(b);
+    // The CLI's --init takes the smaller network's checkpoint and trains the deeper one from it.
+    const { log } = await runTraining(
+      data,
+      {
+        recipe: 'modern',
+        protocol: 'paper',
+        data: 'solid',
+        seed: 2,
+        counts: growCounts,
+        backend: 'wasm',
+        epochs: 1,
+        network: 'localiser-deep',
+        initFrom: first,
+      },
+      join(dir, 'grow-b'),
+    );
+    expect(log.epochs).toHaveLength(1);
+    expect(() => growValues(NETWORKS['cnn-relu'], values)).toThrow(/cannot grow/);
   });
 
   it('computes the same gradient on two threads as on one', async () => {
