@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { boxFromHeatmap, boxInImage, iou, snapBoxToInput } from './heatmap.js';
+import { boxFromHeatmap, boxInImage, iou, snapBoxToInput, type InputBox } from './heatmap.js';
 
 /** The exact coverage map a perfect localiser would output for a box on a side x side grid. */
 function coverageMap(box: { x: number; y: number; w: number; h: number }, side = 16, input = 64): Float32Array {
@@ -76,12 +76,38 @@ function textured(seed: number, whiteFrom = 64): Float32Array {
   return img;
 }
 
+/** A 64x64 input of smooth content in [0.11, 0.59] (periods of 50 pixels and more), from `seed`. */
+function smooth(seed: number): Float32Array {
+  const img = new Float32Array(64 * 64);
+  const [a, b, c] = [(seed % 7) + 8, ((seed >>> 3) % 5) + 8, (seed >>> 6) % 11];
+  for (let r = 0; r < 64; r++)
+    for (let col = 0; col < 64; col++) img[r * 64 + col] = 0.35 + 0.12 * Math.sin((col + c) / a) + 0.12 * Math.cos((r - c) / b);
+  return img;
+}
+
 function paste(img: Float32Array, box: { x: number; y: number; w: number; h: number }, level = () => 1): void {
   for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = level();
 }
 
+/** Pastes a white rectangle with fractional edges as an area-averaging resize would show it. */
+function pasteArea(img: Float32Array, box: { x: number; y: number; w: number; h: number }): void {
+  const overlap = (p: number, a: number, b: number) => Math.max(0, Math.min(p + 1, b) - Math.max(p, a));
+  for (let r = 0; r < 64; r++)
+    for (let c = 0; c < 64; c++) {
+      const cover = overlap(c, box.x, box.x + box.w) * overlap(r, box.y, box.y + box.h);
+      img[r * 64 + c] = cover + (1 - cover) * img[r * 64 + c];
+    }
+}
+
+/** Every edge of `got` within `tolerance` input pixels of the truth's. */
+function expectEdges(got: InputBox, truth: InputBox, tolerance: number): void {
+  const edges = (b: InputBox) => [b.x, b.y, b.x + b.w, b.y + b.h];
+  const [g, t] = [edges(got), edges(truth)];
+  for (let i = 0; i < 4; i++) expect(Math.abs(g[i] - t[i]), `edge ${i}: ${g[i]} for ${t[i]}`).toBeLessThanOrEqual(tolerance);
+}
+
 describe('snapBoxToInput', () => {
-  it('puts the edges on the rectangle to the pixel, from a box that is a few pixels off', () => {
+  it('puts the edges on the rectangle within a pixel on noise, from a box that is a few pixels off', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 48 }),
@@ -94,7 +120,9 @@ describe('snapBoxToInput', () => {
           const img = textured(seed);
           paste(img, truth);
           const got = snapBoxToInput({ x: x + dx, y: y - dx, w: 16 + dw, h: 16 - dw }, img);
-          expect(got).toEqual(truth);
+          // Beside the edge is noise, pixel by pixel: it reads as up to 0.6 of a pixel of white
+          // (edges on pixel boundaries were exact before edges were read inside pixels).
+          expectEdges(got, truth, 0.6);
         },
       ),
     );
@@ -106,10 +134,44 @@ describe('snapBoxToInput', () => {
     const truth = { x: 20, y: 10, w: 16, h: 16 };
     paste(img, truth);
     // What a heatmap sees: only the visible part, up to the background.
-    expect(snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img)).toEqual(truth);
+    expectEdges(snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img), truth, 0.6);
     // The same from the map, which now lands on the square exactly.
     const map = coverageMap({ x: 20, y: 10, w: 10, h: 16 });
-    expect(boxFromHeatmap({ data: map, height: 16, width: 16 }, img)).toEqual(truth);
+    expectEdges(boxFromHeatmap({ data: map, height: 16, width: 16 }, img)!, truth, 0.6);
+  });
+
+  it('reads edges between pixels from the part-covered pixels (the input is an area average)', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 2, max: 40, noNaN: true }),
+        fc.double({ min: 2, max: 40, noNaN: true }),
+        fc.double({ min: 10, max: 20, noNaN: true }),
+        fc.integer(),
+        (x, y, side, seed) => {
+          const truth = { x, y, w: side, h: side * 0.8 };
+          const img = smooth(seed);
+          pasteArea(img, truth);
+          expectEdges(snapBoxToInput({ x: x + 1.5, y: y - 1, w: side - 2, h: side * 0.8 + 1 }, img), truth, 0.15);
+        },
+      ),
+    );
+  });
+
+  it('takes an unseen edge no further than the white reaches, and past the input where the white does', () => {
+    // Photo left of column 30, white right of it up to a dark object from column 40 on.
+    const img = textured(9, 30);
+    for (let r = 0; r < 64; r++) img.fill(0.2, r * 64 + 40, r * 64 + 64);
+    paste(img, { x: 20, y: 10, w: 18, h: 16 });
+    // A typical side of 30 would put the right edge at 50, inside the object it would have covered.
+    const stopped = snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img, 64, { x: 30, y: 30 });
+    expect(Math.abs(stopped.x - 20)).toBeLessThan(0.6);
+    expect(stopped.x + stopped.w).toBe(40);
+    // White up to the input's edge (beyond a frame the photo is background): the typical side holds.
+    const open = textured(9, 50);
+    paste(open, { x: 44, y: 10, w: 20, h: 16 });
+    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, { x: 22, y: 22 });
+    expect(Math.abs(past.x - 44)).toBeLessThan(0.6);
+    expect(past.x + past.w).toBeCloseTo(past.x + 22, 6);
   });
 
   it('reads a compressed (not exactly white) rectangle with a looser idea of white', () => {

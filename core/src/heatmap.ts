@@ -5,7 +5,7 @@
  * to the pixel (`snapBoxToInput`). The API and the widget both call this, so they draw the same box.
  */
 import { INPUT_SIZE } from './contract.js';
-import { inputBoxToPhoto, type Frame } from './framing.js';
+import { inputBoxToPhoto, type Frame, type Framing } from './framing.js';
 
 export interface Heatmap {
   /** Row-major scores in [0,1], height x width cells. */
@@ -145,10 +145,20 @@ export function boxFromHeatmap(
  */
 export const TYPICAL_RECTANGLE_SIDE = INPUT_SIZE / 4;
 
+/**
+ * The same guess on an upload, as a share of the photo's side: damage on uploads is 15-30% of a side
+ * (the rectangles sellers are to be warned of), and the geometric mean of the two, 21.2%, is the one
+ * side whose ratio to any side in that range stays within 0.7-1/0.7: the widest range a single guess
+ * can cover with an IoU of 0.7 along that axis.
+ */
+export const TYPICAL_UPLOAD_SIDE_SHARE = Math.sqrt(0.15 * 0.3);
+
 /** Share of near-white pixels in the box that are not exactly white above which the input counts as noisy (JPEG). */
 const NOISY_SHARE = 0.05;
 /** What counts as white: exactly (within float error) in a clean input, loosely in a noisy one. */
 const WHITE_TOLERANCE = { exact: 0.0005, noisy: 0.02 };
+/** How much darker than white what lies beyond an edge must be to place the edge inside its pixel. */
+const MIN_EDGE_CONTRAST = 0.1;
 /** How far past the heatmap's edge (input pixels) a white run may end and still be that edge. */
 const EDGE_REACH = 4;
 
@@ -186,34 +196,65 @@ export function snapBoxToInput(
     const typical = typicalSide ? (horizontal ? typicalSide.x : typicalSide.y) : whole;
     const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
     const isWhite = (line: number, p: number) => value(line, p) >= 1 - tolerance;
+    // The pixel where a white run ends is part white, part what lies beyond (the input is an area
+    // average): the share the rectangle covers, read against the next pixel out (both averaged over
+    // the lines whose run ends there, so texture beside the edge averages out), places the edge
+    // inside it. Without this every seen edge sat half a pixel inside the rectangle.
+    const covered = (at: number[], p: number, beyond: number) => {
+      if (beyond < 0 || beyond >= S) return 0;
+      let [v, c] = [0, 0];
+      for (const line of at) [v, c] = [v + value(line, p), c + value(line, beyond)];
+      [v, c] = [v / at.length, c / at.length];
+      return 1 - c > MIN_EDGE_CONTRAST ? Math.min(1, Math.max(0, (v - c) / (1 - c))) : 0;
+    };
     // Lines well inside the box across this axis, so none grazes the rectangle's own border.
     const lines: number[] = [];
     for (let o = Math.ceil(across + 0.5); o < Math.floor(across + acrossSize - 0.5); o++) if (o >= 0 && o < S) lines.push(o);
     if (!lines.length) lines.push(Math.min(S - 1, Math.max(0, Math.round(across + acrossSize / 2))));
     const mid = Math.min(S - 1, Math.max(0, Math.floor(start + size / 2)));
-    const lows: number[] = [];
-    const highs: number[] = [];
+    const runs: { line: number; lo: number; hi: number }[] = [];
     for (const line of lines) {
       if (!isWhite(line, mid)) continue;
       let lo = mid;
       while (lo > 0 && isWhite(line, lo - 1)) lo--;
       let hi = mid + 1;
       while (hi < S && isWhite(line, hi)) hi++;
-      lows.push(lo);
-      highs.push(hi);
+      runs.push({ line, lo, hi });
     }
-    if (!lows.length) return [start, start + size];
+    if (!runs.length) return [start, start + size];
     // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
     // quartile, not the extreme, so a stray pixel in one line does not move the edge.
-    lows.sort((a, b) => a - b);
-    highs.sort((a, b) => a - b);
-    const lo = lows[Math.floor(lows.length * 0.75)];
-    const hi = highs[Math.max(0, Math.ceil(highs.length * 0.25) - 1)];
+    const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
+    const highs = runs.map((r) => r.hi).sort((a, b) => a - b);
+    const lo0 = lows[Math.floor(lows.length * 0.75)];
+    const hi0 = highs[Math.max(0, Math.ceil(highs.length * 0.25) - 1)];
+    const lo =
+      lo0 > 0
+        ? lo0 -
+          covered(
+            runs.filter((r) => r.lo === lo0).map((r) => r.line),
+            lo0 - 1,
+            lo0 - 2,
+          )
+        : lo0;
+    const hi =
+      hi0 < S
+        ? hi0 +
+          covered(
+            runs.filter((r) => r.hi === hi0).map((r) => r.line),
+            hi0,
+            hi0 + 1,
+          )
+        : hi0;
     const loSeen = lo >= start - EDGE_REACH;
     const hiSeen = hi <= start + size + EDGE_REACH;
     if (loSeen && hiSeen) return [lo, hi];
-    if (loSeen) return [lo, Math.min(S, Math.max(lo + typical, start + size))];
-    if (hiSeen) return [Math.max(0, Math.min(hi - typical, start)), hi];
+    // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
+    // rectangle that went on would have covered what ends them.
+    const far = highs[0] < S ? highs[0] : Infinity;
+    const near = lows[lows.length - 1] > 0 ? lows[lows.length - 1] : -Infinity;
+    if (loSeen) return [lo, Math.min(far, Math.max(lo + typical, start + size))];
+    if (hiSeen) return [Math.max(near, Math.min(hi - typical, start)), hi];
     return [start, start + size];
   };
   const [x0, x1] = axis(true);
@@ -262,14 +303,15 @@ export function resultBox(
   width: number,
   height: number,
   frame: Frame | null = null,
+  /** The model's framing: `content` models are upload models, whose typical rectangle is an upload's. */
+  framing: Framing = frame ? 'content' : 'full',
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
-  // Through a frame the typical rectangle (a quarter of the photo's side) spans more of the input.
-  const typical = frame && {
-    x: (TYPICAL_RECTANGLE_SIDE * width) / frame.side,
-    y: (TYPICAL_RECTANGLE_SIDE * height) / frame.side,
-  };
-  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical ?? undefined);
+  // The typical rectangle of an upload as a share of the photo's side, in input pixels (through the frame, if any).
+  const [sx, sy] = frame ? [width / frame.side, height / frame.side] : [1, 1];
+  const share = TYPICAL_UPLOAD_SIDE_SHARE * INPUT_SIZE;
+  const typical = framing === 'content' ? { x: share * sx, y: share * sy } : undefined;
+  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical);
   if (!box) return null;
   return frame ? wholeInside(inputBoxToPhoto(box, frame, width, height), width, height) : boxInImage(box, width, height);
 }

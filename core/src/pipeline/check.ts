@@ -100,7 +100,7 @@ export async function checkImage(
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: resultBox(outputs.heatmap, input, verdict.flagged, width, height, frame),
+    box: resultBox(outputs.heatmap, input, verdict.flagged, width, height, frame, framingOf(model.entry)),
     image: { type: made.type, width, height },
     timings: { decodeMs: made.decodeMs, preprocessMs: made.preprocessMs, inferenceMs: ms(t3 - t2), totalMs: ms(t3 - t0) },
   };
