@@ -157,7 +157,7 @@ describe('snapBoxToInput', () => {
     );
   });
 
-  it('takes an unseen edge no further than the white reaches, and past the input where the white does', () => {
+  it('takes an unseen edge no further than the white reaches, and past a frame where the white does', () => {
     // Photo left of column 30, white right of it up to a dark object from column 40 on.
     const img = textured(9, 30);
     for (let r = 0; r < 64; r++) img.fill(0.2, r * 64 + 40, r * 64 + 64);
@@ -169,9 +169,15 @@ describe('snapBoxToInput', () => {
     // White up to the input's edge (beyond a frame the photo is background): the typical side holds.
     const open = textured(9, 50);
     paste(open, { x: 44, y: 10, w: 20, h: 16 });
-    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, { x: 22, y: 22 });
+    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, { x: 22, y: 22 }, true);
     expect(Math.abs(past.x - 44)).toBeLessThan(0.6);
     expect(past.x + past.w).toBeCloseTo(past.x + 22, 6);
+    // Also when the heatmap's box reaches the border: a run that ends there has not seen an edge.
+    const atBorder = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, { x: 22, y: 22 }, true);
+    // Where the input is the whole photo, the box stays inside it.
+    const whole = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, { x: 22, y: 22 });
+    expect(whole.x + whole.w).toBe(64);
+    expect(atBorder.x + atBorder.w).toBeCloseTo(atBorder.x + 22, 6);
   });
 
   it('reads a compressed (not exactly white) rectangle with a looser idea of white', () => {

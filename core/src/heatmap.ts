@@ -84,6 +84,8 @@ export function boxFromHeatmap(
   input?: ArrayLike<number>,
   inputSize = INPUT_SIZE,
   typicalSide?: { x: number; y: number },
+  /** The input is a frame inside a larger photo, so a box may reach past it (see `snapBoxToInput`). */
+  framed = false,
 ): InputBox | null {
   const { data, height: H, width: W } = heatmap;
   if (H < 1 || W < 1 || data.length < H * W) return null;
@@ -135,7 +137,7 @@ export function boxFromHeatmap(
   const [x, w] = extent(cols, Math.max(0, c0 - 1), Math.min(W - 1, c1 + 1), inputSize / W);
   const [y, h] = extent(rows, Math.max(0, r0 - 1), Math.min(H - 1, r1 + 1), inputSize / H);
   const box = { x, y, w, h };
-  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, typicalSide) : box;
+  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, typicalSide, framed) : box;
 }
 
 /**
@@ -176,6 +178,8 @@ export function snapBoxToInput(
   inputSize = INPUT_SIZE,
   /** The typical side along each axis in input pixels, where the input is not the whole photo (a frame). */
   typicalSide?: { x: number; y: number },
+  /** The input is a frame inside a larger photo: an edge nobody sees may lie past the input's border. */
+  framed = false,
 ): InputBox {
   const S = inputSize;
   let near = 0;
@@ -191,8 +195,10 @@ export function snapBoxToInput(
   const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
   const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
 
-  const axis = (horizontal: boolean): [number, number] => {
-    const [start, size, across, acrossSize] = horizontal ? [box.x, box.w, box.y, box.h] : [box.y, box.h, box.x, box.w];
+  /** One axis's edges, reading lines through `lines` ([from, to) across the axis). */
+  const axis = (horizontal: boolean, [from, to]: [number, number]): [number, number] => {
+    const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
+    const [across, acrossSize] = [from, to - from];
     const typical = typicalSide ? (horizontal ? typicalSide.x : typicalSide.y) : whole;
     const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
     const isWhite = (line: number, p: number) => value(line, p) >= 1 - tolerance;
@@ -246,8 +252,10 @@ export function snapBoxToInput(
             hi0 + 1,
           )
         : hi0;
-    const loSeen = lo >= start - EDGE_REACH;
-    const hiSeen = hi <= start + size + EDGE_REACH;
+    // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. The
+    // border of a whole photo is an edge.
+    const loSeen = (lo > 0 || !framed) && lo >= start - EDGE_REACH;
+    const hiSeen = (hi < S || !framed) && hi <= start + size + EDGE_REACH;
     if (loSeen && hiSeen) return [lo, hi];
     // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
     // rectangle that went on would have covered what ends them.
@@ -257,8 +265,13 @@ export function snapBoxToInput(
     if (hiSeen) return [Math.max(near, Math.min(hi - typical, start)), hi];
     return [start, start + size];
   };
-  const [x0, x1] = axis(true);
-  const [y0, y1] = axis(false);
+  const first = { x: axis(true, [box.y, box.y + box.h]), y: axis(false, [box.x, box.x + box.w]) };
+  // Again through the lines the first pass found inside the rectangle: where the heatmap's box is
+  // taller or wider than the rectangle, its outer lines run into the photo and would stop an unseen
+  // edge short.
+  const inside = ([a, b]: [number, number]): [number, number] => (framed ? [a, b] : [Math.max(0, a), Math.min(S, b)]);
+  const [x0, x1] = inside(axis(true, first.y));
+  const [y0, y1] = inside(axis(false, first.x));
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
@@ -311,7 +324,7 @@ export function resultBox(
   const [sx, sy] = frame ? [width / frame.side, height / frame.side] : [1, 1];
   const share = TYPICAL_UPLOAD_SIDE_SHARE * INPUT_SIZE;
   const typical = framing === 'content' ? { x: share * sx, y: share * sy } : undefined;
-  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical);
+  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical, frame != null);
   if (!box) return null;
   return frame ? wholeInside(inputBoxToPhoto(box, frame, width, height), width, height) : boxInImage(box, width, height);
 }
