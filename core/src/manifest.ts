@@ -56,7 +56,7 @@ export interface ModelEntry {
   localises: boolean;
   /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
   framing?: Framing;
-  /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; absent means `single`. */
+  /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; `flips`, its four flips; absent means `single`. */
   views?: Views;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
@@ -70,8 +70,8 @@ export interface ModelEntry {
  */
 export const SENSITIVITIES = ['high', 'balanced', 'low'] as const;
 
-/** What a model is run on (`pipeline/views.ts`): the input alone, or the input and its mirror image. */
-export const VIEWS = ['single', 'mirror'] as const;
+/** What a model is run on (`pipeline/views.ts`): the input alone, it and its mirror image, or its four flips. */
+export const VIEWS = ['single', 'mirror', 'flips'] as const;
 export type Views = (typeof VIEWS)[number];
 export type Sensitivity = (typeof SENSITIVITIES)[number];
 
@@ -109,7 +109,7 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
     if (e.framing != null && !FRAMINGS.includes(e.framing)) fail(`model ${e.name} has an unknown framing '${String(e.framing)}'`);
-    if (e.views != null && e.views !== 'single' && e.views !== 'mirror')
+    if (e.views != null && !(VIEWS as readonly string[]).includes(e.views))
       fail(`model ${e.name} has unknown views '${String(e.views)}'`);
     if (e.thresholds != null) {
       const t = e.thresholds;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { INPUT_SIZE } from './contract.js';
-import { mirrorInputs, runModel } from './pipeline/views.js';
+import { flipInputs, mirrorInputs, runModel } from './pipeline/views.js';
 import type { InferenceSession } from './pipeline/ports.js';
 
 const S = INPUT_SIZE;
@@ -64,5 +64,29 @@ describe('model views', () => {
     for (const c of [3 * 16 + 2, 3 * 16 + 13, 256 + 7 * 16, 256 + 9 * 16 + 15]) {
       expect(hb[c]).toBeCloseTo(h[c] - (c % 16) / 100 + 0.075, 6);
     }
+  });
+
+  it('flips each input top to bottom and both ways', () => {
+    const input = Float32Array.from({ length: 2 * S * S }, (_, i) => i);
+    const down = flipInputs(input, 2, false, true);
+    expect(down[0]).toBe((S - 1) * S);
+    expect(down[S * S + 5 * S + 3]).toBe(S * S + (S - 1 - 5) * S + 3);
+    const turned = flipInputs(input, 2, true, true);
+    expect(turned[S * S]).toBe(2 * S * S - 1);
+    expect(flipInputs(turned, 2, true, true)).toEqual(input);
+  });
+
+  it('on four flips: the mean of four logits, each heatmap flipped back onto the input', async () => {
+    const input = new Float32Array(S * S);
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) input[y * S + x] = x < 20 && y < 40 ? 1 : 0.1;
+    const single = await runModel(leftHeavy, input, 1, 'single');
+    const four = await runModel(leftHeavy, input, 1, 'flips');
+    // Two views are mirrored: their left-right differences cancel the other two's.
+    expect(single.prob[1]).not.toBeCloseTo(0.5, 2);
+    expect(four.prob[1]).toBeCloseTo(0.5, 6);
+    // Content flipped back lands where it was; the column term averages to 0.075 as under `mirror`.
+    const h = single.heatmap!.data;
+    const hf = four.heatmap!.data;
+    for (const c of [0, 2 * 16 + 3, 9 * 16 + 4, 12 * 16 + 14, 255]) expect(hf[c]).toBeCloseTo(h[c] - (c % 16) / 100 + 0.075, 6);
   });
 });

@@ -38,7 +38,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
       : {}),
     localises: result.localises,
     ...(result.framing === 'content' ? { framing: result.framing } : {}),
-    ...(result.views === 'mirror' ? { views: result.views } : {}),
+    ...(result.views !== 'single' ? { views: result.views } : {}),
     metrics: {
       validation: {
         accuracy: Number(md.validation_accuracy),
@@ -95,9 +95,13 @@ ${md.architecture}
       : ''
   }
 - Preprocessing: ${md.preprocessing}.${
-    entry.views === 'mirror'
-      ? '\n- Views (`views: mirror` in the manifest): every runtime runs the input and its left-right mirror image; the score ' +
-        'is the mean of the two logits, the heatmap the mean of the two (`runModel` in @blankspot/core). The thresholds were chosen on these scores.'
+    entry.views === 'mirror' || entry.views === 'flips'
+      ? `\n- Views (\`views: ${entry.views}\` in the manifest): every runtime runs ${
+          entry.views === 'mirror'
+            ? 'the input and its left-right mirror image'
+            : 'the input flipped four ways (as it is, left-right, top-bottom, both)'
+        }; the score is the mean of their logits, the heatmap the mean of theirs, each flipped back (\`runModel\` in @blankspot/core). ` +
+        'The thresholds were chosen on these scores.'
       : ''
   }
 - Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.${

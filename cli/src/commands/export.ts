@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PROTOCOLS, useBackend, type Protocol } from '@blankspot/training';
 import { positiveInt, positiveNumber } from '../options.js';
+import { VIEWS, type Views } from '@blankspot/core';
 
 export function registerExport(program: Command): void {
   program
@@ -39,9 +40,10 @@ export function registerExport(program: Command): void {
     .addOption(
       new Option(
         '--views <views>',
-        'what the model is run on: single, or mirror (the input and its mirror image, mean logit); thresholds are chosen on the same',
+        'what the model is run on: single; mirror (the input and its mirror image, mean logit); flips (its four flips ' +
+          'left-right and top-bottom, mean logit); thresholds are chosen on the same',
       )
-        .choices(['single', 'mirror'])
+        .choices([...VIEWS])
         .default('single'),
     )
     .action(async (checkpoint: string, o) => {
@@ -60,7 +62,7 @@ export function registerExport(program: Command): void {
           operatingSet: o.operatingSet as string | undefined,
           operatingProtocol: o.operatingProtocol as Protocol | undefined,
           operatingSize: o.operatingSize as number,
-          views: o.views as 'single' | 'mirror',
+          views: o.views as Views,
           operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
         },

@@ -1,6 +1,7 @@
 /**
  * Views a model is run on. `mirror`: the input and its left-right mirror image in one batch; the
  * score is the mean of the two logits, the heatmap the mean of the two (the mirror's flipped back).
+ * `flips`: the same over four views, the input flipped left-right, top-bottom and both.
  * A rectangle's straight cut in a silhouette looks the same mirrored, while a clean object's own
  * chance resemblances to one need not: on real product uploads the mean of the two ranked damage above
  * clean photos better than either view (recall at 1% false alarms 66.8% -> 69.8%, models/README.md).
@@ -14,14 +15,36 @@ export function viewsOf(entry: Pick<ModelEntry, 'views'>): Views {
   return entry.views ?? 'single';
 }
 
+/** The flips (left-right, top-bottom) of each view a model runs on; the first is the input itself. */
+const VIEW_FLIPS: Record<Views, readonly (readonly [boolean, boolean])[]> = {
+  single: [[false, false]],
+  mirror: [
+    [false, false],
+    [true, false],
+  ],
+  flips: [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ],
+};
+
+/** Each of n inputs flipped left to right (`x`) and/or top to bottom (`y`). */
+export function flipInputs(input: Float32Array, n: number, x: boolean, y: boolean, side = INPUT_SIZE): Float32Array {
+  const out = new Float32Array(n * side * side);
+  for (let i = 0; i < n; i++)
+    for (let r = 0; r < side; r++) {
+      const to = (i * side + r) * side;
+      const from = (i * side + (y ? side - 1 - r : r)) * side;
+      for (let c = 0; c < side; c++) out[to + c] = input[from + (x ? side - 1 - c : c)];
+    }
+  return out;
+}
+
 /** Each of n inputs mirrored left to right. */
 export function mirrorInputs(input: Float32Array, n: number, side = INPUT_SIZE): Float32Array {
-  const out = new Float32Array(n * side * side);
-  for (let r = 0; r < n * side; r++) {
-    const row = r * side;
-    for (let x = 0; x < side; x++) out[row + x] = input[row + side - 1 - x];
-  }
-  return out;
+  return flipInputs(input, n, true, false, side);
 }
 
 // Float32 softmax saturates at 1: clamped so a certain view still counts, and finitely.
@@ -31,18 +54,21 @@ const logit = (p: number) => {
   return Math.log(q / (1 - q));
 };
 
-/** Runs n inputs on the views a model entry names; `single` is one plain run. */
+/** Runs n inputs on the views a model entry names, in one batch; `single` is one plain run. */
 export async function runModel(session: InferenceSession, input: Float32Array, n: number, views: Views): Promise<ModelOutputs> {
   if (views === 'single') return session.run(input, n);
+  const flips = VIEW_FLIPS[views];
+  const k = flips.length;
   const pixels = INPUT_SIZE * INPUT_SIZE;
-  const both = new Float32Array(2 * n * pixels);
-  both.set(input.subarray(0, n * pixels));
-  both.set(mirrorInputs(input, n), n * pixels);
-  const out = await session.run(both, 2 * n);
+  const all = new Float32Array(k * n * pixels);
+  all.set(input.subarray(0, n * pixels));
+  flips.forEach(([x, y], v) => v && all.set(flipInputs(input, n, x, y), v * n * pixels));
+  const out = await session.run(all, k * n);
   const prob = new Float32Array(n * NUM_CLASSES);
   for (let i = 0; i < n; i++) {
-    const z = (logit(out.prob[i * NUM_CLASSES + ANOMALY_CLASS]) + logit(out.prob[(n + i) * NUM_CLASSES + ANOMALY_CLASS])) / 2;
-    const p = 1 / (1 + Math.exp(-z));
+    let z = 0;
+    for (let v = 0; v < k; v++) z += logit(out.prob[(v * n + i) * NUM_CLASSES + ANOMALY_CLASS]);
+    const p = 1 / (1 + Math.exp(-z / k));
     prob[i * NUM_CLASSES + ANOMALY_CLASS] = p;
     prob[i * NUM_CLASSES + 1 - ANOMALY_CLASS] = 1 - p;
   }
@@ -50,14 +76,14 @@ export async function runModel(session: InferenceSession, input: Float32Array, n
   const { height, width } = out.heatmap;
   const cells = out.heatmap.data;
   const data = new Float32Array(n * height * width);
-  for (let i = 0; i < n; i++) {
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const plain = cells[(i * height + y) * width + x];
-        const mirrored = cells[((n + i) * height + y) * width + (width - 1 - x)];
-        data[(i * height + y) * width + x] = (plain + mirrored) / 2;
-      }
-    }
-  }
+  // Each view's heatmap flipped back onto the input's cells, then the mean.
+  flips.forEach(([fx, fy], v) => {
+    for (let i = 0; i < n; i++)
+      for (let r = 0; r < height; r++)
+        for (let c = 0; c < width; c++) {
+          const from = ((v * n + i) * height + (fy ? height - 1 - r : r)) * width + (fx ? width - 1 - c : c);
+          data[(i * height + r) * width + c] += cells[from] / k;
+        }
+  });
   return { prob, heatmap: { data, height, width } };
 }
