@@ -12,7 +12,7 @@ import { REPO_MODELS_DIR, createNodeSession, sharpDecoder, startNodeServer } fro
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
-import { LIMITS, anomalyScores, iou, mirrorInputs, modelInput, parseManifest } from '@blankspot/core';
+import { LIMITS, anomalyScores, flipInputs, iou, modelInput, parseManifest } from '@blankspot/core';
 import { fuzz } from '../bench/fuzz-lib.js';
 import { startBareWorkerd } from '../bench/servers.js';
 
@@ -582,7 +582,7 @@ describe('node: configuration', () => {
     }
   });
 
-  it('runs a model on the input and its mirror image when its manifest says views: mirror', async () => {
+  it('runs a model on the views its manifest names (mirror, flips)', async () => {
     await expectMirrorViews((dir) => startNodeServer({ port: 0, modelsDir: dir }));
     const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
     try {
@@ -618,7 +618,7 @@ describe('node: configuration', () => {
 });
 
 describe('workerd: models', () => {
-  it('runs a model on the input and its mirror image when its manifest says views: mirror', async () => {
+  it('runs a model on the views its manifest names (mirror, flips)', async () => {
     await expectMirrorViews((dir) => startBareWorkerd({ modelsDir: dir }));
   }, 120_000);
 
@@ -637,8 +637,8 @@ describe('workerd: models', () => {
 });
 
 /**
- * The default model served from a copy of models/ with `views` single, then mirror: the answers' scores
- * against the plain ONNX session's two views of the same input (the mean of the two logits).
+ * The default model served from a copy of models/ with `views` single, mirror, then flips: the answers'
+ * scores against the plain ONNX session's views of the same input (the mean of their logits).
  */
 async function expectMirrorViews(start: (dir: string) => Promise<{ url: string; close(): Promise<void> }>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
@@ -663,15 +663,18 @@ async function expectMirrorViews(start: (dir: string) => Promise<{ url: string; 
     };
     const session = await createNodeSession(new Uint8Array(await readFile(join(dir, entry.file))));
     const { input } = await modelInput(new Uint8Array(jpeg), entry, sharpDecoder(LIMITS), LIMITS);
-    const [plain, mirrored] = anomalyScores(
-      (await session.run(Float32Array.from([...input, ...mirrorInputs(input, 1)]), 2)).prob,
+    const flips = [flipInputs(input, 1, true, false), flipInputs(input, 1, false, true), flipInputs(input, 1, true, true)];
+    const [plain, mirrored, down, turned] = anomalyScores(
+      (await session.run(Float32Array.from([...input, ...flips.flatMap((f) => [...f])]), 4)).prob,
     );
     await session.release();
     const logit = (p: number) => Math.log(p / (1 - p));
-    const expected = 1 / (1 + Math.exp(-(logit(plain) + logit(mirrored)) / 2));
+    const mean = (ps: number[]) => 1 / (1 + Math.exp(-ps.reduce((z, p) => z + logit(p), 0) / ps.length));
     expect(Math.abs(plain - mirrored)).toBeGreaterThan(1e-4);
+    expect(Math.abs(plain - down)).toBeGreaterThan(1e-4);
     expect((await answer('single')).score).toBeCloseTo(plain, 5);
-    expect((await answer('mirror')).score).toBeCloseTo(expected, 5);
+    expect((await answer('mirror')).score).toBeCloseTo(mean([plain, mirrored]), 5);
+    expect((await answer('flips')).score).toBeCloseTo(mean([plain, mirrored, down, turned]), 5);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
