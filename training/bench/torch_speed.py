@@ -52,7 +52,13 @@ def make(name):
         return nn.Sequential(nn.Flatten(), nn.Linear(64 * 64, 2))
     if name in ("cnn-relu", "cnn-leaky"):
         return cnn(name == "cnn-leaky")
-    return Localiser({"localiser": [8, 16, 16], "localiser-wide": [16, 32, 32, 32]}[name])
+    return Localiser(
+        {
+            "localiser": [8, 16, 16],
+            "localiser-wide": [16, 32, 32, 32],
+            "localiser-deep": [16, 32, 32, 32, 32, 32],
+        }[name]
+    )
 
 
 data = {}
