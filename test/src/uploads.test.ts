@@ -17,12 +17,15 @@ import { composeUploads, judgeUploads, type UploadLabel, type UploadScores } fro
 // recall 56% on products and 100% on natural photos, 83% of boxes; the default after it,
 // localiser-framed 1.0.0, and 1.1.0 pass them too. The default before it (localiser-paper
 // 1.2.0 at 0.5) fails them: 20% false alarms on products and 82% recall on natural photos in the large run.
-// The README has the large run (npm run eval:uploads).
+// The README has the large run (npm run eval:uploads). Boxes: since the core reads edges inside pixels
+// and guesses unseen ones from an upload's typical side, the default (localiser-framed 1.2.0) fits
+// 84% of the caught products' boxes here (64/76) and 90.5% of all (114/126); before, 83% of all.
 const PRODUCT_FALSE_ALARMS_MAX = 3;
 const NATURAL_FALSE_ALARMS_MAX = 1;
 const PRODUCT_RECALL_MIN = 0.5;
 const NATURAL_RECALL_MIN = 0.95;
-const BOXES_MIN = 0.78;
+const BOXES_MIN = 0.85;
+const PRODUCT_BOXES_MIN = 0.75;
 
 let dir: string;
 let server: NodeServer;
@@ -62,6 +65,7 @@ describe('held-out uploads through the API', () => {
     expect(row(rows, 'product').recall.rate).toBeGreaterThanOrEqual(PRODUCT_RECALL_MIN);
     expect(row(rows, 'natural').recall.rate).toBeGreaterThanOrEqual(NATURAL_RECALL_MIN);
     expect(row(rows, 'all').boxes.rate).toBeGreaterThanOrEqual(BOXES_MIN);
+    expect(row(rows, 'product').boxes.rate).toBeGreaterThanOrEqual(PRODUCT_BOXES_MIN);
   });
 
   it('flags more at high sensitivity and fewer at low, on the same photos', async () => {
