@@ -110,20 +110,16 @@ describe('the trainer', () => {
       seed: 't-grow',
       counts: growCounts,
     });
-    const { dir: first } = await runTraining(
-      data,
-      {
-        recipe: 'modern',
-        protocol: 'paper',
-        data: 'solid',
-        seed: 2,
-        counts: growCounts,
-        backend: 'wasm',
-        epochs: 1,
-        network: 'localiser-wide',
-      },
-      join(dir, 'grow-a'),
-    );
+    const run = {
+      recipe: 'modern',
+      protocol: 'paper',
+      data: 'solid',
+      seed: 2,
+      counts: growCounts,
+      backend: 'wasm',
+      epochs: 1,
+    } as const;
+    const { dir: first } = await runTraining(data, { ...run, network: 'localiser-wide' }, join(dir, 'grow-a'));
     const { values } = await loadCheckpoint(first);
     const grown = growValues(deep, values);
     expect(Object.keys(grown).length).toBe(deep.params.length);
@@ -140,21 +136,7 @@ describe('the trainer', () => {
     disposeParams(a);
     disposeParams(b);
     // The CLI's --init takes the smaller network's checkpoint and trains the deeper one from it.
-    const { log } = await runTraining(
-      data,
-      {
-        recipe: 'modern',
-        protocol: 'paper',
-        data: 'solid',
-        seed: 2,
-        counts: growCounts,
-        backend: 'wasm',
-        epochs: 1,
-        network: 'localiser-deep',
-        initFrom: first,
-      },
-      join(dir, 'grow-b'),
-    );
+    const { log } = await runTraining(data, { ...run, network: 'localiser-deep', initFrom: first }, join(dir, 'grow-b'));
     expect(log.epochs).toHaveLength(1);
     expect(() => growValues(NETWORKS['cnn-relu'], values)).toThrow(/cannot grow/);
   });
