@@ -10,14 +10,15 @@
  *   1. installs @tensorflow/tfjs-node without its install script (not saved to package.json),
  *   2. fetches the tensorflow-cpu wheel with `pip download` (cached in .cache/native/),
  *   3. lays the wheel's libraries and headers out where tfjs-node's binding.gyp expects deps/,
- *   4. builds the binding with the node-gyp that ships with npm, against this Node's own headers
+ *   4. patches the binding to take list(string) op attributes (TensorFlow's fused convolution needs
+ *      them) and builds it with the node-gyp that ships with npm, against this Node's own headers
  *      when the Node package installed them (Debian's does: no header download),
  *   5. loads it and runs one op on the tensorflow backend.
  * `npm ci` removes it again; run this after it. Written as a plain script because it runs before any
  * build, and by hand because no package does this layout.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, copyFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, copyFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,64 @@ with zipfile.ZipFile(wheel) as z:
 const requireFromTfjsNode = createRequire(join(tfjsNodeDir, 'package.json'));
 const bindingPath = requireFromTfjsNode('@mapbox/node-pre-gyp').find(join(tfjsNodeDir, 'package.json'));
 const napiVersion = /napi-v(\d+)/.exec(bindingPath)?.[1];
+// One patch to the binding's sources: list(string) and list(type) attributes. The stock binding takes
+// a string or type attr only as one value, and TensorFlow's fused convolution names its epilogue as
+// lists (fused_ops: ["BiasAdd", "Relu"], TArgs: [float]); training/src/native-kernels.ts probes for
+// the patch and keeps the stock kernel without it.
+const backendSource = join(tfjsNodeDir, 'binding/tfjs_backend.cc');
+const ELEMENTS = `        uint32_t length;
+        nstatus = napi_get_array_length(env, js_value, &length);
+        ENSURE_NAPI_OK(env, nstatus);`;
+const ELEMENT = `          napi_value element;
+          nstatus = napi_get_element(env, js_value, i, &element);
+          ENSURE_NAPI_OK(env, nstatus);`;
+const patches = [
+  {
+    at: '    case TF_ATTR_STRING: {\n',
+    insert: `      // blankspot: list(string) attributes, from a JS array of strings.
+      if (IsArray(env, nstatus, &js_value)) {
+${ELEMENTS}
+        std::unique_ptr<std::string[]> strings(new std::string[length]);
+        std::unique_ptr<const void *[]> values(new const void *[length]);
+        std::unique_ptr<size_t[]> lengths(new size_t[length]);
+        for (uint32_t i = 0; i < length; ++i) {
+${ELEMENT}
+          nstatus = GetStringParam(env, element, strings[i]);
+          ENSURE_NAPI_OK(env, nstatus);
+          values[i] = strings[i].data();
+          lengths[i] = strings[i].size();
+        }
+        TFE_OpSetAttrStringList(tfe_op, attr_name, values.get(), lengths.get(), static_cast<int>(length));
+        break;
+      }
+`,
+  },
+  {
+    at: '    case TF_ATTR_TYPE: {\n',
+    insert: `      // blankspot: list(type) attributes, from a JS array of type codes.
+      if (IsArray(env, nstatus, &js_value)) {
+${ELEMENTS}
+        std::unique_ptr<TF_DataType[]> types(new TF_DataType[length]);
+        for (uint32_t i = 0; i < length; ++i) {
+${ELEMENT}
+          nstatus = napi_get_value_int32(env, element, reinterpret_cast<int32_t *>(&types[i]));
+          ENSURE_NAPI_OK(env, nstatus);
+        }
+        TFE_OpSetAttrTypeList(tfe_op, attr_name, types.get(), static_cast<int>(length));
+        break;
+      }
+`,
+  },
+];
+let source = readFileSync(backendSource, 'utf8');
+if (!source.includes('blankspot: list(')) {
+  step('patching the binding: list(string) and list(type) op attributes');
+  for (const { at, insert } of patches) {
+    if (!source.includes(at)) fail(`${backendSource} has changed: no "${at.trim()}" case for the patch`);
+    source = source.replace(at, at + insert);
+  }
+  writeFileSync(backendSource, source);
+}
 if (!napiVersion) fail(`unexpected binding path ${bindingPath}`);
 const nodeGyp =
   process.env.npm_config_node_gyp ??

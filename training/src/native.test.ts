@@ -19,7 +19,7 @@ import {
 import { Rng } from './rng.js';
 import { RECIPES, train } from './train.js';
 import { installNativeTrainingKernels } from './native-kernels.js';
-import { SOFTMAX_XENT } from './wasm-kernels.js';
+import { CONV_WEIGHT_GRADS, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
 
 function nativeInstalled(): boolean {
   try {
@@ -160,6 +160,68 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
       expect(got.y).toEqual(ref.y);
       expect(got.dx).toEqual(ref.dx);
     }
+  });
+
+  it('convolves through oneDNN with bias and (leaky) ReLU fused, as the cpu backend does in three ops', async () => {
+    await useBackend('tensorflow', { threads: 2 });
+    // The fused convolution needs the binding's list attributes, which setup:native patches in.
+    expect(installNativeTrainingKernels({ gpu: false }).oneDnnConv).toBe(true);
+    expect(tf.getKernel(CONV_WEIGHT_GRADS, 'tensorflow')).toBeDefined();
+    const rng = new Rng('fused-conv');
+    const x = Float32Array.from({ length: 2 * 11 * 9 * 3 }, () => rng.uniform(-1, 1));
+    const w = Float32Array.from({ length: 3 * 3 * 3 * 4 }, () => rng.uniform(-1, 1));
+    const bias = Float32Array.from({ length: 4 }, () => rng.uniform(-1, 1));
+    const conv = async (backend: BackendName, activation: 'linear' | 'relu' | 'leakyrelu', pad: 'valid' | 'same') => {
+      await useBackend(backend);
+      const y = tf.fused.conv2d({
+        x: tf.tensor4d(x, [2, 11, 9, 3]),
+        filter: tf.tensor4d(w, [3, 3, 3, 4]),
+        bias: tf.tensor1d(bias),
+        strides: 1,
+        pad,
+        dilations: 1,
+        activation,
+        leakyreluAlpha: 0.01,
+      });
+      const out = { shape: y.shape, values: Array.from(y.dataSync()) };
+      y.dispose();
+      return out;
+    };
+    for (const activation of ['linear', 'relu', 'leakyrelu'] as const) {
+      for (const pad of ['valid', 'same'] as const) {
+        const ref = await conv('cpu', activation, pad);
+        const got = await conv('tensorflow', activation, pad);
+        expect(got.shape).toEqual(ref.shape);
+        got.values.forEach((v, i) => expect(v, `${activation} ${pad} ${i}`).toBeCloseTo(ref.values[i], 5));
+        // Negative outputs exist (linear) and are scaled (leaky): the activation really ran.
+        if (activation !== 'relu') expect(Math.min(...got.values)).toBeLessThan(0);
+      }
+    }
+  });
+
+  it("keeps oneDNN's pooling workspace for the gradient, with the stock gradient's result", async () => {
+    await useBackend('tensorflow', { threads: 2 });
+    expect(tf.getKernel(POOL_WITH_WORKSPACE, 'tensorflow')).toBeDefined();
+    const [n, h, w, c] = [2, 8, 10, 3];
+    const rng = new Rng('pool-workspace');
+    // Ties as well: a flat white background gives equal conv outputs in a window.
+    const values = Float32Array.from({ length: n * h * w * c }, (_, i) => (i % 5 < 2 ? 0.25 : rng.uniform(-2, 2)));
+    const upstream = Float32Array.from({ length: n * 4 * 5 * c }, () => rng.uniform(-1, 1));
+    const x = tf.tensor4d(values, [n, h, w, c]);
+    const dy = tf.tensor4d(upstream, [n, 4, 5, c]);
+    const [y, workspace] = tf.engine().runKernel(POOL_WITH_WORKSPACE, { x }, { size: 2 }) as unknown as tf.Tensor[];
+    const dx = tf.engine().runKernel(POOL_GRAD_WITH_WORKSPACE, { x, y, dy, workspace }, { size: 2 }) as tf.Tensor;
+    const got = { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()) };
+    tf.dispose([x, dy, y, workspace, dx]);
+    await useBackend('cpu');
+    const xc = tf.tensor4d(values, [n, h, w, c]);
+    const yc = tf.maxPool(xc, 2, 2, 'valid');
+    const dxc = tf.grad((a: tf.Tensor) =>
+      tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.tensor4d(upstream, [n, 4, 5, c])),
+    )(xc);
+    expect(got.y).toEqual(Array.from(yc.dataSync()));
+    expect(got.dx).toEqual(Array.from(dxc.dataSync()));
+    tf.dispose([xc, yc, dxc]);
   });
 
   it('trains to the same accuracy per epoch as wasm on a fixed seed', async () => {

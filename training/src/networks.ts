@@ -7,7 +7,7 @@
 import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
 import { tf } from './backend.js';
 import { Rng } from './rng.js';
-import { ACT_BIAS_GRAD, SOFTMAX_XENT } from './wasm-kernels.js';
+import { ACT_BIAS_GRAD, CONV_WEIGHT_GRADS, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
 
 export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide', 'localiser-deep'] as const;
 /** The report's three networks; `localiser` is blankspot's own. */
@@ -270,7 +270,9 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
   const layer = tf.customGrad((...args: unknown[]) => {
     const [xIn, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
     // The kernel, not tf.fused.conv2d: while gradients are recorded that op unfuses itself.
-    // ReLU fuses into XNNPACK's output clamp; leaky ReLU does not, so it runs as its own kernel.
+    // ReLU fuses into XNNPACK's output clamp; leaky ReLU does not, so on WASM it runs as its own
+    // kernel. Native TensorFlow fuses both (oneDNN's fused convolution, native-kernels.ts).
+    const fusesLeaky = tf.getBackend() === 'tensorflow';
     const z = tf.engine().runKernel(
       'FusedConv2D',
       { x: xIn, filter: w, bias: b },
@@ -279,32 +281,64 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
         pad: 'valid',
         dataFormat: 'NHWC',
         dilations: [1, 1],
-        activation: alpha === 0 ? 'relu' : 'linear',
+        activation: alpha === 0 ? 'relu' : fusesLeaky ? 'leakyrelu' : 'linear',
+        leakyreluAlpha: alpha,
       },
     ) as tf.Tensor4D;
-    const y = alpha === 0 ? z : tf.leakyRelu(z, alpha);
+    const y = alpha === 0 || fusesLeaky ? z : tf.leakyRelu(z, alpha);
     save([xIn, w, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws, ys] = saved as tf.Tensor4D[];
-        const [dz, db] = actBiasGrad(ys, dy as tf.Tensor4D, alpha);
-        const dw = tf.engine().runKernel(
-          'Conv2DBackpropFilter',
-          { x: xs, dy: dz },
-          {
-            strides: [1, 1],
-            pad: 'valid',
-            dataFormat: 'NHWC',
-            filterShape: ws.shape,
-          },
-        ) as tf.Tensor4D;
+        const [dz, dw, db] = weightGrads(xs, ws, ys, dy as tf.Tensor4D, alpha);
         const dx = inputGrad ? tf.conv2dTranspose(dz, ws, xs.shape, 1, 'valid') : tf.zerosLike(xs);
         return [dx, dw, db];
       },
     };
   });
   return layer(x, kernel, bias) as tf.Tensor4D;
+}
+
+/** size x size max-pooling, valid; where the backend has it, the gradient reads the forward pass's argmax. */
+function maxPoolLayer(x: tf.Tensor4D, size: number): tf.Tensor4D {
+  if (tf.getKernel(POOL_WITH_WORKSPACE, tf.getBackend()) == null) return tf.maxPool(x, size, size, 'valid');
+  const layer = tf.customGrad((...args: unknown[]) => {
+    const [xIn, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const [y, workspace] = tf.engine().runKernel(POOL_WITH_WORKSPACE, { x: xIn }, { size }) as unknown as tf.Tensor4D[];
+    save([xIn, y, workspace]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys, ws] = saved;
+        return tf.engine().runKernel(POOL_GRAD_WITH_WORKSPACE, { x: xs, y: ys, dy, workspace: ws }, { size }) as tf.Tensor4D;
+      },
+    };
+  });
+  return layer(x) as tf.Tensor4D;
+}
+
+/** dz, the filter and the bias gradients: one kernel on native TensorFlow with oneDNN, two elsewhere. */
+function weightGrads(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  y: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  alpha: number,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D] {
+  if (tf.getKernel(CONV_WEIGHT_GRADS, tf.getBackend()) != null) {
+    const attrs = { alpha, filterShape: w.shape, pad: 'valid' };
+    return tf.engine().runKernel(CONV_WEIGHT_GRADS, { x, y, dy }, attrs) as unknown as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+  }
+  const [dz, db] = actBiasGrad(y, dy, alpha);
+  const dw = tf
+    .engine()
+    .runKernel(
+      'Conv2DBackpropFilter',
+      { x, dy: dz },
+      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: w.shape },
+    ) as tf.Tensor4D;
+  return [dz, dw, db];
 }
 
 /** dz and the bias gradient: one kernel on WASM and native TensorFlow (blankspot's), plain ops on cpu. */
@@ -372,7 +406,7 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         x = tf.leakyRelu(x, layer.alpha);
         break;
       case 'maxPool':
-        x = tf.maxPool(x as tf.Tensor4D, layer.size, layer.size, 'valid');
+        x = maxPoolLayer(x as tf.Tensor4D, layer.size);
         break;
       case 'flatten':
         x = tf.reshape(x, [n, -1]);

@@ -286,6 +286,21 @@ export const SOFTMAX_XENT = 'BlankspotSoftmaxCrossEntropy';
 export const ACT_BIAS_GRAD = 'BlankspotActBiasGrad';
 
 /**
+ * Kernel name of a conv layer's backward step but the input gradient: [dz, dw, db] from the layer's
+ * input x, output y and upstream dy (attrs alpha, filterShape, pad); native TensorFlow with oneDNN
+ * has it (native-kernels.ts), the others run ACT_BIAS_GRAD and Conv2DBackpropFilter.
+ */
+export const CONV_WEIGHT_GRADS = 'BlankspotConvWeightGrads';
+
+/**
+ * Kernel names of square max-pooling (attr size, valid padding) that hands its argmax workspace to its
+ * gradient: [y, workspace] from x, and dx from x, y, dy and the workspace. Native TensorFlow with
+ * oneDNN has them (native-kernels.ts); elsewhere tf.maxPool and its stock gradient run.
+ */
+export const POOL_WITH_WORKSPACE = 'BlankspotMaxPoolWithWorkspace';
+export const POOL_GRAD_WITH_WORKSPACE = 'BlankspotMaxPoolGradWithWorkspace';
+
+/**
  * One pass for the two cheap but memory-bound parts of a conv layer's backward step: the gradient
  * through ReLU/leaky ReLU (dz = y>0 ? dy : alpha*dy, from the activation output y) and the bias
  * gradient (the sum of dz over batch and positions). As separate tfjs ops they are six broadcasts.
