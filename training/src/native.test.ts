@@ -19,7 +19,7 @@ import {
 import { Rng } from './rng.js';
 import { RECIPES, train } from './train.js';
 import { installNativeTrainingKernels } from './native-kernels.js';
-import { CONV_WEIGHT_GRADS, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
+import { CONV_WEIGHT_GRADS, MATMUL_2D, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
 
 function nativeInstalled(): boolean {
   try {
@@ -75,6 +75,8 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
     expect(await useBackend('tensorflow')).toBe('tensorflow');
     expect(tf.getBackend()).toBe('tensorflow');
     expect(await useBackend('auto')).toBe('tensorflow');
+    // The dense layers' products, checked by every network's gradient test below.
+    expect(tf.getKernel(MATMUL_2D, 'tensorflow')).toBeDefined();
   });
 
   // The cpu backend is the ground truth; localiser-wide's cpu gradient takes minutes, so it is checked

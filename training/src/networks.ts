@@ -7,7 +7,14 @@
 import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
 import { tf } from './backend.js';
 import { Rng } from './rng.js';
-import { ACT_BIAS_GRAD, CONV_WEIGHT_GRADS, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
+import {
+  ACT_BIAS_GRAD,
+  CONV_WEIGHT_GRADS,
+  MATMUL_2D,
+  POOL_GRAD_WITH_WORKSPACE,
+  POOL_WITH_WORKSPACE,
+  SOFTMAX_XENT,
+} from './wasm-kernels.js';
 
 export const NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide', 'localiser-deep'] as const;
 /** The report's three networks; `localiser` is blankspot's own. */
@@ -300,6 +307,25 @@ function convLayer(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, alpha
   return layer(x, kernel, bias) as tf.Tensor4D;
 }
 
+/** x W + b; where the backend has MATMUL_2D, its three products run as plain 2-D ones. */
+function denseLayer(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor): tf.Tensor2D {
+  if (tf.getKernel(MATMUL_2D, tf.getBackend()) == null) return tf.add(tf.matMul(x, w), bias) as tf.Tensor2D;
+  const matMul = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
+    tf.engine().runKernel(MATMUL_2D, { a, b }, { transposeA, transposeB }) as tf.Tensor2D;
+  const layer = tf.customGrad((...args: unknown[]) => {
+    const [xIn, wIn, bIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
+    save([xIn, wIn]);
+    return {
+      value: tf.add(matMul(xIn, wIn, false, false), bIn) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved;
+        return [matMul(dy, ws, false, true), matMul(xs, dy, true, false), tf.reshape(tf.sum(dy, 0), bIn.shape)];
+      },
+    };
+  });
+  return layer(x, w, bias) as tf.Tensor2D;
+}
+
 /** size x size max-pooling, valid; where the backend has it, the gradient reads the forward pass's argmax. */
 function maxPoolLayer(x: tf.Tensor4D, size: number): tf.Tensor4D {
   if (tf.getKernel(POOL_WITH_WORKSPACE, tf.getBackend()) == null) return tf.maxPool(x, size, size, 'valid');
@@ -412,12 +438,13 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         x = tf.reshape(x, [n, -1]);
         break;
       case 'dense':
-        x = tf.add(tf.matMul(x as tf.Tensor2D, params[layer.kernel] as tf.Tensor2D), params[layer.bias]);
+        x = denseLayer(x as tf.Tensor2D, params[layer.kernel] as tf.Tensor2D, params[layer.bias]);
         break;
       case 'heatmap': {
         const [, h, w, c] = x.shape as [number, number, number, number];
-        const cells = tf.add(
-          tf.matMul(tf.reshape(x, [n * h * w, c]), tf.reshape(params[layer.kernel], [c, 1])),
+        const cells = denseLayer(
+          tf.reshape(x, [n * h * w, c]) as tf.Tensor2D,
+          tf.reshape(params[layer.kernel], [c, 1]),
           params[layer.bias],
         );
         heatmapLogits = tf.reshape(cells, [n, h, w]);

@@ -298,6 +298,12 @@ export const CONV_WEIGHT_GRADS = 'BlankspotConvWeightGrads';
  * oneDNN has them (native-kernels.ts); elsewhere tf.maxPool and its stock gradient run.
  */
 export const POOL_WITH_WORKSPACE = 'BlankspotMaxPoolWithWorkspace';
+
+/**
+ * Kernel name of a plain 2-D matrix product (attrs transposeA, transposeB) without tfjs's detour
+ * through a batch of one; native TensorFlow has it (native-kernels.ts), elsewhere tf.matMul runs.
+ */
+export const MATMUL_2D = 'BlankspotMatMul2D';
 export const POOL_GRAD_WITH_WORKSPACE = 'BlankspotMaxPoolGradWithWorkspace';
 
 /**
