@@ -45,15 +45,16 @@ import {
 const BACKEND = 'tensorflow';
 
 /** What blankspot uses of tfjs-node's backend: one TensorFlow op by name, and its attribute codes. */
-interface OpAttr {
+export interface OpAttr {
   name: string;
   type: number;
   value: unknown;
 }
-interface NativeBackend {
+export interface NativeBackend {
   binding: {
     TF_FLOAT: number;
     TF_INT32: number;
+    TF_BOOL: number;
     TF_ATTR_TYPE: number;
     TF_ATTR_INT: number;
     TF_ATTR_STRING: number;
@@ -313,6 +314,11 @@ function replace(config: KernelConfig): void {
 }
 
 let installed: { oneDnnPooling: boolean; oneDnnConv: boolean } | null = null;
+
+/** True when oneDNN's pooling and convolution kernels are in (CPU TensorFlow with the patched binding). */
+export function oneDnnKernelsInstalled(): boolean {
+  return installed != null && installed.oneDnnPooling && installed.oneDnnConv;
+}
 
 /** Whether a probe runs: a TensorFlow without oneDNN has no such kernel, an unpatched binding no list attrs. */
 function works(probe: () => tf.Tensor[]): boolean {

@@ -11,6 +11,7 @@ import { tf, type BackendName } from './backend.js';
 import type { Examples } from './datasets/build.js';
 import { crossEntropySum, forward, heatmapLossSum, type NetworkSpec, type Params } from './networks.js';
 import { gatherBatch, gatherHeatmapTargets } from './batch.js';
+import { NativeTrainingStep } from './native-step.js';
 
 export interface ShardResult {
   count: number;
@@ -30,26 +31,37 @@ export interface ShardTensors {
   grads: tf.Tensor[];
 }
 
-/** Gradient sums of the cross-entropy over some examples: the work one thread does in a step. */
-export function shardGradientTensors(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardTensors {
+/**
+ * Gradient sums of the cross-entropy over some examples: the work one thread does in a step. `native`:
+ * native TensorFlow's written-out step for this network (native-step.ts); without it tfjs's tape runs.
+ */
+export function shardGradientTensors(
+  spec: NetworkSpec,
+  params: Params,
+  ex: Examples,
+  indices: ArrayLike<number>,
+  native?: NativeTrainingStep | null,
+): ShardTensors {
   const vars = spec.params.map((p) => params[p.name]);
   const n = indices.length;
-  const out = tf.tidy(() => {
-    const { x, y } = gatherBatch(ex, indices);
-    let perExample: tf.Tensor | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const { logits, heatmapLogits } = forward(spec, params, x);
-      // Sum, not mean, so shards of different sizes add up to the batch.
-      const classification = crossEntropySum(logits, y);
-      // The logged loss is the classification loss alone, comparable across networks and with validation.
-      perExample = classification.perExample;
-      if (heatmapLogits == null) return classification.sum;
-      const { coverage, weights } = gatherHeatmapTargets(ex, indices, heatmapLogits.shape[1]);
-      return tf.add(classification.sum, heatmapLossSum(heatmapLogits, coverage, weights)) as tf.Scalar;
-    }, vars);
-    value.dispose();
-    return { losses: perExample as unknown as tf.Tensor, grads: vars.map((v) => grads[v.name]) };
-  });
+  const out = native
+    ? nativeShard(native, ex, indices)
+    : tf.tidy(() => {
+        const { x, y } = gatherBatch(ex, indices);
+        let perExample: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const { logits, heatmapLogits } = forward(spec, params, x);
+          // Sum, not mean, so shards of different sizes add up to the batch.
+          const classification = crossEntropySum(logits, y);
+          // The logged loss is the classification loss alone, comparable across networks and with validation.
+          perExample = classification.perExample;
+          if (heatmapLogits == null) return classification.sum;
+          const { coverage, weights } = gatherHeatmapTargets(ex, indices, heatmapLogits.shape[1]);
+          return tf.add(classification.sum, heatmapLossSum(heatmapLogits, coverage, weights)) as tf.Scalar;
+        }, vars);
+        value.dispose();
+        return { losses: perExample as unknown as tf.Tensor, grads: vars.map((v) => grads[v.name]) };
+      });
   // The one read back per step: each example's loss. With two classes an example is right exactly
   // when its loss is under ln 2 (the true class has probability over 1/2).
   const losses = out.losses.dataSync() as Float32Array;
@@ -61,6 +73,20 @@ export function shardGradientTensors(spec: NetworkSpec, params: Params, ex: Exam
     if (l < Math.LN2) hits++;
   }
   return { count: n, lossSum, hits, grads: out.grads };
+}
+
+function nativeShard(
+  native: NativeTrainingStep,
+  ex: Examples,
+  indices: ArrayLike<number>,
+): { losses: tf.Tensor; grads: tf.Tensor[] } {
+  const { x, y } = gatherBatch(ex, indices);
+  try {
+    const { perExample, grads } = native.run(x, y, (side) => gatherHeatmapTargets(ex, indices, side));
+    return { losses: perExample, grads };
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
 
 /** The same sums with the gradients as plain arrays, for shipping between threads. */
@@ -133,6 +159,8 @@ export function defaultThreads(): number {
 /** Computes batch gradients over `threads` threads (the calling one included). */
 export class ParallelGradients {
   private readonly workers: GradientWorker[];
+  /** Native TensorFlow's written-out step, where it covers the network (one thread only). */
+  private readonly native: NativeTrainingStep | null;
 
   constructor(
     private readonly spec: NetworkSpec,
@@ -143,6 +171,7 @@ export class ParallelGradients {
   ) {
     const extra = Math.max(0, Math.min(threads, 64) - 1);
     this.workers = Array.from({ length: extra }, () => new GradientWorker({ network: spec.name, backend, examples }));
+    this.native = extra === 0 ? NativeTrainingStep.create(spec, params) : null;
   }
 
   /** True when the calling thread does all the work: gradients can then stay tensors (computeLocal). */
@@ -152,7 +181,7 @@ export class ParallelGradients {
 
   /** The whole batch on the calling thread, gradients as tensors the caller disposes. */
   computeLocal(indices: number[]): ShardTensors {
-    return shardGradientTensors(this.spec, this.params, this.examples, indices);
+    return shardGradientTensors(this.spec, this.params, this.examples, indices, this.native);
   }
 
   /**
@@ -182,6 +211,7 @@ export class ParallelGradients {
   }
 
   async close(): Promise<void> {
+    this.native?.dispose();
     await Promise.all(this.workers.map((w) => w.close()));
   }
 }
