@@ -40,9 +40,11 @@ export function activeBackend(): BackendName | null {
 
 export interface BackendOptions {
   /**
-   * CPU threads the native backend may use inside each op. TensorFlow reads this once, when it loads,
-   * so it only applies to the first call; the caller's own TF_NUM_INTRAOP_THREADS wins. WASM and cpu
-   * run one thread each and take more cores through worker threads instead (parallel.ts).
+   * Set when training on this many threads. Every backend then takes its cores through worker threads
+   * that share each batch (parallel.ts, train.ts' stepThreads), so native TensorFlow runs each op on
+   * one thread of its own. TensorFlow reads this once, when it loads, so it only applies to the first
+   * call; the caller's own TF_NUM_INTRAOP_THREADS wins. Without it TensorFlow sizes its own op pool
+   * (export, evaluate).
    */
   threads?: number;
 }
@@ -50,8 +52,8 @@ export interface BackendOptions {
 export async function useBackend(preferred: BackendName | 'auto' = 'auto', options: BackendOptions = {}): Promise<BackendName> {
   if (preferred === 'auto' || preferred === 'tensorflow') {
     if (options.threads != null) {
-      process.env.TF_NUM_INTRAOP_THREADS ??= String(options.threads);
-      // One op at a time: a training step is a chain of small ops, and a second pool only competes.
+      // Worker threads share the batch; an op pool per thread would only compete for the same cores.
+      process.env.TF_NUM_INTRAOP_THREADS ??= '1';
       process.env.TF_NUM_INTEROP_THREADS ??= '1';
     }
     // TensorFlow's start-up banner (oneDNN, CPU features) is noise on every CLI run.

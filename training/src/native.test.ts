@@ -17,10 +17,10 @@ import {
   type NetworkName,
 } from './networks.js';
 import { Rng } from './rng.js';
-import { RECIPES, train } from './train.js';
+import { RECIPES, stepThreads, train } from './train.js';
 import { installNativeTrainingKernels } from './native-kernels.js';
 import { NativeTrainingStep } from './native-step.js';
-import { shardGradientTensors } from './parallel.js';
+import { ParallelGradients, shardGradientTensors } from './parallel.js';
 import { CONV_WEIGHT_GRADS, MATMUL_2D, POOL_GRAD_WITH_WORKSPACE, POOL_WITH_WORKSPACE, SOFTMAX_XENT } from './wasm-kernels.js';
 
 function nativeInstalled(): boolean {
@@ -141,6 +141,42 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
       step!.dispose();
       expect(tf.memory().numTensors, net).toBe(tensors);
       for (const v of Object.values(params)) v.dispose();
+    }
+  }, 120_000);
+
+  it("splits a conv network's batch over worker threads, each with its own TensorFlow, to the same sums", async () => {
+    await useBackend('tensorflow', { threads: 2 });
+    expect(stepThreads(NETWORKS['cnn-leaky'], 'tensorflow', 2)).toBe(2);
+    expect(stepThreads(NETWORKS.localiser, 'tensorflow', 2)).toBe(2);
+    // lr's step is too small to share.
+    expect(stepThreads(NETWORKS.lr, 'tensorflow', 2)).toBe(1);
+    const data = await buildSplits({
+      sets: ['photos'],
+      protocol: 'paper',
+      seed: 'native-workers',
+      counts: { train: 40, val: 0, test: 0 },
+    });
+    const indices = Array.from({ length: 31 }, (_, i) => i);
+    for (const net of ['cnn-leaky', 'localiser'] as const) {
+      const spec = NETWORKS[net];
+      const params = initParams(spec, `workers-${net}`);
+      const one = shardGradientTensors(spec, params, data.train, indices, NativeTrainingStep.create(spec, params));
+      const parallel = new ParallelGradients(spec, params, data.train, 2, 'tensorflow');
+      try {
+        const two = await parallel.compute(indices);
+        expect(two.count).toBe(31);
+        expect(two.hits).toBe(one.hits);
+        expect(two.lossSum).toBeCloseTo(one.lossSum, 3);
+        spec.params.forEach((p, i) => {
+          const ref = one.grads[i].dataSync() as Float32Array;
+          const err = Math.hypot(...two.grads[i].map((g, j) => g - ref[j])) / Math.hypot(...ref);
+          expect(err, `${net} ${p.name}`).toBeLessThanOrEqual(1e-5);
+        });
+      } finally {
+        await parallel.close();
+        tf.dispose(one.grads);
+        for (const v of Object.values(params)) v.dispose();
+      }
     }
   }, 120_000);
 

@@ -3,22 +3,24 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { tf, useBackend } from './backend.js';
 import { NETWORKS, initParams } from './networks.js';
 import { shardGradients, type WorkerInit } from './parallel.js';
+import { NativeTrainingStep } from './native-step.js';
 
 const init = workerData as WorkerInit;
 const ready = (async () => {
   await useBackend(init.backend);
   const spec = NETWORKS[init.network];
-  return { spec, params: initParams(spec, 0) };
+  const params = initParams(spec, 0);
+  return { spec, params, native: NativeTrainingStep.create(spec, params) };
 })();
 
 parentPort!.on('message', async (m: { weights: Float32Array[]; indices: Int32Array }) => {
   try {
-    const { spec, params } = await ready;
+    const { spec, params, native } = await ready;
     spec.params.forEach((p, i) => {
       const v = params[p.name];
       tf.tidy(() => v.assign(tf.tensor(m.weights[i], p.shape, 'float32')));
     });
-    const result = shardGradients(spec, params, init.examples, m.indices);
+    const result = shardGradients(spec, params, init.examples, m.indices, native);
     parentPort!.postMessage(
       result,
       result.grads.map((g) => g.buffer as ArrayBuffer),

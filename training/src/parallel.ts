@@ -1,6 +1,7 @@
 /**
- * Data-parallel gradients: WASM runs one thread in Node, so each extra core gets a worker thread
- * with its own copy of the network. Every step the batch is split into shards, each thread computes
+ * Data-parallel gradients: WASM runs one thread in Node, and native TensorFlow's own op pool gained
+ * little on these small convolutions, so each extra core gets a worker thread with its own copy of
+ * the network (on native TensorFlow its own one-thread TensorFlow and written-out step). Every step the batch is split into shards, each thread computes
  * its shard's gradient sum, and the main thread adds them up: the same gradient as one thread
  * computing the whole batch, up to float rounding. The training set is shared memory, so a step
  * only ships the weights (a few thousand floats) and the shard's indices.
@@ -90,8 +91,14 @@ function nativeShard(
 }
 
 /** The same sums with the gradients as plain arrays, for shipping between threads. */
-export function shardGradients(spec: NetworkSpec, params: Params, ex: Examples, indices: ArrayLike<number>): ShardResult {
-  const out = shardGradientTensors(spec, params, ex, indices);
+export function shardGradients(
+  spec: NetworkSpec,
+  params: Params,
+  ex: Examples,
+  indices: ArrayLike<number>,
+  native?: NativeTrainingStep | null,
+): ShardResult {
+  const out = shardGradientTensors(spec, params, ex, indices, native);
   const grads = out.grads.map((g) => Float32Array.from(g.dataSync() as Float32Array));
   tf.dispose(out.grads);
   return { ...out, grads };
@@ -171,7 +178,7 @@ export class ParallelGradients {
   ) {
     const extra = Math.max(0, Math.min(threads, 64) - 1);
     this.workers = Array.from({ length: extra }, () => new GradientWorker({ network: spec.name, backend, examples }));
-    this.native = extra === 0 ? NativeTrainingStep.create(spec, params) : null;
+    this.native = NativeTrainingStep.create(spec, params);
   }
 
   /** True when the calling thread does all the work: gradients can then stay tensors (computeLocal). */
@@ -196,7 +203,7 @@ export class ParallelGradients {
       const part = indices.slice((k + 1) * size, (k + 2) * size);
       return part.length ? w.compute(weights, Int32Array.from(part)) : null;
     });
-    const total = shardGradients(this.spec, this.params, this.examples, indices.slice(0, size));
+    const total = shardGradients(this.spec, this.params, this.examples, indices.slice(0, size), this.native);
     for (const r of await Promise.all(remote)) {
       if (r == null) continue;
       total.count += r.count;

@@ -16,6 +16,7 @@ import {
 import { Rng } from './rng.js';
 import { gatherBatch } from './batch.js';
 import { ParallelGradients, defaultThreads } from './parallel.js';
+import { oneDnnKernelsInstalled } from './native-kernels.js';
 import type { BackendName } from './backend.js';
 import { ArrayOptimizer } from './optimizer.js';
 
@@ -80,6 +81,22 @@ export interface TrainOptions {
   threads?: number;
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number }) => void;
   onEpoch?: (log: EpochLog) => void | Promise<void>;
+}
+
+/**
+ * How many threads share each batch. A network without convolutions (`lr`) takes one: its step is a
+ * few small products, and shipping its 8,194 weights and gradients to a second thread and back cost
+ * more than the thread saved (native TensorFlow: 0.035 s per 1000 images on two against 0.018 on one;
+ * WASM 0.06-0.10 against 0.04-0.08). Native TensorFlow splits a conv network's batch over worker
+ * threads that each run blankspot's written-out step on one TensorFlow thread (useBackend's
+ * `threads`): faster than TensorFlow's own op pool, which gained little on these small convolutions
+ * (cnn-relu 0.15-0.19 s per 1000 images against 0.21-0.23, localiser-wide 0.61-0.62 against 0.72-0.89).
+ * Where that step does not run (a GPU build, a TensorFlow without oneDNN) it keeps one thread.
+ */
+export function stepThreads(spec: NetworkSpec, backend: BackendName, requested: number): number {
+  if (!spec.layers.some((l) => l.op === 'conv')) return 1;
+  if (backend === 'tensorflow' && !oneDnnKernelsInstalled()) return 1;
+  return Math.max(1, requested);
 }
 
 export interface TrainResult {
@@ -209,9 +226,7 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   const { train: trainSet, val } = data;
   const batches = Math.ceil(trainSet.count / recipe.batchSize);
   const backend = tf.getBackend() as BackendName;
-  // Native TensorFlow spreads each op over its own thread pool (useBackend's `threads`); worker threads
-  // on top of it would each load TensorFlow and fight over the same cores.
-  const threads = backend === 'tensorflow' ? 1 : (options.threads ?? defaultThreads());
+  const threads = stepThreads(spec, backend, options.threads ?? defaultThreads());
   const parallel = new ParallelGradients(spec, params, trainSet, threads, backend);
   try {
     for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
