@@ -282,7 +282,7 @@ export class NativeTrainingStep {
             d = t(o.one('_MklNativeConv2DBackpropInput', this.convAttrs(block.same), [o.ints(xs.shape), kernel, dz]));
           }
         } else if (block.kind === 'flatten') {
-          d = t(this.reshape(d, s.x.shape));
+          if (wantInput) d = t(this.reshape(d, s.x.shape));
         } else if (block.kind === 'dense') {
           grads.set(block.kernel, this.matMul(s.x, d, true, false)).set(block.bias, this.biasGrad(d));
           if (wantInput) d = t(this.matMul(d, p(block.kernel), false, true));

@@ -1,10 +1,11 @@
 /**
  * Data-parallel gradients: WASM runs one thread in Node, and native TensorFlow's own op pool gained
  * little on these small convolutions, so each extra core gets a worker thread with its own copy of
- * the network (on native TensorFlow its own one-thread TensorFlow and written-out step). Every step the batch is split into shards, each thread computes
- * its shard's gradient sum, and the main thread adds them up: the same gradient as one thread
- * computing the whole batch, up to float rounding. The training set is shared memory, so a step
- * only ships the weights (a few thousand floats) and the shard's indices.
+ * the network (on native TensorFlow, its own one-thread TensorFlow and written-out step). Every step
+ * the batch is split into shards, each thread computes its shard's gradient sum, and the main thread
+ * adds them up: the same gradient as one thread computing the whole batch, up to float rounding. The
+ * training set is shared memory, so a step only ships the weights (a few thousand floats) and the
+ * shard's indices.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -166,7 +167,7 @@ export function defaultThreads(): number {
 /** Computes batch gradients over `threads` threads (the calling one included). */
 export class ParallelGradients {
   private readonly workers: GradientWorker[];
-  /** Native TensorFlow's written-out step, where it covers the network (one thread only). */
+  /** Native TensorFlow's written-out step for the calling thread's shard, where it covers the network. */
   private readonly native: NativeTrainingStep | null;
 
   constructor(
