@@ -69,7 +69,7 @@ function floatType(b: NativeBackend): OpAttr {
   return { name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
 }
 
-interface PoolAttrs {
+export interface PoolAttrs {
   filterSize: number | [number, number];
   strides: number | [number, number];
   pad: unknown;
@@ -77,7 +77,7 @@ interface PoolAttrs {
 }
 
 /** oneDNN pooling attributes, or null for what it is not used for here (the stock kernel runs). */
-function oneDnnPoolAttrs(b: NativeBackend, attrs: PoolAttrs): OpAttr[] | null {
+export function oneDnnPoolAttrs(b: NativeBackend, attrs: PoolAttrs): OpAttr[] | null {
   const pair = (v: number | [number, number]) => (typeof v === 'number' ? [v, v] : v);
   const [kh, kw] = pair(attrs.filterSize);
   const [sh, sw] = pair(attrs.strides);
@@ -155,7 +155,7 @@ function poolKernels(stock: { pool: KernelFunc; grad: KernelFunc }): KernelConfi
 }
 
 /** The (leaky) ReLU gradient: y > 0 exactly where the pre-activation was, so the output stands in for it. */
-function activationGrad(b: NativeBackend, y: TensorInfo, dy: TensorInfo, alpha: number): tf.Tensor {
+export function activationGrad(b: NativeBackend, y: TensorInfo, dy: TensorInfo, alpha: number): tf.Tensor {
   return alpha === 0
     ? b.executeSingleOutput('ReluGrad', [floatType(b)], [dy, y])
     : b.executeSingleOutput(
@@ -203,7 +203,7 @@ const ONE_DNN_LABEL = (b: NativeBackend): OpAttr => ({
   value: 'MklNameChangeOp',
 });
 
-interface Conv2DAttrs {
+export interface Conv2DAttrs {
   strides: number | [number, number];
   pad: unknown;
   dataFormat: string;
@@ -214,7 +214,7 @@ interface Conv2DAttrs {
 }
 
 /** The attributes every oneDNN convolution op here shares, or null where the stock kernel runs. */
-function oneDnnConvAttrs(b: NativeBackend, attrs: Conv2DAttrs): OpAttr[] | null {
+export function oneDnnConvAttrs(b: NativeBackend, attrs: Conv2DAttrs): OpAttr[] | null {
   const pair = (v: number | [number, number]) => (typeof v === 'number' ? [v, v] : v);
   if ((attrs.pad !== 'valid' && attrs.pad !== 'same') || attrs.dimRoundingMode != null || attrs.dataFormat !== 'NHWC') {
     return null;
@@ -238,7 +238,7 @@ const FUSED_OPS: Record<string, string[]> = {
 };
 
 /** conv + bias (+ activation) as one oneDNN op, or null for what it does not cover here. */
-function oneDnnFusedConv(
+export function oneDnnFusedConv(
   b: NativeBackend,
   x: TensorInfo,
   filter: TensorInfo,

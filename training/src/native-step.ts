@@ -18,7 +18,15 @@
  */
 import { tf } from './backend.js';
 import type { Layer, NetworkSpec, Params } from './networks.js';
-import { oneDnnKernelsInstalled, type NativeBackend, type OpAttr } from './native-kernels.js';
+import {
+  activationGrad,
+  oneDnnConvAttrs,
+  oneDnnFusedConv,
+  oneDnnKernelsInstalled,
+  oneDnnPoolAttrs,
+  type NativeBackend,
+  type OpAttr,
+} from './native-kernels.js';
 
 /** The classification loss's per-example values and the gradient sums, in spec.params order. */
 export interface NativeStepResult {
@@ -96,8 +104,6 @@ class Ops {
   }
 }
 
-const ONE_DNN = 'MklNameChangeOp';
-
 /** What the forward pass keeps of a block for the backward one. */
 interface Saved {
   block: Block;
@@ -122,46 +128,27 @@ export class NativeTrainingStep {
     this.ops = new Ops(tf.backend() as unknown as NativeBackend);
   }
 
+  /** Whether the step runs this network here: native TensorFlow with oneDNN's kernels, and layers it covers. */
+  static covers(spec: NetworkSpec): boolean {
+    return tf.getBackend() === 'tensorflow' && oneDnnKernelsInstalled() && compile(spec) != null;
+  }
+
   /** A step for this network, or null where it does not apply (another backend, no oneDNN, another layer). */
   static create(spec: NetworkSpec, params: Params): NativeTrainingStep | null {
-    if (tf.getBackend() !== 'tensorflow' || !oneDnnKernelsInstalled()) return null;
-    const blocks = compile(spec);
-    return blocks == null ? null : new NativeTrainingStep(spec, params, blocks);
+    return NativeTrainingStep.covers(spec) ? new NativeTrainingStep(spec, params, compile(spec)!) : null;
   }
 
   dispose(): void {
     this.ops.dispose();
   }
 
+  /** oneDNN's convolution attributes (native-kernels.ts builds them for its kernels too). */
   private convAttrs(same: boolean): OpAttr[] {
-    const o = this.ops;
-    return [
-      o.T,
-      o.int('strides', [1, 1, 1, 1]),
-      o.str('padding', same ? 'SAME' : 'VALID'),
-      o.str('data_format', 'NHWC'),
-      o.int('dilations', [1, 1, 1, 1]),
-      o.str('_kernel', ONE_DNN),
-    ];
+    return oneDnnConvAttrs(this.ops.b, { strides: 1, dilations: 1, pad: same ? 'same' : 'valid', dataFormat: 'NHWC' })!;
   }
 
   private poolAttrs(size: number): OpAttr[] {
-    const o = this.ops;
-    return [
-      o.T,
-      o.int('ksize', [1, size, size, 1]),
-      o.int('strides', [1, size, size, 1]),
-      o.str('padding', 'VALID'),
-      o.str('_kernel', ONE_DNN),
-      o.bool('workspace_enabled', true),
-    ];
-  }
-
-  private actGrad(dy: tf.Tensor, y: tf.Tensor, alpha: number): tf.Tensor {
-    const o = this.ops;
-    return alpha === 0
-      ? o.one('ReluGrad', [o.T], [dy, y])
-      : o.one('LeakyReluGrad', [o.T, { name: 'alpha', type: o.b.binding.TF_ATTR_FLOAT, value: alpha }], [dy, y]);
+    return oneDnnPoolAttrs(this.ops.b, { filterSize: size, strides: size, pad: 'valid' })!;
   }
 
   private biasGrad(d: tf.Tensor): tf.Tensor {
@@ -199,20 +186,15 @@ export class NativeTrainingStep {
       let x = images;
       for (const block of this.blocks) {
         if (block.kind === 'conv') {
-          const act = block.alpha === 0 ? 'Relu' : 'LeakyRelu';
-          const y = t(
-            o.one(
-              '_MklNativeFusedConv2D',
-              [
-                ...this.convAttrs(block.same),
-                o.int('num_args', 1),
-                o.type('TArgs', [o.b.binding.TF_FLOAT]),
-                o.str('fused_ops', ['BiasAdd', act]),
-                { name: 'leakyrelu_alpha', type: o.b.binding.TF_ATTR_FLOAT, value: block.alpha },
-              ],
-              [x, p(block.kernel), p(block.bias)],
-            ),
-          );
+          const attrs = {
+            strides: 1,
+            dilations: 1,
+            pad: block.same ? 'same' : 'valid',
+            dataFormat: 'NHWC',
+            activation: block.alpha === 0 ? 'relu' : 'leakyrelu',
+            leakyreluAlpha: block.alpha,
+          };
+          const y = t(oneDnnFusedConv(o.b, x, p(block.kernel), p(block.bias), attrs)!);
           if (block.pool == null) {
             saved.push({ block, x, y });
             x = y;
@@ -260,7 +242,7 @@ export class NativeTrainingStep {
           const kernel = p(block.kernel);
           let dz: tf.Tensor;
           if (block.pool == null) {
-            dz = t(this.actGrad(d, y, block.alpha));
+            dz = t(activationGrad(o.b, y, d, block.alpha));
             const [dw, db] = o.many(
               '_MklNativeConv2DBackpropFilterWithBias',
               this.convAttrs(block.same),
@@ -270,7 +252,7 @@ export class NativeTrainingStep {
             grads.set(block.kernel, dw).set(block.bias, db);
           } else {
             // Activation and bias gradients on the pooled side (see the top of this file).
-            const dq = t(this.actGrad(d, s.pooled!, block.alpha));
+            const dq = t(activationGrad(o.b, s.pooled!, d, block.alpha));
             grads.set(block.bias, this.biasGrad(dq));
             dz = t(o.one('_MklNativeMaxPoolGrad', this.poolAttrs(block.pool), [y, s.pooled!, dq, s.workspace!]));
             grads.set(

@@ -16,7 +16,7 @@ import {
 import { Rng } from './rng.js';
 import { gatherBatch } from './batch.js';
 import { ParallelGradients, defaultThreads } from './parallel.js';
-import { oneDnnKernelsInstalled } from './native-kernels.js';
+import { NativeTrainingStep } from './native-step.js';
 import type { BackendName } from './backend.js';
 import { ArrayOptimizer } from './optimizer.js';
 
@@ -95,7 +95,7 @@ export interface TrainOptions {
  */
 export function stepThreads(spec: NetworkSpec, backend: BackendName, requested: number): number {
   if (!spec.layers.some((l) => l.op === 'conv')) return 1;
-  if (backend === 'tensorflow' && !oneDnnKernelsInstalled()) return 1;
+  if (backend === 'tensorflow' && !NativeTrainingStep.covers(spec)) return 1;
   return Math.max(1, requested);
 }
 
