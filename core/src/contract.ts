@@ -14,9 +14,19 @@ export const PAPER_SQUARE_SIZE = 16;
 export const NUM_CLASSES = 2;
 export const ANOMALY_CLASS = 1;
 
-/** Input tensor shape for a batch of n images: NCHW, one channel, values in [0,1], 0 black, 1 white. */
-export function inputShape(n: number): [number, 1, number, number] {
-  return [n, 1, INPUT_SIZE, INPUT_SIZE];
+/**
+ * Input tensor shape for a batch of n images: NCHW, one channel, values in [0,1], 0 black, 1 white.
+ * The side is the contract's 64 unless a model's manifest entry gives its own `inputSize`.
+ */
+export function inputShape(n: number, side = INPUT_SIZE): [number, 1, number, number] {
+  return [n, 1, side, side];
+}
+
+/** The shape of a batch of n square inputs held in `input` (n*side*side values), for a runtime's tensor. */
+export function inputShapeOf(input: ArrayLike<number>, n: number): [number, 1, number, number] {
+  const side = Math.round(Math.sqrt(input.length / n));
+  if (n < 1 || side * side * n !== input.length) throw new RangeError(`${input.length} values are not ${n} square inputs`);
+  return inputShape(n, side);
 }
 
 /** Output tensor shape for a batch of n images: softmax probabilities per class. */
@@ -35,11 +45,14 @@ export function anomalyScores(prob: ArrayLike<number>): number[] {
 }
 
 /** How a model expects its input to be made; stored in model metadata so other runtimes can follow it. */
-export const PREPROCESSING_DESCRIPTION =
-  'RGBA composed onto white, Rec.601 luma (0.299R+0.587G+0.114B)/255, area-averaging resize to 64x64 ' +
-  '(aspect ratio not kept), float32 NCHW [N,1,64,64] in [0,1], 0 black, 1 white';
+export function preprocessingDescription(side = INPUT_SIZE): string {
+  return (
+    `RGBA composed onto white, Rec.601 luma (0.299R+0.587G+0.114B)/255, area-averaging resize to ${side}x${side} ` +
+    `(aspect ratio not kept), float32 NCHW [N,1,${side},${side}] in [0,1], 0 black, 1 white`
+  );
+}
 
-/** Added to PREPROCESSING_DESCRIPTION for models whose input is made under `content` framing (framing.ts). */
+/** Added to preprocessingDescription() for models whose input is made under `content` framing (framing.ts). */
 export const CONTENT_FRAMING_DESCRIPTION =
   "content framing: when the photo's border (on a 128x128 area average) is a plain light background " +
   '(median >= 0.9, 90% of border cells within 0.03 of it), the input is the square around the cells that differ from ' +

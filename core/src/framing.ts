@@ -199,20 +199,24 @@ export function frameOf(src: LumaCells): Frame | null {
   return findFrame(grid, src.width, src.height);
 }
 
-/** The model input of a frame: its area average at 64x64, the background beyond the photo. */
-export function frameToInput(src: LumaCells, frame: Frame): Float32Array {
-  return areaAverage(src, { x: frame.x, y: frame.y, w: frame.side, h: frame.side }, INPUT_SIZE, INPUT_SIZE, frame.background);
+/** The model input of a frame: its area average at size x size, the background beyond the photo. */
+export function frameToInput(src: LumaCells, frame: Frame, size = INPUT_SIZE): Float32Array {
+  return areaAverage(src, { x: frame.x, y: frame.y, w: frame.side, h: frame.side }, size, size, frame.background);
 }
 
 /**
  * The model input of decoded pixels under a framing, and the frame it shows (null: the whole photo).
  * `full` is exactly `preprocess`.
  */
-export function preprocessFramed(image: RgbaImage, framing: Framing = 'full'): { input: Float32Array; frame: Frame | null } {
-  if (framing === 'full') return { input: preprocess(image), frame: null };
+export function preprocessFramed(
+  image: RgbaImage,
+  framing: Framing = 'full',
+  size = INPUT_SIZE,
+): { input: Float32Array; frame: Frame | null } {
+  if (framing === 'full') return { input: preprocess(image, size), frame: null };
   const cells = rgbaCells(image);
   const frame = frameOf(cells);
-  return frame ? { input: frameToInput(cells, frame), frame } : { input: preprocess(image), frame: null };
+  return frame ? { input: frameToInput(cells, frame, size), frame } : { input: preprocess(image, size), frame: null };
 }
 
 /** A box in model-input pixels to the photo's pixels, through the frame when there is one. */
@@ -221,9 +225,10 @@ export function inputBoxToPhoto(
   frame: Frame | null,
   width: number,
   height: number,
+  size = INPUT_SIZE,
 ): { x: number; y: number; w: number; h: number } {
-  const sx = frame ? frame.side / INPUT_SIZE : width / INPUT_SIZE;
-  const sy = frame ? frame.side / INPUT_SIZE : height / INPUT_SIZE;
+  const sx = (frame ? frame.side : width) / size;
+  const sy = (frame ? frame.side : height) / size;
   return { x: (frame?.x ?? 0) + box.x * sx, y: (frame?.y ?? 0) + box.y * sy, w: box.w * sx, h: box.h * sy };
 }
 
@@ -233,10 +238,11 @@ export function photoBoxToInput(
   frame: Frame | null,
   width: number,
   height: number,
+  size = INPUT_SIZE,
 ): { x: number; y: number; w: number; h: number } | null {
-  const sx = INPUT_SIZE / (frame ? frame.side : width);
-  const sy = INPUT_SIZE / (frame ? frame.side : height);
-  const clip = (v: number) => Math.min(INPUT_SIZE, Math.max(0, v));
+  const sx = size / (frame ? frame.side : width);
+  const sy = size / (frame ? frame.side : height);
+  const clip = (v: number) => Math.min(size, Math.max(0, v));
   const x0 = clip((box.x - (frame?.x ?? 0)) * sx);
   const y0 = clip((box.y - (frame?.y ?? 0)) * sy);
   const x1 = clip((box.x + box.w - (frame?.x ?? 0)) * sx);

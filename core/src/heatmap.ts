@@ -161,7 +161,7 @@ const NOISY_SHARE = 0.05;
 const WHITE_TOLERANCE = { exact: 0.0005, noisy: 0.02 };
 /** How much darker than white what lies beyond an edge must be to place the edge inside its pixel. */
 const MIN_EDGE_CONTRAST = 0.1;
-/** How far past the heatmap's edge (input pixels) a white run may end and still be that edge. */
+/** How far past the heatmap's edge (pixels of a 64 input, a heatmap cell's side) a white run may end and still be that edge. */
 const EDGE_REACH = 4;
 
 /**
@@ -194,6 +194,7 @@ export function snapBoxToInput(
     }
   const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
   const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
+  const reach = (EDGE_REACH * S) / INPUT_SIZE;
 
   /** One axis's edges, reading lines through `lines` ([from, to) across the axis). */
   const axis = (horizontal: boolean, [from, to]: [number, number]): [number, number] => {
@@ -254,8 +255,8 @@ export function snapBoxToInput(
         : hi0;
     // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. The
     // border of a whole photo is an edge.
-    const loSeen = (lo > 0 || !framed) && lo >= start - EDGE_REACH;
-    const hiSeen = (hi < S || !framed) && hi <= start + size + EDGE_REACH;
+    const loSeen = (lo > 0 || !framed) && lo >= start - reach;
+    const hiSeen = (hi < S || !framed) && hi <= start + size + reach;
     if (loSeen && hiSeen) return [lo, hi];
     // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
     // rectangle that went on would have covered what ends them.
@@ -318,13 +319,16 @@ export function resultBox(
   frame: Frame | null = null,
   /** The model's framing: `content` models are upload models, whose typical rectangle is an upload's. */
   framing: Framing = frame ? 'content' : 'full',
+  inputSize = INPUT_SIZE,
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
   // The typical rectangle of an upload as a share of the photo's side, in input pixels (through the frame, if any).
   const [sx, sy] = frame ? [width / frame.side, height / frame.side] : [1, 1];
-  const share = TYPICAL_UPLOAD_SIDE_SHARE * INPUT_SIZE;
+  const share = TYPICAL_UPLOAD_SIDE_SHARE * inputSize;
   const typical = framing === 'content' ? { x: share * sx, y: share * sy } : undefined;
-  const box = boxFromHeatmap(heatmap, input, INPUT_SIZE, typical, frame != null);
+  const box = boxFromHeatmap(heatmap, input, inputSize, typical, frame != null);
   if (!box) return null;
-  return frame ? wholeInside(inputBoxToPhoto(box, frame, width, height), width, height) : boxInImage(box, width, height);
+  return frame
+    ? wholeInside(inputBoxToPhoto(box, frame, width, height, inputSize), width, height)
+    : boxInImage(box, width, height, inputSize);
 }

@@ -6,11 +6,12 @@ export {
   MODEL_OUTPUT_NAME,
   NUM_CLASSES,
   PAPER_SQUARE_SIZE,
-  PREPROCESSING_DESCRIPTION,
+  preprocessingDescription,
   anomalyScores,
   inputShape,
+  inputShapeOf,
 } from './contract.js';
-export { preprocess, type RgbaImage } from './preprocess.js';
+export { greyToInput, preprocess, type GreyImage, type RgbaImage } from './preprocess.js';
 export { BlankspotError, ERROR_STATUS, isBlankspotError, toErrorBody, type ErrorBody, type ErrorCode } from './errors.js';
 export { LIMITS } from './limits.js';
 export { DEFAULT_THRESHOLD, verdictFromScore, type CheckResult, type Verdict } from './verdict.js';
@@ -20,6 +21,7 @@ export {
   VIEWS,
   findModel,
   framingOf,
+  inputSizeOf,
   parseManifest,
   sha256Hex,
   thresholdFor,

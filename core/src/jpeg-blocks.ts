@@ -502,36 +502,40 @@ function slowSymbol(t: HuffmanTable, acc: number, bits: number): number {
   return notCovered('bad Huffman code');
 }
 
-/** Side (in pixels) from which a JPEG is read from its block means: each model-input pixel then spans at least one block. */
-export const BLOCK_MEANS_MIN_SIDE = 8 * INPUT_SIZE;
+/** Side (in pixels) from which a JPEG is read from its block means for an input of `size`: each input pixel then spans at least one block. */
+export function blockMeansMinSide(size = INPUT_SIZE): number {
+  return 8 * size;
+}
 
 /**
  * The model input straight from a JPEG's block means: the area average of the luma, each 8x8 block
  * standing for its mean (blocks on the right and bottom edges weighted by the pixels they really
  * hold), then turned upright for the EXIF orientation (area-averaging to a fixed 64x64 commutes with
  * the turn). Null for a JPEG this reader does not cover or one with a side under
- * BLOCK_MEANS_MIN_SIDE, where a block is larger than an input pixel: decode those in full.
+ * blockMeansMinSide(size), where a block is larger than an input pixel: decode those in full.
  *
  * Under `content` framing the frame is found on the block means too, and read from them when it spans
- * at least BLOCK_MEANS_MIN_SIDE pixels; a smaller frame, or a turned photo (the frame is placed on
+ * at least blockMeansMinSide(size) pixels; a smaller frame, or a turned photo (the frame is placed on
  * upright pixels), is null: decode those in full.
  */
 export function jpegToInput(
   bytes: Uint8Array,
   orientation = 1,
   framing: Framing = 'full',
+  size = INPUT_SIZE,
 ): { input: Float32Array; width: number; height: number; frame: Frame | null } | null {
-  const blocks = readOrNull(bytes, true, BLOCK_MEANS_MIN_SIDE);
+  const minSide = blockMeansMinSide(size);
+  const blocks = readOrNull(bytes, true, minSide);
   if (!blocks) return null;
   if (framing === 'content') {
     const cells = blockCells(blocks);
     const frame = frameOf(cells);
     if (frame) {
-      if (orientation > 1 || frame.side < BLOCK_MEANS_MIN_SIDE) return null;
-      return { input: frameToInput(cells, frame), width: blocks.width, height: blocks.height, frame };
+      if (orientation > 1 || frame.side < minSide) return null;
+      return { input: frameToInput(cells, frame, size), width: blocks.width, height: blocks.height, frame };
     }
   }
-  return { ...blockMeansToInput(blocks, orientation), frame: null };
+  return { ...blockMeansToInput(blocks, orientation, size), frame: null };
 }
 
 /** Block means as luma cells of 8 pixels, for the frame's area averages. */
@@ -550,50 +554,51 @@ function blockCells(blocks: JpegBlockMeans): LumaCells {
 }
 
 /** Whether block means stand in for pixels well enough: every model-input pixel spans at least one block. */
-export function blockMeansCover(blocks: Pick<JpegBlockMeans, 'width' | 'height'>): boolean {
-  return blocks.width >= BLOCK_MEANS_MIN_SIDE && blocks.height >= BLOCK_MEANS_MIN_SIDE;
+export function blockMeansCover(blocks: Pick<JpegBlockMeans, 'width' | 'height'>, size = INPUT_SIZE): boolean {
+  return blocks.width >= blockMeansMinSide(size) && blocks.height >= blockMeansMinSide(size);
 }
 
 /** The second half of `jpegToInput`: block means to the model input, upright. */
 export function blockMeansToInput(
   blocks: JpegBlockMeans,
   orientation = 1,
+  size = INPUT_SIZE,
 ): { input: Float32Array; width: number; height: number } {
   const { width, height, blocksWide, blocksHigh, means } = blocks;
+  const n = size;
   // Area weights with 8-pixel cells: the share of each input pixel's span that each block covers.
-  const xw = areaWeights(width, INPUT_SIZE, 8);
-  const yw = areaWeights(height, INPUT_SIZE, 8);
-  const tmp = new Float64Array(blocksHigh * INPUT_SIZE);
+  const xw = areaWeights(width, n, 8);
+  const yw = areaWeights(height, n, 8);
+  const tmp = new Float64Array(blocksHigh * n);
   // Weights come grouped by input column: one running sum per column, kept in a register.
   const { src, weight } = xw;
-  const first = new Int32Array(INPUT_SIZE + 1);
+  const first = new Int32Array(n + 1);
   for (let k = 0; k < xw.count; k++) first[xw.dst[k] + 1] = k + 1;
-  for (let d = 1; d <= INPUT_SIZE; d++) if (first[d] < first[d - 1]) first[d] = first[d - 1];
+  for (let d = 1; d <= n; d++) if (first[d] < first[d - 1]) first[d] = first[d - 1];
   for (let by = 0; by < blocksHigh; by++) {
     const row = by * blocksWide;
-    const trow = by * INPUT_SIZE;
-    for (let d = 0; d < INPUT_SIZE; d++) {
+    const trow = by * n;
+    for (let d = 0; d < n; d++) {
       let sum = 0;
       for (let k = first[d]; k < first[d + 1]; k++) sum += means[row + src[k]] * weight[k];
       tmp[trow + d] = sum;
     }
   }
-  const out = new Float64Array(INPUT_SIZE * INPUT_SIZE);
+  const out = new Float64Array(n * n);
   for (let k = 0; k < yw.count; k++) {
-    const s = yw.src[k] * INPUT_SIZE;
-    const d = yw.dst[k] * INPUT_SIZE;
+    const s = yw.src[k] * n;
+    const d = yw.dst[k] * n;
     const w = yw.weight[k] / 255;
-    for (let x = 0; x < INPUT_SIZE; x++) out[d + x] += tmp[s + x] * w;
+    for (let x = 0; x < n; x++) out[d + x] += tmp[s + x] * w;
   }
-  const input = orient(out, orientation);
+  const input = orient(out, orientation, n);
   for (let i = 0; i < input.length; i++) input[i] = input[i] < 0 ? 0 : input[i] > 1 ? 1 : input[i];
   const swap = orientation >= 5 && orientation <= 8;
   return { input, width: swap ? height : width, height: swap ? width : height };
 }
 
-/** A 64x64 grid as shown for an EXIF orientation (the same turn `applyOrientation` gives the pixels). */
-function orient(grid: Float64Array, orientation: number): Float32Array {
-  const n = INPUT_SIZE;
+/** An n x n grid as shown for an EXIF orientation (the same turn `applyOrientation` gives the pixels). */
+function orient(grid: Float64Array, orientation: number, n: number): Float32Array {
   const out = new Float32Array(n * n);
   for (let y = 0; y < n; y++)
     for (let x = 0; x < n; x++) {

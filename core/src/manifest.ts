@@ -3,9 +3,12 @@
  * Each entry names its file and the file's sha256, which loaders check before using the bytes.
  */
 import { BlankspotError } from './errors.js';
+import { INPUT_SIZE } from './contract.js';
 import { FRAMINGS, type Framing } from './framing.js';
 
 export const MANIFEST_VERSION = 1;
+/** The largest model input side a manifest may ask for (the block-means reader needs 8x it in pixels). */
+const MAX_INPUT_SIZE = 512;
 
 /** How well a localiser's boxes fit: on the visible rectangles it detected, the share with IoU >= 0.7. */
 export interface LocalisationMetrics {
@@ -56,6 +59,8 @@ export interface ModelEntry {
   localises: boolean;
   /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
   framing?: Framing;
+  /** Side of the model's square input; absent means the contract's 64 (INPUT_SIZE). */
+  inputSize?: number;
   /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; `flips`, its four flips; absent means `single`. */
   views?: Views;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
@@ -109,6 +114,8 @@ export function parseManifest(json: unknown): ModelManifest {
     if (!Number.isInteger(e.size) || e.size <= 0) fail(`model ${e.name} has no valid size`);
     if (!(e.threshold > 0 && e.threshold < 1)) fail(`model ${e.name} has no threshold in (0,1)`);
     if (e.framing != null && !FRAMINGS.includes(e.framing)) fail(`model ${e.name} has an unknown framing '${String(e.framing)}'`);
+    if (e.inputSize != null && !(Number.isInteger(e.inputSize) && e.inputSize >= 16 && e.inputSize <= MAX_INPUT_SIZE))
+      fail(`model ${e.name} has a bad inputSize '${String(e.inputSize)}' (an integer 16-${MAX_INPUT_SIZE})`);
     if (e.views != null && !(VIEWS as readonly string[]).includes(e.views))
       fail(`model ${e.name} has unknown views '${String(e.views)}'`);
     if (e.thresholds != null) {
@@ -121,6 +128,11 @@ export function parseManifest(json: unknown): ModelManifest {
   }
   if (!names.has(m.default)) fail(`default model ${String(m.default)} is not listed`);
   return m;
+}
+
+/** The side of a model's square input. */
+export function inputSizeOf(entry: Pick<ModelEntry, 'inputSize'>): number {
+  return entry.inputSize ?? INPUT_SIZE;
 }
 
 /** The framing a model's input is made with. */

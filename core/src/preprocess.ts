@@ -104,21 +104,22 @@ export function areaWeights(inSize: number, outSize: number, cell = 1): AreaWeig
 
 /**
  * The one preprocessing step of blankspot: decoded RGBA of any size to the model input,
- * 64x64 greyscale in [0,1] (Float32Array of 4096 values, row-major). Decoding and EXIF
+ * `size` x `size` greyscale in [0,1] (64x64 by default: Float32Array of 4096 values, row-major; a
+ * model's manifest entry may ask for another side). Decoding and EXIF
  * orientation belong to the runtime adapters, before this.
  *
  * Equal to greyToInput(rgbaToGrey(image)), computed in one pass over the pixels with a 64-value
  * row accumulator instead of a full-size grey copy: a 12-megapixel photo costs no extra 48 MB.
  */
-export function preprocess(image: RgbaImage): Float32Array {
+export function preprocess(image: RgbaImage, size = INPUT_SIZE): Float32Array {
   assertRgba(image);
   const { width, height, data } = image;
-  const xw = bySource(areaWeights(width, INPUT_SIZE), width);
-  const yw = bySource(areaWeights(height, INPUT_SIZE), height);
-  const out = new Float64Array(INPUT_SIZE * INPUT_SIZE);
+  const xw = bySource(areaWeights(width, size), width);
+  const yw = bySource(areaWeights(height, size), height);
+  const out = new Float64Array(size * size);
   // One spare slot: when downscaling, every source pixel feeds its column d and perhaps d+1.
-  const row = new Float64Array(INPUT_SIZE + 1);
-  const down = width >= INPUT_SIZE;
+  const row = new Float64Array(size + 1);
+  const down = width >= size;
   const d0 = new Int32Array(width);
   const w0 = new Float64Array(width);
   const w1 = new Float64Array(width);
@@ -162,9 +163,9 @@ export function preprocess(image: RgbaImage): Float32Array {
       }
     }
     for (let k = yw.start[y]; k < yw.start[y + 1]; k++) {
-      const d = yw.dst[k] * INPUT_SIZE;
+      const d = yw.dst[k] * size;
       const w = yw.weight[k];
-      for (let x = 0; x < INPUT_SIZE; x++) out[d + x] += row[x] * w;
+      for (let x = 0; x < size; x++) out[d + x] += row[x] * w;
     }
   }
   const input = new Float32Array(out.length);
@@ -189,11 +190,8 @@ function bySource(w: AreaWeights, inSize: number): { start: Int32Array; dst: Int
 }
 
 /** Resize an already greyscale image to the model input and clamp rounding drift to [0,1]. */
-export function greyToInput(grey: GreyImage): Float32Array {
-  const out =
-    grey.width === INPUT_SIZE && grey.height === INPUT_SIZE
-      ? Float32Array.from(grey.data)
-      : resizeArea(grey, INPUT_SIZE, INPUT_SIZE).data;
+export function greyToInput(grey: GreyImage, size = INPUT_SIZE): Float32Array {
+  const out = grey.width === size && grey.height === size ? Float32Array.from(grey.data) : resizeArea(grey, size, size).data;
   for (let i = 0; i < out.length; i++) out[i] = out[i] < 0 ? 0 : out[i] > 1 ? 1 : out[i];
   return out;
 }

@@ -59,8 +59,8 @@ describe('faults', () => {
     let started = false;
     const runtime: ModelRuntime = {
       ...real,
-      async createSession(bytes) {
-        const session = await real.createSession(bytes);
+      async createSession(bytes, entry) {
+        const session = await real.createSession(bytes, entry);
         const sabotaged = !started;
         let runs = 0;
         return {

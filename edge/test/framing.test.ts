@@ -25,7 +25,7 @@ import { closeJpegThreads } from '../src/node/jpeg-pool.js';
 const runtime = createNodeRuntime();
 const manifest = parseManifest(JSON.parse(await readFile(join(REPO_MODELS_DIR, 'manifest.json'), 'utf8')));
 const base = findModel(manifest);
-const session: InferenceSession = await runtime.createSession(await runtime.readModelFile(base.file));
+const session: InferenceSession = await runtime.createSession(await runtime.readModelFile(base.file), base);
 afterAll(async () => {
   await session.release();
   await closeJpegThreads();

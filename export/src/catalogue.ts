@@ -51,17 +51,18 @@ export async function catalogueScores(
   dir: string,
   framing: Framing,
   views: Views = 'single',
+  inputSize = INPUT_SIZE,
 ): Promise<Array<CatalogueRow & { score: number }>> {
   const rows = await readCatalogue(dir);
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
   const decoder: ImageDecoder = { decode: sharpDecoder(LIMITS).decode };
-  const pixels = INPUT_SIZE * INPUT_SIZE;
+  const pixels = inputSize * inputSize;
   const inputs = new Float32Array(rows.length * pixels);
   for (const [i, row] of rows.entries()) {
-    const made = await modelInput(new Uint8Array(await readFile(join(dir, row.file))), { framing }, decoder, LIMITS);
+    const made = await modelInput(new Uint8Array(await readFile(join(dir, row.file))), { framing, inputSize }, decoder, LIMITS);
     inputs.set(made.input, i * pixels);
   }
-  const scores = await viewScores(model, inputs, views);
+  const scores = await viewScores(model, inputs, views, inputSize);
   return rows.map((row, i) => ({ ...row, score: scores[i] }));
 }
 

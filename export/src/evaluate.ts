@@ -12,7 +12,9 @@ import {
   anomalyScores,
   boxFromHeatmap,
   framingOf,
+  greyToInput,
   heatmapOf,
+  inputSizeOf,
   parseManifest,
   verifyModelBytes,
   type Framing,
@@ -34,7 +36,22 @@ import {
   type Rate,
 } from '@blankspot/training';
 
-const PIXELS = INPUT_SIZE * INPUT_SIZE;
+/**
+ * A set shown at a model's input side: the images resized by area (pixel replication when it is twice
+ * the side) and the boxes scaled alike. How a 128-input model sees the paper protocol's 64x64 images.
+ */
+export function examplesAtSide(ex: Examples, side: number): Examples {
+  if (ex.side === side) return ex;
+  const pixels = side * side;
+  const images = new Float32Array(ex.count * pixels);
+  for (let i = 0; i < ex.count; i++) {
+    const data = ex.images.subarray(i * ex.side * ex.side, (i + 1) * ex.side * ex.side);
+    images.set(greyToInput({ width: ex.side, height: ex.side, data }, side), i * pixels);
+  }
+  const k = side / ex.side;
+  const boxes = ex.boxes.map((v) => (v < 0 ? v : v * k));
+  return { ...ex, side, images, boxes };
+}
 
 export interface EvaluationRow {
   model: string;
@@ -54,6 +71,7 @@ async function score(
   const scores = new Float32Array(ex.count);
   const boxes: (InputBox | null)[] = [];
   let localises = false;
+  const PIXELS = ex.side * ex.side;
   for (let start = 0; start < ex.count; start += 256) {
     const n = Math.min(256, ex.count - start);
     const input = ex.images.slice(start * PIXELS, (start + n) * PIXELS);
@@ -62,7 +80,7 @@ async function score(
     if (out.heatmap) {
       localises = true;
       for (let i = 0; i < n; i++)
-        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS));
+        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS), ex.side);
     }
   }
   return localises ? { scores, boxes } : { scores };
@@ -91,23 +109,32 @@ export async function evaluateModels(
   const rows: EvaluationRow[] = [];
   try {
     for (const protocol of data.protocols) {
-      // Each model sees its test photos as it sees uploads: one test set per framing in use (the same
-      // photos and rectangles, from the same seeds); the paper protocol always takes the whole photo.
-      const tests = new Map<Framing, Promise<Examples>>();
-      const testFor = (framing: Framing) => {
+      // Each model sees its test photos as it sees uploads: one test set per framing and input side in
+      // use (the same photos and rectangles, from the same seeds); the paper protocol always takes the
+      // whole photo at 64x64, shown to a model of another side by area resizing.
+      const tests = new Map<string, Promise<Examples>>();
+      const testFor = (framing: Framing, side: number) => {
         const key = protocol === 'paper' ? 'full' : framing;
-        let t = tests.get(key);
+        const built = protocol === 'paper' ? INPUT_SIZE : side;
+        const id = `${key} ${built}`;
+        let t = tests.get(id);
         if (!t) {
           t = buildSplitsCached(
-            { ...data, protocol, framing: key, counts: { train: 0, val: 0, test: data.testSize } },
+            {
+              ...data,
+              protocol,
+              framing: key,
+              counts: { train: 0, val: 0, test: data.testSize },
+              ...(built !== INPUT_SIZE ? { inputSize: built } : {}),
+            },
             data.cacheDir,
           ).then((s) => s.test);
-          tests.set(key, t);
+          tests.set(id, t);
         }
-        return t;
+        return t.then((ex) => examplesAtSide(ex, side));
       };
       for (const { entry, session } of sessions) {
-        const test = await testFor(framingOf(entry));
+        const test = await testFor(framingOf(entry), inputSizeOf(entry));
         const ev = await score(session, test, viewsOf(entry));
         for (const [s, set] of test.sets.entries()) {
           const only = (i: number) => test.setIndex[i] === s;

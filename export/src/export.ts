@@ -11,7 +11,7 @@ import {
   MODEL_HEATMAP_NAME,
   MODEL_INPUT_NAME,
   MODEL_OUTPUT_NAME,
-  PREPROCESSING_DESCRIPTION,
+  preprocessingDescription,
   type Framing,
   type Views,
   runModel,
@@ -41,7 +41,8 @@ import { buildOnnxModel } from './onnx-graph.js';
 import { catalogueScores, operatingPointFromScores } from './catalogue.js';
 import { operatingPointFor, type OperatingPoint } from './operating-point.js';
 
-const PIXELS = INPUT_SIZE * INPUT_SIZE;
+/** Values in n square inputs of a side. */
+const countOf = (inputs: Float32Array, side: number) => inputs.length / (side * side);
 const PRODUCER_VERSION = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
 /** The largest difference allowed between ONNX Runtime and TensorFlow.js probabilities. */
@@ -99,6 +100,8 @@ export interface ExportResult {
   localises: boolean;
   /** Which part of each photo the model's input shows (from its training run). */
   framing: Framing;
+  /** Side of the model's square input. */
+  inputSize: number;
   metadata: Record<string, string>;
   /** Max |p_onnx - p_tfjs| over the probe inputs. */
   maxAbsDiff: number;
@@ -118,6 +121,7 @@ export async function chooseOperatingPoint(
   operatingSet?: string,
   cacheDir?: string,
   views: Views = 'single',
+  inputSize = INPUT_SIZE,
 ): Promise<OperatingPoint> {
   const sets = config.data.split('+') as DatasetName[];
   const setName = operatingSet ?? (sets.includes('products') ? 'products' : undefined);
@@ -130,11 +134,12 @@ export async function chooseOperatingPoint(
       framing: config.framing,
       seed: config.seed,
       counts: { train: 0, val: config.counts.val, test: 0 },
+      ...(inputSize !== INPUT_SIZE ? { inputSize } : {}),
     },
     cacheDir,
   );
   // A copy: ONNX Runtime refuses tensors over shared memory, where data sets live.
-  const scores = await viewScores(model, new Float32Array(val.images), views);
+  const scores = await viewScores(model, new Float32Array(val.images), views, inputSize);
   const only = (i: number) => setIndex < 0 || val.setIndex[i] === setIndex;
   const clean = Array.from(scores).filter((_, i) => only(i) && val.labels[i] === 0);
   return operatingPointFor(
@@ -150,19 +155,22 @@ export async function chooseOperatingPoint(
 
 /**
  * Inputs that exercise a model the way real use does: real photo crops with and without the paper's
- * square (256 by default), plus uniform noise. Deterministic.
+ * square (256 by default; for an input of another side than the paper's, rectangles pasted at the
+ * photo's resolution), plus uniform noise. Deterministic.
  */
-export async function probeInputs(photoCrops = 192, noise = 64): Promise<Float32Array> {
+export async function probeInputs(photoCrops = 192, noise = 64, inputSize = INPUT_SIZE): Promise<Float32Array> {
   const { val } = await buildSplits({
     sets: ['photos'],
-    protocol: 'paper',
+    protocol: inputSize === INPUT_SIZE ? 'paper' : 'realistic',
     seed: 'onnx-parity',
     counts: { train: 0, val: photoCrops, test: 0 },
+    ...(inputSize !== INPUT_SIZE ? { inputSize } : {}),
   });
-  const out = new Float32Array((photoCrops + noise) * PIXELS);
+  const pixels = inputSize * inputSize;
+  const out = new Float32Array((photoCrops + noise) * pixels);
   out.set(val.images);
   const rng = new Rng('onnx-parity-noise');
-  for (let i = photoCrops * PIXELS; i < out.length; i++) out[i] = rng.float();
+  for (let i = photoCrops * pixels; i < out.length; i++) out[i] = rng.float();
   return out;
 }
 
@@ -179,9 +187,10 @@ function joined(prob: Float32Array, heatmap?: Float32Array): Float32Array {
 export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Array>, inputs: Float32Array): Float32Array {
   const params = paramsFromValues(spec, values);
   try {
-    const n = inputs.length / PIXELS;
+    const side = spec.inputSize;
+    const n = countOf(inputs, side);
     return tf.tidy(() => {
-      const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(inputs, [n, INPUT_SIZE, INPUT_SIZE, 1]));
+      const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(inputs, [n, side, side, 1]));
       const prob = tf.softmax(logits).dataSync() as Float32Array;
       return joined(prob, heatmapLogits ? (tf.sigmoid(heatmapLogits).dataSync() as Float32Array) : undefined);
     });
@@ -191,14 +200,20 @@ export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Arr
 }
 
 /** Anomaly scores of an ONNX model on the views it will be run on (`runModel`), in batches. */
-export async function viewScores(model: Uint8Array, inputs: Float32Array, views: Views): Promise<Float32Array> {
+export async function viewScores(
+  model: Uint8Array,
+  inputs: Float32Array,
+  views: Views,
+  inputSize = INPUT_SIZE,
+): Promise<Float32Array> {
   const session = await createNodeSession(model, { threads: 0 });
   try {
-    const n = inputs.length / PIXELS;
+    const pixels = inputSize * inputSize;
+    const n = inputs.length / pixels;
     const scores = new Float32Array(n);
     for (let start = 0; start < n; start += 256) {
       const m = Math.min(256, n - start);
-      const out = await runModel(session, inputs.subarray(start * PIXELS, (start + m) * PIXELS), m, views);
+      const out = await runModel(session, inputs.subarray(start * pixels, (start + m) * pixels), m, views);
       scores.set(anomalyScores(out.prob), start);
     }
     return scores;
@@ -208,12 +223,16 @@ export async function viewScores(model: Uint8Array, inputs: Float32Array, views:
 }
 
 /** The same outputs from an ONNX model in ONNX Runtime (Node). */
-export async function onnxOutputs(model: Uint8Array | string, inputs: Float32Array): Promise<Float32Array> {
+export async function onnxOutputs(
+  model: Uint8Array | string,
+  inputs: Float32Array,
+  inputSize = INPUT_SIZE,
+): Promise<Float32Array> {
   const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
   // The Node adapter's session: the parity check runs the file the way the API will.
   const session = await createNodeSession(bytes, { threads: 0 });
   try {
-    const out = await session.run(inputs, inputs.length / PIXELS);
+    const out = await session.run(inputs, countOf(inputs, inputSize));
     return joined(out.prob, out.heatmap ? (out.heatmap.data as Float32Array) : undefined);
   } finally {
     await session.release();
@@ -237,6 +256,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   const spec = NETWORKS[meta.network];
   const t = meta.training;
   const framing: Framing = t.framing === 'content' ? 'content' : 'full';
+  const side = spec.inputSize;
   const validation = t.validation as { accuracy?: number; perSet?: unknown } | undefined;
   const recipe = t.recipe as { name?: string } | undefined;
   let test = t.test;
@@ -250,6 +270,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       framing,
       seed: String(t.seed),
       counts,
+      network: spec.name,
     });
     const params = paramsFromValues(spec, values);
     try {
@@ -274,20 +295,21 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     test: str(test),
     trained_at: str(t.date),
     exported_at: new Date().toISOString(),
-    preprocessing: PREPROCESSING_DESCRIPTION + (framing === 'content' ? `; ${CONTENT_FRAMING_DESCRIPTION}` : ''),
+    preprocessing: preprocessingDescription(side) + (framing === 'content' ? `; ${CONTENT_FRAMING_DESCRIPTION}` : ''),
     framing,
+    input_size: String(side),
     contract:
-      `input '${MODEL_INPUT_NAME}' float32 [N,1,64,64] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
+      `input '${MODEL_INPUT_NAME}' float32 [N,1,${side},${side}] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
       (localises(spec)
-        ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (64/H)x(64/W) input pixels the share the rectangle covers`
+        ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (${side}/H)x(${side}/W) input pixels the share the rectangle covers`
         : ''),
   };
   const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION });
 
   if (activeBackend() == null) await useBackend('auto');
-  const probe = options.probe ?? (await probeInputs());
+  const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
   const expected = tfjsOutputs(spec, values, probe);
-  const got = await onnxOutputs(bytes, probe);
+  const got = await onnxOutputs(bytes, probe, side);
   const diff = maxAbsDiff(expected, got);
   if (!(diff <= PARITY_TOLERANCE)) {
     throw new BlankspotError(
@@ -310,7 +332,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     };
     if (options.operatingCatalogue != null) {
       const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
-      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views);
+      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side);
       operatingPoint = operatingPointFromScores(
         rows,
         options.falseAlarmTarget,
@@ -325,6 +347,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         options.operatingSet,
         options.cacheDir,
         views,
+        side,
       );
     }
   }
@@ -337,9 +360,10 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     network: spec.name,
     localises: localises(spec),
     framing,
+    inputSize: side,
     metadata,
     maxAbsDiff: diff,
-    probeCount: probe.length / PIXELS,
+    probeCount: countOf(probe, side),
     ...(operatingPoint ? { operatingPoint } : {}),
     views,
   };

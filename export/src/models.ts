@@ -1,7 +1,15 @@
 /** Publishing exported models into a models/ folder: the ONNX file, its manifest entry and a model card. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DEFAULT_THRESHOLD, MANIFEST_VERSION, parseManifest, type ModelEntry, type ModelManifest } from '@blankspot/core';
+import {
+  DEFAULT_THRESHOLD,
+  INPUT_SIZE,
+  MANIFEST_VERSION,
+  inputSizeOf,
+  parseManifest,
+  type ModelEntry,
+  type ModelManifest,
+} from '@blankspot/core';
 import type { ExportResult } from './export.js';
 
 function metrics(json: string): ModelEntry['metrics']['validation'] | undefined {
@@ -38,6 +46,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
       : {}),
     localises: result.localises,
     ...(result.framing === 'content' ? { framing: result.framing } : {}),
+    ...(result.inputSize !== INPUT_SIZE ? { inputSize: result.inputSize } : {}),
     ...(result.views !== 'single' ? { views: result.views } : {}),
     metrics: {
       validation: {
@@ -83,14 +92,15 @@ export function modelCard(entry: ModelEntry, result: ExportResult): string {
       )
       .join('\n');
   const localisation = entry.metrics.test?.localisation;
+  const side = inputSizeOf(entry);
   return `# ${entry.name} ${entry.version}
 
 ${md.architecture}
 
 - File: \`${entry.file}\` (${entry.size} bytes, sha256 \`${entry.sha256}\`), ONNX opset 13.
-- Input \`image\`: float32 [N,1,64,64] in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
+- Input \`image\`: float32 [N,1,${side},${side}] in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
     entry.localises
-      ? '\n- Output `heatmap`: float32 [N,1,H,W], for each cell of (64/H)x(64/W) input pixels the share of it the rectangle covers; ' +
+      ? `\n- Output \`heatmap\`: float32 [N,1,H,W], for each cell of (${side}/H)x(${side}/W) input pixels the share of it the rectangle covers; ` +
         'the API and the widget read the box from it (`boxFromHeatmap` in @blankspot/core).'
       : ''
   }
@@ -126,7 +136,7 @@ ${rows(entry.metrics.test)}
 
 ## Limits
 
-Trained on 64x64 greyscale views, so it sees rectangles that stay visible at that size (roughly 1/8 of
+Trained on ${side}x${side} greyscale views, so it sees rectangles that stay visible at that size (roughly 1/${side / 8} of
 the image side or more). A rectangle pasted on an area that was already pure white cannot be seen by
 anyone; on products photographed on white this caps the accuracy any model can reach.
 `;

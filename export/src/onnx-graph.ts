@@ -5,7 +5,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as proto } from 'onnx-proto';
-import { INPUT_SIZE, MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, NUM_CLASSES } from '@blankspot/core';
+import { MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, NUM_CLASSES } from '@blankspot/core';
 import type { NetworkSpec } from '@blankspot/training';
 
 // onnx-proto is CommonJS: its namespace comes through the default import.
@@ -93,7 +93,7 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
   const nodes: proto.INodeProto[] = [];
   const initializers: proto.ITensorProto[] = [];
   // Shape of the running value without the batch: [C,H,W] or [F].
-  let shape: number[] = [1, INPUT_SIZE, INPUT_SIZE];
+  let shape: number[] = [1, spec.inputSize, spec.inputSize];
   let flattenedFrom: [number, number, number] | null = null;
   let heatmapShape: [number, number, number] | null = null;
   let current = MODEL_INPUT_NAME;
@@ -224,7 +224,7 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
       name: spec.name,
       node: nodes,
       initializer: initializers,
-      input: [valueInfo(MODEL_INPUT_NAME, ['N', 1, INPUT_SIZE, INPUT_SIZE])],
+      input: [valueInfo(MODEL_INPUT_NAME, ['N', 1, spec.inputSize, spec.inputSize])],
       output: [
         valueInfo(MODEL_OUTPUT_NAME, ['N', NUM_CLASSES]),
         ...(heatmapShape ? [valueInfo(MODEL_HEATMAP_NAME, ['N', ...heatmapShape])] : []),

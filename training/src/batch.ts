@@ -1,20 +1,18 @@
-import { INPUT_SIZE } from '@blankspot/core';
 import { tf } from './backend.js';
 import type { Examples } from './datasets/build.js';
 
-const PIXELS = INPUT_SIZE * INPUT_SIZE;
-
-/** Copies the chosen examples into one batch tensor [n,64,64,1] and its labels. */
+/** Copies the chosen examples into one batch tensor [n,side,side,1] and its labels. */
 export function gatherBatch(ex: Examples, indices: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const n = indices.length;
-  const images = new Float32Array(n * PIXELS);
+  const pixels = ex.side * ex.side;
+  const images = new Float32Array(n * pixels);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const j = indices[i];
-    images.set(ex.images.subarray(j * PIXELS, (j + 1) * PIXELS), i * PIXELS);
+    images.set(ex.images.subarray(j * pixels, (j + 1) * pixels), i * pixels);
     labels[i] = ex.labels[j];
   }
-  return { x: tf.tensor4d(images, [n, INPUT_SIZE, INPUT_SIZE, 1]), y: tf.tensor1d(labels, 'int32') };
+  return { x: tf.tensor4d(images, [n, ex.side, ex.side, 1]), y: tf.tensor1d(labels, 'int32') };
 }
 
 /** How much the heatmap loss counts next to the classification loss: about one square's worth of cells. */
@@ -36,7 +34,7 @@ export function gatherHeatmapTargets(
   side: number,
 ): { coverage: tf.Tensor3D; weights: tf.Tensor1D } {
   const n = indices.length;
-  const cell = INPUT_SIZE / side;
+  const cell = ex.side / side;
   const coverage = new Float32Array(n * side * side);
   const weights = new Float32Array(n);
   for (let i = 0; i < n; i++) {

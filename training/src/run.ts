@@ -67,12 +67,13 @@ export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'framing' |
  * by file, so the test images are the very ones the run was scored on, without building train or val.
  */
 export async function rebuildTestSplit(
-  c: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts'>,
+  c: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts' | 'network'>,
 ): Promise<Examples> {
   const { test } = await buildSplits({
     sets: c.data.split('+') as DatasetName[],
     protocol: c.protocol,
     framing: c.framing,
+    inputSize: NETWORKS[c.network].inputSize,
     seed: c.seed,
     counts: { train: 0, val: 0, test: c.counts.test },
   });

@@ -137,6 +137,7 @@ export function evaluate(spec: NetworkSpec, params: Params, ex: Examples, batchS
         boxes[start + i] = boxFromHeatmap(
           { data: maps.subarray(i * h * w, (i + 1) * h * w), height: h, width: w },
           exampleImage(ex, start + i),
+          ex.side,
         );
       }
     }

@@ -25,7 +25,7 @@ async function decodeBitmap(bytes: Uint8Array, info: ImageInfo): Promise<ImageBi
 
 /**
  * The browser's port of the core pipeline: its own decoder, and where WebGL runs on real hardware
- * (`gpu`), the whole photo's 64x64 input computed by a shader so a large photo is never read back.
+ * (`gpu`), the whole photo's model input computed by a shader so a large photo is never read back.
  */
 export function browserDecoder(gpu: boolean): ImageDecoder {
   return {
@@ -39,10 +39,10 @@ export function browserDecoder(gpu: boolean): ImageDecoder {
       }
     },
     decodeToInput: gpu
-      ? async (bytes, info) => {
+      ? async (bytes, info, size) => {
           const bitmap = await decodeBitmap(bytes, info);
           try {
-            const input = preprocessOnGpu(bitmap);
+            const input = preprocessOnGpu(bitmap, size);
             return input ? { input, width: bitmap.width, height: bitmap.height } : null;
           } finally {
             bitmap.close();

@@ -53,9 +53,9 @@ function compile(gl: WebGL2RenderingContext, type: number, source: string): WebG
   return gl.getShaderParameter(shader, gl.COMPILE_STATUS) ? shader : null;
 }
 
-/** The 64x64 model input from an upright bitmap, or null when this browser cannot (no WebGL2 float targets, too large). */
-export function preprocessOnGpu(bitmap: ImageBitmap): Float32Array | null {
-  const canvas = new OffscreenCanvas(INPUT_SIZE, INPUT_SIZE);
+/** The size x size model input from an upright bitmap, or null when this browser cannot (no WebGL2 float targets, too large). */
+export function preprocessOnGpu(bitmap: ImageBitmap, size = INPUT_SIZE): Float32Array | null {
+  const canvas = new OffscreenCanvas(size, size);
   const gl = canvas.getContext('webgl2', { premultipliedAlpha: false, antialias: false, depth: false, stencil: false });
   if (!gl) return null;
   const max = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
@@ -88,9 +88,9 @@ export function preprocessOnGpu(bitmap: ImageBitmap): Float32Array | null {
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
 
-    // A 64x64 float target: framebuffer row 0 is output row 0, as readPixels returns it.
+    // A size x size float target: framebuffer row 0 is output row 0, as readPixels returns it.
     gl.bindTexture(gl.TEXTURE_2D, target);
-    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, INPUT_SIZE, INPUT_SIZE);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, size, size);
     gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, target, 0);
     if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return null;
@@ -104,14 +104,14 @@ export function preprocessOnGpu(bitmap: ImageBitmap): Float32Array | null {
     gl.bindTexture(gl.TEXTURE_2D, image);
     gl.uniform1i(gl.getUniformLocation(program, 'image'), 0);
     gl.uniform2i(gl.getUniformLocation(program, 'size'), bitmap.width, bitmap.height);
-    gl.uniform2f(gl.getUniformLocation(program, 'scale'), bitmap.width / INPUT_SIZE, bitmap.height / INPUT_SIZE);
-    gl.viewport(0, 0, INPUT_SIZE, INPUT_SIZE);
+    gl.uniform2f(gl.getUniformLocation(program, 'scale'), bitmap.width / size, bitmap.height / size);
+    gl.viewport(0, 0, size, size);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
 
-    const rgba = new Float32Array(INPUT_SIZE * INPUT_SIZE * 4);
-    gl.readPixels(0, 0, INPUT_SIZE, INPUT_SIZE, gl.RGBA, gl.FLOAT, rgba);
+    const rgba = new Float32Array(size * size * 4);
+    gl.readPixels(0, 0, size, size, gl.RGBA, gl.FLOAT, rgba);
     if (gl.getError() !== gl.NO_ERROR) return null;
-    const input = new Float32Array(INPUT_SIZE * INPUT_SIZE);
+    const input = new Float32Array(size * size);
     for (let i = 0; i < input.length; i++) input[i] = rgba[i * 4];
     return input;
   } finally {

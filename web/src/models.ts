@@ -4,7 +4,8 @@ import {
   MODEL_INPUT_NAME,
   ModelRegistry,
   contractOutputs,
-  inputShape,
+  inputShapeOf,
+  inputSizeOf,
   parseManifest,
   type InferenceSession,
   type ModelEntry,
@@ -32,11 +33,11 @@ function browserRuntime(modelsUrl: URL, ortUrl: URL): ModelRuntime {
       if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load model file ${file} (${res.status})`);
       return new Uint8Array(await res.arrayBuffer());
     },
-    async createSession(bytes) {
-      const { session, ort, backend } = await createSession(bytes, ortUrl, await gpuInfo());
+    async createSession(bytes, entry) {
+      const { session, ort, backend } = await createSession(bytes, ortUrl, await gpuInfo(), inputSizeOf(entry));
       const port: InferenceSession = {
         run: async (input, n) =>
-          contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShape(n)) })),
+          contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShapeOf(input, n)) })),
         release: () => session.release(),
       };
       backends.set(port, backend);

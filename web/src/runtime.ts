@@ -57,15 +57,20 @@ async function loadOrt(backend: Backend, ortBase: URL): Promise<typeof Ort> {
   return ort;
 }
 
-async function timeRuns(session: Ort.InferenceSession, ort: typeof Ort, runs = 5): Promise<number> {
-  const input = new ort.Tensor('float32', new Float32Array(INPUT_SIZE * INPUT_SIZE).fill(0.5), inputShape(1));
+async function timeRuns(session: Ort.InferenceSession, ort: typeof Ort, inputSize: number, runs = 5): Promise<number> {
+  const input = new ort.Tensor('float32', new Float32Array(inputSize * inputSize).fill(0.5), inputShape(1, inputSize));
   await session.run({ image: input });
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) await session.run({ image: input });
   return (performance.now() - t0) / runs;
 }
 
-export async function createSession(modelBytes: Uint8Array, ortBase: URL, gpu: GpuInfo): Promise<LoadedModel> {
+export async function createSession(
+  modelBytes: Uint8Array,
+  ortBase: URL,
+  gpu: GpuInfo,
+  inputSize = INPUT_SIZE,
+): Promise<LoadedModel> {
   const wasmOrt = await loadOrt('wasm', ortBase);
   const wasm = await wasmOrt.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
   if (!gpu.adapter || gpu.fallback) return { backend: 'wasm', session: wasm, ort: wasmOrt };
@@ -73,7 +78,7 @@ export async function createSession(modelBytes: Uint8Array, ortBase: URL, gpu: G
     const gpuOrt = await loadOrt('webgpu', ortBase);
     const webgpu = await gpuOrt.InferenceSession.create(modelBytes, { executionProviders: ['webgpu'] });
     // Tiny models often run faster on the CPU than through a GPU round trip: keep whichever wins.
-    if ((await timeRuns(webgpu, gpuOrt)) < (await timeRuns(wasm, wasmOrt))) {
+    if ((await timeRuns(webgpu, gpuOrt, inputSize)) < (await timeRuns(wasm, wasmOrt, inputSize))) {
       await wasm.release();
       return { backend: 'webgpu', session: webgpu, ort: gpuOrt };
     }

@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import {
   DATASET_NAMES,
   NETWORK_NAMES,
+  NETWORKS,
   PROTOCOLS,
   RECIPES,
   buildSplitsCached,
@@ -18,7 +19,7 @@ import {
   type Protocol,
   type RecipeName,
 } from '@blankspot/training';
-import type { Framing } from '@blankspot/core';
+import { INPUT_SIZE, type Framing } from '@blankspot/core';
 import { list, dataList, positiveInt, positiveNumber, dataOptions } from '../options.js';
 
 export function registerTrain(program: Command): void {
@@ -71,92 +72,97 @@ export function registerTrain(program: Command): void {
       for (const sets of o.data as DatasetName[][]) {
         const data = sets.join('+');
         const counts = { train: o.trainSize as number, val: o.valSize as number, test: o.testSize as number };
-        const dataBar = showBar
-          ? new cliProgress.SingleBar(
-              { format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` },
-              cliProgress.Presets.shades_classic,
-            )
-          : null;
-        dataBar?.start(counts.train + counts.val + counts.test, 0);
-        const options: DataOptions = {
-          sets,
-          protocol,
-          framing: o.framing as Framing,
-          seed: o.seed,
-          counts,
-          photosDir: o.photos,
-          cutoutsDir: o.cutouts,
-          catalogueDir: o.catalogue,
-          onProgress: (done) => dataBar?.update(done),
-        };
-        const splits = await buildSplitsCached(options, o.cache === false ? undefined : resolve(o.cache));
-        dataBar?.stop();
-        for (const network of o.network as NetworkName[]) {
-          const recipe = RECIPES[o.recipe as RecipeName];
-          const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
-          const bar = showBar
+        // One data set per input side the networks take (a 128-input network needs its own).
+        const sides = [...new Set((o.network as NetworkName[]).map((n) => NETWORKS[n].inputSize))];
+        for (const side of sides) {
+          const dataBar = showBar
             ? new cliProgress.SingleBar(
-                {
-                  format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}`,
-                },
+                { format: `data ${data} (${protocol}) |{bar}| {value}/{total} ETA {eta_formatted}` },
                 cliProgress.Presets.shades_classic,
               )
             : null;
-          let batchesPerEpoch = 0;
-          let lastVal = '-';
-          const { dir, log } = await runTraining(
-            splits,
-            {
-              network,
-              recipe: o.recipe,
-              protocol,
-              ...(o.framing !== 'full' ? { framing: o.framing as Framing } : {}),
-              data,
-              seed: o.seed,
-              counts,
-              backend,
-              epochs: o.epochs,
-              batchSize: o.batchSize,
-              learningRate: o.lr,
-              threads: o.threads,
-              ...(o.init ? { initFrom: resolve(o.init) } : {}),
-            },
-            resolve(o.out),
-            {
-              onBatch: ({ epoch, batch, batches, loss, accuracy }) => {
-                if (bar == null) return;
-                if (batchesPerEpoch === 0) {
-                  batchesPerEpoch = batches;
-                  bar.start(batches * epochs, 0, { epoch, loss: '-', acc: '-', val: lastVal });
-                }
-                bar.update((epoch - 1) * batches + batch, {
-                  epoch,
-                  loss: loss.toFixed(4),
-                  acc: accuracy.toFixed(3),
-                  val: lastVal,
-                });
+          dataBar?.start(counts.train + counts.val + counts.test, 0);
+          const options: DataOptions = {
+            sets,
+            protocol,
+            framing: o.framing as Framing,
+            seed: o.seed,
+            counts,
+            photosDir: o.photos,
+            cutoutsDir: o.cutouts,
+            catalogueDir: o.catalogue,
+            ...(side !== INPUT_SIZE ? { inputSize: side } : {}),
+            onProgress: (done) => dataBar?.update(done),
+          };
+          const splits = await buildSplitsCached(options, o.cache === false ? undefined : resolve(o.cache));
+          dataBar?.stop();
+          for (const network of (o.network as NetworkName[]).filter((n) => NETWORKS[n].inputSize === side)) {
+            const recipe = RECIPES[o.recipe as RecipeName];
+            const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
+            const bar = showBar
+              ? new cliProgress.SingleBar(
+                  {
+                    format: `${network} ${data} ${protocol} |{bar}| epoch {epoch}/${epochs} loss {loss} acc {acc} val {val} ETA {eta_formatted}`,
+                  },
+                  cliProgress.Presets.shades_classic,
+                )
+              : null;
+            let batchesPerEpoch = 0;
+            let lastVal = '-';
+            const { dir, log } = await runTraining(
+              splits,
+              {
+                network,
+                recipe: o.recipe,
+                protocol,
+                ...(o.framing !== 'full' ? { framing: o.framing as Framing } : {}),
+                data,
+                seed: o.seed,
+                counts,
+                backend,
+                epochs: o.epochs,
+                batchSize: o.batchSize,
+                learningRate: o.lr,
+                threads: o.threads,
+                ...(o.init ? { initFrom: resolve(o.init) } : {}),
               },
-              onEpoch: (e) => {
-                lastVal = e.valAccuracy.toFixed(4);
-                if (bar == null) {
-                  console.log(
-                    `${network} ${data} ${protocol} epoch ${e.epoch}/${epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${e.trainAccuracy.toFixed(4)}, ` +
-                      `val loss ${e.valLoss.toFixed(4)} acc ${e.valAccuracy.toFixed(4)}` +
-                      (e.deadFraction == null ? '' : `, dead units ${(100 * e.deadFraction).toFixed(1)}%`) +
-                      `, ${e.secondsPer1000.toFixed(3)} s/epoch/1000 images`,
-                  );
-                }
+              resolve(o.out),
+              {
+                onBatch: ({ epoch, batch, batches, loss, accuracy }) => {
+                  if (bar == null) return;
+                  if (batchesPerEpoch === 0) {
+                    batchesPerEpoch = batches;
+                    bar.start(batches * epochs, 0, { epoch, loss: '-', acc: '-', val: lastVal });
+                  }
+                  bar.update((epoch - 1) * batches + batch, {
+                    epoch,
+                    loss: loss.toFixed(4),
+                    acc: accuracy.toFixed(3),
+                    val: lastVal,
+                  });
+                },
+                onEpoch: (e) => {
+                  lastVal = e.valAccuracy.toFixed(4);
+                  if (bar == null) {
+                    console.log(
+                      `${network} ${data} ${protocol} epoch ${e.epoch}/${epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${e.trainAccuracy.toFixed(4)}, ` +
+                        `val loss ${e.valLoss.toFixed(4)} acc ${e.valAccuracy.toFixed(4)}` +
+                        (e.deadFraction == null ? '' : `, dead units ${(100 * e.deadFraction).toFixed(1)}%`) +
+                        `, ${e.secondsPer1000.toFixed(3)} s/epoch/1000 images`,
+                    );
+                  }
+                },
               },
-            },
-          );
-          bar?.stop();
-          console.log(
-            `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)}` +
-              (log.test!.localisation
-                ? `, boxes with IoU >= 0.7: ${(100 * log.test!.localisation.iouAtLeast07).toFixed(2)}% of ${log.test!.localisation.detected} detected`
-                : '') +
-              ` -> ${dir}`,
-          );
+            );
+            bar?.stop();
+            console.log(
+              `${network} on ${data} (${protocol}, ${o.recipe}): test accuracy ${(100 * log.test!.accuracy).toFixed(2)}%, loss ${log.test!.loss.toFixed(4)}` +
+                (log.test!.localisation
+                  ? `, boxes with IoU >= 0.7: ${(100 * log.test!.localisation.iouAtLeast07).toFixed(2)}% of ${log.test!.localisation.detected} detected`
+                  : '') +
+                ` -> ${dir}`,
+            );
+          }
         }
       }
     }

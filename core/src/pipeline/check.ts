@@ -7,7 +7,7 @@ import { preprocessFramed, type Frame } from '../framing.js';
 import { resultBox } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
 import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
-import { framingOf, thresholdFor, type ModelEntry, type Sensitivity } from '../manifest.js';
+import { framingOf, inputSizeOf, thresholdFor, type ModelEntry, type Sensitivity } from '../manifest.js';
 import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
@@ -39,29 +39,30 @@ const ms = (t: number) => Math.round(t * 100) / 100;
 /** The model input of a photo under a model's framing; `decodeMs` up to the pixels (or the block means), then preprocessing. */
 export async function modelInput(
   bytes: Uint8Array,
-  entry: Pick<ModelEntry, 'framing'>,
+  entry: Pick<ModelEntry, 'framing' | 'inputSize'>,
   decoder: ImageDecoder,
   limits: ImageLimits,
 ): Promise<ModelInput & { type: CheckResult['image']['type']; decodeMs: number; preprocessMs: number }> {
   const t0 = now();
   const info = inspectImage(bytes, limits);
   const framing = framingOf(entry);
+  const size = inputSizeOf(entry);
   // Large JPEGs are read from their luma block means (the core's DCT-domain reader, the same in every
   // runtime); anything it does not cover is decoded in full.
-  if (info.type === 'image/jpeg' && blockMeansCover(info)) {
+  if (info.type === 'image/jpeg' && blockMeansCover(info, size)) {
     const orientation = readExifOrientation(bytes, info.type);
     const blocks = decoder.jpegToInput
-      ? await decoder.jpegToInput(bytes, orientation, framing)
-      : jpegToInput(bytes, orientation, framing);
+      ? await decoder.jpegToInput(bytes, orientation, framing, size)
+      : jpegToInput(bytes, orientation, framing, size);
     if (blocks) return { ...blocks, from: 'blocks', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
   }
   if (framing === 'full' && decoder.decodeToInput) {
-    const direct = await decoder.decodeToInput(bytes, info);
+    const direct = await decoder.decodeToInput(bytes, info, size);
     if (direct) return { ...direct, frame: null, from: 'runtime', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
   }
   const rgba = await decoder.decode(bytes, info);
   const t1 = now();
-  const { input, frame } = preprocessFramed(rgba, framing);
+  const { input, frame } = preprocessFramed(rgba, framing, size);
   return {
     input,
     frame,
@@ -100,7 +101,16 @@ export async function checkImage(
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
-    box: resultBox(outputs.heatmap, input, verdict.flagged, width, height, frame, framingOf(model.entry)),
+    box: resultBox(
+      outputs.heatmap,
+      input,
+      verdict.flagged,
+      width,
+      height,
+      frame,
+      framingOf(model.entry),
+      inputSizeOf(model.entry),
+    ),
     image: { type: made.type, width, height },
     timings: { decodeMs: made.decodeMs, preprocessMs: made.preprocessMs, inferenceMs: ms(t3 - t2), totalMs: ms(t3 - t0) },
   };

@@ -7,7 +7,7 @@ import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME } from '../contract.js';
 import type { Frame, Framing } from '../framing.js';
 import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
 import type { ImageInfo } from '../image-format.js';
-import type { ModelManifest } from '../manifest.js';
+import type { ModelEntry, ModelManifest } from '../manifest.js';
 import type { RgbaImage } from '../preprocess.js';
 
 export interface ImageDecoder {
@@ -21,12 +21,17 @@ export interface ImageDecoder {
     bytes: Uint8Array,
     orientation: number,
     framing: Framing,
+    size: number,
   ): Promise<{ input: Float32Array; width: number; height: number; frame: Frame | null } | null>;
   /**
    * The whole photo's model input (`full` framing) where the runtime computes it better than from
    * decoded pixels (the browser's WebGL shader); null to decode and preprocess as usual.
    */
-  decodeToInput?(bytes: Uint8Array, info: ImageInfo): Promise<{ input: Float32Array; width: number; height: number } | null>;
+  decodeToInput?(
+    bytes: Uint8Array,
+    info: ImageInfo,
+    size: number,
+  ): Promise<{ input: Float32Array; width: number; height: number } | null>;
 }
 
 export interface ModelOutputs {
@@ -37,7 +42,7 @@ export interface ModelOutputs {
 }
 
 export interface InferenceSession {
-  /** Runs a batch of n model inputs (n*64*64 values). */
+  /** Runs a batch of n model inputs (n*S*S values, S the model's input side; `inputShapeOf` gives the tensor's shape). */
   run(input: Float32Array, n: number): Promise<ModelOutputs>;
   release(): Promise<void>;
 }
@@ -49,7 +54,8 @@ export interface ModelRuntime {
   readManifest(): Promise<ModelManifest>;
   /** The bytes of a model file named in the manifest. */
   readModelFile(file: string): Promise<Uint8Array>;
-  createSession(modelBytes: Uint8Array): Promise<InferenceSession>;
+  /** A session for a model's bytes; `entry` says what it takes (its input side). */
+  createSession(modelBytes: Uint8Array, entry: ModelEntry): Promise<InferenceSession>;
 }
 
 /** The model contract's outputs from an ONNX Runtime result (onnxruntime-node and -web share its shape). */

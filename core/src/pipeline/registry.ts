@@ -57,7 +57,7 @@ export class ModelRegistry {
         try {
           const bytes = await runtime.readModelFile(state.entry.file);
           await verifyModelBytes(state.entry, bytes);
-          state.session = await runtime.createSession(bytes);
+          state.session = await runtime.createSession(bytes, state.entry);
         } catch (e) {
           state.error = e instanceof Error ? e.message : String(e);
           state.failure = e;
@@ -115,7 +115,7 @@ export class ModelRegistry {
       try {
         const bytes = await runtime.readModelFile(state.entry.file);
         await verifyModelBytes(state.entry, bytes);
-        state.session = await runtime.createSession(bytes);
+        state.session = await runtime.createSession(bytes, state.entry);
         state.error = null;
         state.failure = null;
       } catch (e) {

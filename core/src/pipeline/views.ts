@@ -54,15 +54,16 @@ const logit = (p: number) => {
   return Math.log(q / (1 - q));
 };
 
-/** Runs n inputs on the views a model entry names, in one batch; `single` is one plain run. */
+/** Runs n square inputs (of any one side) on the views a model entry names, in one batch; `single` is one plain run. */
 export async function runModel(session: InferenceSession, input: Float32Array, n: number, views: Views): Promise<ModelOutputs> {
   if (views === 'single') return session.run(input, n);
   const flips = VIEW_FLIPS[views];
   const k = flips.length;
-  const pixels = INPUT_SIZE * INPUT_SIZE;
+  const pixels = input.length / n;
+  const side = Math.round(Math.sqrt(pixels));
   const all = new Float32Array(k * n * pixels);
   all.set(input.subarray(0, n * pixels));
-  flips.forEach(([x, y], v) => v && all.set(flipInputs(input, n, x, y), v * n * pixels));
+  flips.forEach(([x, y], v) => v && all.set(flipInputs(input, n, x, y, side), v * n * pixels));
   const out = await session.run(all, k * n);
   const prob = new Float32Array(n * NUM_CLASSES);
   for (let i = 0; i < n; i++) {

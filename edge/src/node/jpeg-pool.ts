@@ -13,6 +13,7 @@ export function jpegToInputOnThreads(
   bytes: Uint8Array,
   orientation: number,
   framing: Framing,
+  size: number,
 ): Promise<{ input: Float32Array; width: number; height: number; frame: Frame | null } | null> {
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
@@ -24,7 +25,7 @@ export function jpegToInputOnThreads(
     // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
     atomics: 'disabled',
   });
-  return pool.run({ bytes, orientation, framing });
+  return pool.run({ bytes, orientation, framing, size });
 }
 
 export async function closeJpegThreads(): Promise<void> {

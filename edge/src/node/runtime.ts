@@ -35,6 +35,6 @@ export function createNodeRuntime(options: { modelsDir?: string; maxPixels?: num
         throw new BlankspotError('BAD_MODEL_FILE', `model file ${file} is missing from ${dir}`);
       }
     },
-    createSession: createNodeSession,
+    createSession: (bytes) => createNodeSession(bytes),
   };
 }

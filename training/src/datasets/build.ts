@@ -20,8 +20,6 @@ import {
   type Split,
 } from './sources.js';
 
-const PIXELS = INPUT_SIZE * INPUT_SIZE;
-
 /** The repo's own data (photos and cut-outs copied from Debian packages, with their attribution). */
 export const REPO_DATA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../data');
 
@@ -31,6 +29,8 @@ export interface DataOptions {
   protocol: Protocol;
   /** Which part of each photo the inputs show (core's framing; the paper protocol always takes the whole photo). */
   framing?: Framing;
+  /** Side of the square model input (default the contract's 64; the paper protocol is 64 only). */
+  inputSize?: number;
   seed: string | number;
   counts: Record<Split, number>;
   /** Folder of natural photos for `photos` (default: the repo's data/photos/natural). */
@@ -43,9 +43,11 @@ export interface DataOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Examples of one split, packed for training: images [count*4096] in [0,1], labels, boxes, source set. */
+/** Examples of one split, packed for training: images [count*side*side] in [0,1], labels, boxes, source set. */
 export interface Examples {
   count: number;
+  /** Side of each square image (the model input's). */
+  side: number;
   images: Float32Array;
   labels: Uint8Array;
   /** x, y, w, h per example in input pixels; -1s when there is no rectangle. */
@@ -88,6 +90,10 @@ export async function makeSource(name: DatasetName, options: DataOptions): Promi
 const CONCURRENCY = 16;
 
 export async function buildSplits(options: DataOptions): Promise<Splits> {
+  const side = options.inputSize ?? INPUT_SIZE;
+  if (options.protocol === 'paper' && side !== INPUT_SIZE)
+    throw new RangeError(`the paper protocol is ${INPUT_SIZE}x${INPUT_SIZE} only`);
+  const pixels = side * side;
   const sources = await Promise.all(options.sets.map((s) => makeSource(s, options)));
   const total = options.counts.train + options.counts.val + options.counts.test;
   let done = 0;
@@ -96,8 +102,9 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
     const count = options.counts[split];
     const ex: Examples = {
       count,
+      side,
       // Shared memory: gradient worker threads read the same examples without a copy.
-      images: new Float32Array(new SharedArrayBuffer(count * PIXELS * 4)),
+      images: new Float32Array(new SharedArrayBuffer(count * pixels * 4)),
       labels: new Uint8Array(new SharedArrayBuffer(count)),
       boxes: new Float32Array(count * 4).fill(-1),
       setIndex: new Uint8Array(count),
@@ -111,8 +118,8 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
         const s = i % sources.length;
         const rng = Rng.for(options.seed, options.protocol, options.sets[s], split, i);
         const image = await sources[s].sample(split, rng);
-        const example = await applyProtocol(options.protocol, image, rng, options.framing);
-        ex.images.set(example.input, i * PIXELS);
+        const example = await applyProtocol(options.protocol, image, rng, options.framing, side);
+        ex.images.set(example.input, i * pixels);
         ex.labels[i] = example.label;
         ex.setIndex[i] = s;
         ex.hidden[i] = example.hidden ? 1 : 0;
@@ -128,7 +135,8 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
 
 /** The image of example i, as a view (no copy). */
 export function exampleImage(ex: Examples, i: number): Float32Array {
-  return ex.images.subarray(i * PIXELS, (i + 1) * PIXELS);
+  const pixels = ex.side * ex.side;
+  return ex.images.subarray(i * pixels, (i + 1) * pixels);
 }
 
 /** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
@@ -153,13 +161,14 @@ export async function buildSplitsCached(options: DataOptions, cacheDir: string |
         options.catalogueDir ?? null,
         // Appended only when set, so the keys of sets cached before framing existed do not change.
         ...(options.framing && options.framing !== 'full' ? [options.framing] : []),
+        ...(options.inputSize != null && options.inputSize !== INPUT_SIZE ? [`side ${options.inputSize}`] : []),
       ]),
     )
     .digest('hex')
     .slice(0, 16);
   const file = join(cacheDir, `${options.sets.join('+')}-${options.protocol}-${key}.bin`);
   try {
-    return decodeSplits(await readFile(file), options.sets);
+    return decodeSplits(await readFile(file), options.sets, options.inputSize ?? INPUT_SIZE);
   } catch {
     const splits = await buildSplits(options);
     await mkdir(cacheDir, { recursive: true });
@@ -187,7 +196,8 @@ function encodeSplits(splits: Splits): Buffer {
   return Buffer.concat(parts);
 }
 
-function decodeSplits(bytes: Buffer, sets: DatasetName[]): Splits {
+function decodeSplits(bytes: Buffer, sets: DatasetName[], side: number): Splits {
+  const pixels = side * side;
   let at = 0;
   const take = (n: number) => {
     if (at + n > bytes.length) throw new RangeError('cached data set is truncated');
@@ -198,14 +208,15 @@ function decodeSplits(bytes: Buffer, sets: DatasetName[]): Splits {
   const out = {} as Splits;
   for (const split of ['train', 'val', 'test'] as const) {
     const count = take(4).readUInt32LE(0);
-    const images = new Float32Array(new SharedArrayBuffer(count * PIXELS * 4));
-    new Uint8Array(images.buffer).set(take(count * PIXELS * 4));
+    const images = new Float32Array(new SharedArrayBuffer(count * pixels * 4));
+    new Uint8Array(images.buffer).set(take(count * pixels * 4));
     const labels = new Uint8Array(new SharedArrayBuffer(count));
     labels.set(take(count));
     const boxes = new Float32Array(count * 4);
     new Uint8Array(boxes.buffer).set(take(count * 16));
     out[split] = {
       count,
+      side,
       images,
       labels,
       boxes,

@@ -57,7 +57,12 @@ export function pasteSquare(input: Float32Array, x: number, y: number, size = PA
  * photo's own resolution; then the whole image (damaged or not, so compression is no clue) is
  * JPEG-compressed at quality 70-95 and preprocessed.
  */
-export async function applyRealisticProtocol(source: RgbaImage, rng: Rng, framing: Framing = 'full'): Promise<Example> {
+export async function applyRealisticProtocol(
+  source: RgbaImage,
+  rng: Rng,
+  framing: Framing = 'full',
+  size = INPUT_SIZE,
+): Promise<Example> {
   const label: 0 | 1 = rng.chance(0.5) ? 1 : 0;
   let image = source;
   let box: Box | null = null;
@@ -83,7 +88,7 @@ export async function applyRealisticProtocol(source: RgbaImage, rng: Rng, framin
     box = { x, y, w, h };
   }
   const quality = rng.intBetween(70, 95);
-  return { ...framedInput(await jpegRoundTrip(image, quality), box, framing, source), label, hidden };
+  return { ...framedInput(await jpegRoundTrip(image, quality), box, framing, source, size), label, hidden };
 }
 
 /**
@@ -166,7 +171,12 @@ export function placeAcrossOutline(image: RgbaImage, w: number, h: number, rng: 
  * Then every image, damaged or not, may be resized (half the time, to 50-95%, which also softens the
  * rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma three times in four.
  */
-export async function applyUploadProtocol(source: RgbaImage, rng: Rng, framing: Framing = 'full'): Promise<Example> {
+export async function applyUploadProtocol(
+  source: RgbaImage,
+  rng: Rng,
+  framing: Framing = 'full',
+  size = INPUT_SIZE,
+): Promise<Example> {
   let image = source;
   let box: Box | null = null;
   let label: 0 | 1 = 0;
@@ -199,7 +209,7 @@ export async function applyUploadProtocol(source: RgbaImage, rng: Rng, framing: 
   const scale = rng.chance(0.5) ? rng.uniform(0.5, 0.95) : 1;
   const quality = rng.intBetween(60, 98);
   const uploaded = await uploadRoundTrip(image, scale, quality, rng.chance(0.25));
-  return { ...framedInput(uploaded, box, framing, source), label, hidden: false };
+  return { ...framedInput(uploaded, box, framing, source, size), label, hidden: false };
 }
 
 /**
@@ -211,13 +221,14 @@ function framedInput(
   sourceBox: Box | null,
   framing: Framing,
   source: RgbaImage,
+  size: number,
 ): { input: Float32Array; box: Box | null } {
-  const { input, frame } = preprocessFramed(uploaded, framing);
+  const { input, frame } = preprocessFramed(uploaded, framing, size);
   if (!sourceBox) return { input, box: null };
   // The upload may be resized: the box scales with it.
   const k = uploaded.width / source.width;
   const scaled = { x: sourceBox.x * k, y: sourceBox.y * k, w: sourceBox.w * k, h: sourceBox.h * k };
-  return { input, box: photoBoxToInput(scaled, frame, uploaded.width, uploaded.height) };
+  return { input, box: photoBoxToInput(scaled, frame, uploaded.width, uploaded.height, size) };
 }
 
 export async function applyProtocol(
@@ -225,7 +236,10 @@ export async function applyProtocol(
   source: RgbaImage,
   rng: Rng,
   framing: Framing = 'full',
+  size = INPUT_SIZE,
 ): Promise<Example> {
   if (protocol === 'paper') return applyPaperProtocol(source, rng);
-  return protocol === 'realistic' ? applyRealisticProtocol(source, rng, framing) : applyUploadProtocol(source, rng, framing);
+  return protocol === 'realistic'
+    ? applyRealisticProtocol(source, rng, framing, size)
+    : applyUploadProtocol(source, rng, framing, size);
 }
