@@ -2,7 +2,8 @@
 
 usage: check_onnx.py MODEL.onnx INPUTS.f32 EXPECTED.f32 [TOLERANCE]
 
-INPUTS.f32 holds N*64*64 little-endian float32 values (the model contract's [N,1,64,64]),
+INPUTS.f32 holds N*S*S little-endian float32 values (the model contract's [N,1,S,S], S the side the
+model's graph input declares: 64, or a manifest entry's inputSize),
 EXPECTED.f32 the N*2 probabilities blankspot computed, followed for localisers by the N*H*W
 heatmap. The model must pass onnx.checker, and OpenCV's DNN module must load it and give the same
 outputs within TOLERANCE (default 1e-4).
@@ -20,7 +21,8 @@ tolerance = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4
 
 model = onnx.load(model_path)
 onnx.checker.check_model(model, full_check=True)
-inputs = np.fromfile(inputs_path, dtype="<f4").reshape(-1, 1, 64, 64)
+side = model.graph.input[0].type.tensor_type.shape.dim[2].dim_value
+inputs = np.fromfile(inputs_path, dtype="<f4").reshape(-1, 1, side, side)
 expected = np.fromfile(expected_path, dtype="<f4")
 n = inputs.shape[0]
 outputs = [o.name for o in model.graph.output]

@@ -27,6 +27,8 @@ const CHECK_SCRIPT = fileURLToPath(new URL('../scripts/check_onnx.py', import.me
 let dir: string;
 let data: Splits;
 let probe: Float32Array;
+/** For networks of another input side (localiser-128): rectangles pasted at the photo's resolution, at that side. */
+let wide: { data: Splits; probe: Float32Array };
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -38,6 +40,16 @@ beforeAll(async () => {
     counts: { train: 256, val: 64, test: 64 },
   });
   probe = await probeInputs();
+  wide = {
+    data: await buildSplits({
+      sets: ['binary', 'photos'],
+      protocol: 'realistic',
+      seed: 'export',
+      counts: { train: 128, val: 32, test: 32 },
+      inputSize: 128,
+    }),
+    probe: await probeInputs(64, 16, 128),
+  };
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -80,35 +92,39 @@ describe('layout conversions', () => {
 
 describe('export to ONNX', () => {
   for (const network of NETWORK_NAMES) {
-    it(`${network}: ONNX Runtime gives the trainer's probabilities on ${256} inputs, and OpenCV agrees`, async () => {
+    const side = NETWORKS[network].inputSize;
+    it(`${network}: ONNX Runtime gives the trainer's probabilities on ${side === 64 ? 256 : 80} ${side}x${side} inputs, and OpenCV agrees`, async () => {
+      const own = side === 64 ? null : wide;
+      const inputs = own?.probe ?? probe;
       const { dir: ckpt } = await runTraining(
-        data,
+        own?.data ?? data,
         {
           network,
           recipe: 'modern',
-          protocol: 'paper',
+          protocol: own ? 'realistic' : 'paper',
           data: 'binary+photos',
           seed: 3,
-          counts: { train: 256, val: 64, test: 64 },
+          counts: own ? { train: 128, val: 32, test: 32 } : { train: 256, val: 64, test: 64 },
           backend: 'wasm',
           epochs: 1,
         },
         join(dir, 'runs'),
       );
       const out = join(dir, 'models', `${network}.onnx`);
-      const result = await exportCheckpoint(ckpt, out, { name: network, version: '0.0.1', probe });
-      expect(result.probeCount).toBeGreaterThanOrEqual(256);
+      const result = await exportCheckpoint(ckpt, out, { name: network, version: '0.0.1', probe: inputs });
+      expect(result.probeCount).toBeGreaterThanOrEqual(own ? 80 : 256);
+      expect(result.inputSize).toBe(side);
       expect(result.maxAbsDiff).toBeLessThanOrEqual(PARITY_TOLERANCE);
 
       // From the file on disk, independently of the exporter's own check.
       const { values } = await loadCheckpoint(ckpt);
-      const expected = tfjsOutputs(NETWORKS[network], values, probe);
-      const got = await onnxOutputs(out, probe);
+      const expected = tfjsOutputs(NETWORKS[network], values, inputs);
+      const got = await onnxOutputs(out, inputs, side);
       let diff = 0;
       for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - expected[i]));
       expect(diff).toBeLessThanOrEqual(1e-5);
       // The probabilities are not trivially constant: the check means something.
-      const n = probe.length / 4096;
+      const n = inputs.length / (side * side);
       const scores = Array.from({ length: n }, (_, i) => got[2 * i + 1]);
       // A localiser's file has its heatmap too (16x16 per image), and the check covers it.
       const localiser = localises(NETWORKS[network]);
@@ -123,8 +139,9 @@ describe('export to ONNX', () => {
         version: '0.0.1',
         network,
         recipe: 'modern',
-        protocol: 'paper',
+        protocol: own ? 'realistic' : 'paper',
         data: 'binary+photos',
+        input_size: String(side),
       });
       // The checkpoint's own validation accuracy, as its training run logged it.
       const { meta } = await loadCheckpoint(ckpt);
@@ -140,7 +157,7 @@ describe('export to ONNX', () => {
       }
       const inputsFile = join(dir, `${network}.in.f32`);
       const expectedFile = join(dir, `${network}.out.f32`);
-      await writeFile(inputsFile, new Uint8Array(probe.buffer, probe.byteOffset, probe.byteLength));
+      await writeFile(inputsFile, new Uint8Array(inputs.buffer, inputs.byteOffset, inputs.byteLength));
       await writeFile(expectedFile, new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength));
       const { stdout } = await promisify(execFile)('/usr/bin/python3', [CHECK_SCRIPT, out, inputsFile, expectedFile, '1e-4']);
       const report = JSON.parse(stdout) as {
@@ -153,7 +170,7 @@ describe('export to ONNX', () => {
       expect(report.outputs).toEqual(localiser ? ['prob', 'heatmap'] : ['prob']);
       expect(report.checker).toBe('ok');
       expect(report.opset).toBe(13);
-      expect(report.count).toBe(256);
+      expect(report.count).toBe(own ? 80 : 256);
       expect(report.opencv_max_abs_diff).toBeLessThanOrEqual(1e-4);
     });
   }

@@ -144,6 +144,35 @@ describe.skipIf(!installed)('the native tensorflow backend', () => {
     }
   }, 120_000);
 
+  it("runs localiser-128's written-out step on 128x128 inputs with the tape's gradients", async () => {
+    await useBackend('tensorflow', { threads: 2 });
+    const { train: ex } = await buildSplits({
+      sets: ['photos'],
+      protocol: 'realistic',
+      seed: 'native-step-128',
+      counts: { train: 16, val: 0, test: 0 },
+      inputSize: 128,
+    });
+    const spec = NETWORKS['localiser-128'];
+    const params = initParams(spec, 'step-128');
+    const step = NativeTrainingStep.create(spec, params);
+    expect(step).not.toBeNull();
+    const indices = Array.from({ length: 16 }, (_, i) => i);
+    const tape = shardGradientTensors(spec, params, ex, indices);
+    const written = shardGradientTensors(spec, params, ex, indices, step);
+    expect(written.lossSum).toBeCloseTo(tape.lossSum, 4);
+    spec.params.forEach((p, i) => {
+      const ref = tape.grads[i].dataSync() as Float32Array;
+      const got = written.grads[i].dataSync() as Float32Array;
+      const norm = Math.hypot(...ref);
+      expect(norm, p.name).toBeGreaterThan(0);
+      expect(Math.hypot(...got.map((g, j) => g - ref[j])) / norm, p.name).toBeLessThanOrEqual(1e-5);
+    });
+    tf.dispose([...tape.grads, ...written.grads]);
+    step!.dispose();
+    for (const v of Object.values(params)) v.dispose();
+  }, 120_000);
+
   it("splits a conv network's batch over worker threads, each with its own TensorFlow, to the same sums", async () => {
     await useBackend('tensorflow', { threads: 2 });
     expect(stepThreads(NETWORKS['cnn-leaky'], 'tensorflow', 2)).toBe(2);

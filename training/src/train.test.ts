@@ -141,6 +141,71 @@ describe('the trainer', () => {
     expect(() => growValues(NETWORKS['cnn-relu'], values)).toThrow(/cannot grow/);
   });
 
+  it('grows localiser-128 from a localiser-wide: the same scores on flat inputs, then trains on 128x128 data', async () => {
+    const wide = NETWORKS['localiser-wide'];
+    const big = NETWORKS['localiser-128'];
+    expect(big.inputSize).toBe(128);
+    const values: Record<string, Float32Array> = {};
+    const params = initParams(wide, 'grow-128');
+    for (const p of wide.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
+    disposeParams(params);
+    const grown = growValues(big, values);
+    // The trained network's convs move one place on; its first conv reads the stem's channel 0.
+    expect(grown['conv3/kernel']).toEqual(values['conv2/kernel']);
+    expect(grown['heat/kernel']).toEqual(values['heat/kernel']);
+    const [c2, c1] = [grown['conv2/kernel'], values['conv1/kernel']];
+    for (let k = 0; k < 25; k++)
+      for (let o = 0; o < 16; o++) {
+        expect(c2[(k * 8 + 0) * 16 + o]).toBe(c1[k * 16 + o]);
+        for (let c = 1; c < 8; c++) expect(c2[(k * 8 + c) * 16 + o]).toBe(0);
+      }
+    // On a flat grey the stem's box filter and pool pass the grey on: the same scores as the 64 network's.
+    const [a, b] = [paramsFromValues(wide, values), paramsFromValues(big, grown)];
+    const levels = [0, 0.3, 0.7, 1];
+    const flat = (side: number) =>
+      tf.tensor4d(
+        levels.flatMap((v) => new Array<number>(side * side).fill(v)),
+        [4, side, side, 1],
+      );
+    const [x64, x128] = [flat(64), flat(128)];
+    const [pa, pb] = [predict(wide, a, x64), predict(big, b, x128)];
+    const [va, vb] = [await pa.data(), await pb.data()];
+    for (let i = 0; i < va.length; i++) expect(vb[i]).toBeCloseTo(va[i], 4);
+    tf.dispose([x64, x128, pa, pb]);
+    disposeParams(a);
+    disposeParams(b);
+    // Trained on 128x128 data (rectangles pasted at the photo's resolution), from a checkpoint of localiser-wide.
+    const growCounts = { train: 64, val: 32, test: 32 };
+    const small = await buildSplits({ sets: ['solid'], protocol: 'paper', seed: 't-grow-128', counts: growCounts });
+    const run = { recipe: 'modern', data: 'solid', seed: 2, counts: growCounts, backend: 'wasm', epochs: 1 } as const;
+    const { dir: first } = await runTraining(
+      small,
+      { ...run, protocol: 'paper', network: 'localiser-wide' },
+      join(dir, 'grow-128-a'),
+    );
+    const data = await buildSplits({
+      sets: ['solid'],
+      protocol: 'realistic',
+      seed: 't-grow-128',
+      counts: growCounts,
+      inputSize: 128,
+    });
+    expect(data.train.side).toBe(128);
+    expect(data.train.images.length).toBe(64 * 128 * 128);
+    const { log } = await runTraining(
+      data,
+      { ...run, protocol: 'realistic', network: 'localiser-128', initFrom: first },
+      join(dir, 'grow-128-b'),
+    );
+    expect(log.epochs).toHaveLength(1);
+    expect(Number.isFinite(log.epochs[0].trainLoss)).toBe(true);
+    expect(log.test!.localisation).toBeDefined();
+    // The paper protocol is 64x64 by definition.
+    await expect(
+      buildSplits({ sets: ['solid'], protocol: 'paper', seed: 1, counts: growCounts, inputSize: 128 }),
+    ).rejects.toThrow(/64x64/);
+  });
+
   it('computes the same gradient on two threads as on one', async () => {
     const data = await buildSplits({ sets: ['photos'], protocol: 'paper', seed: 'par', counts: { train: 96, val: 0, test: 0 } });
     const spec = NETWORKS['cnn-leaky'];
