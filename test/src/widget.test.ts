@@ -60,12 +60,12 @@ async function api(bytes: Buffer, model?: string): Promise<{ status: number; jso
 }
 
 /** What the API feeds its model, under the model's framing: a large JPEG's block means, else sharp-decoded (EXIF applied) RGBA through the core. */
-async function apiInput(bytes: Buffer, framing: Framing = 'full'): Promise<Float32Array> {
+async function apiInput(bytes: Buffer, framing: Framing = 'full', size = 64): Promise<Float32Array> {
   // Large JPEGs: read from their block means (the core's reader, which the API runs too).
   const header = inspectImage(new Uint8Array(bytes));
   const fromBlocks =
-    header.type === 'image/jpeg' && blockMeansCover(header)
-      ? jpegToInput(new Uint8Array(bytes), readExifOrientation(new Uint8Array(bytes), header.type), framing)
+    header.type === 'image/jpeg' && blockMeansCover(header, size)
+      ? jpegToInput(new Uint8Array(bytes), readExifOrientation(new Uint8Array(bytes), header.type), framing, size)
       : null;
   if (fromBlocks) return fromBlocks.input;
   const { data, info } = await sharp(bytes)
@@ -77,6 +77,7 @@ async function apiInput(bytes: Buffer, framing: Framing = 'full'): Promise<Float
   return preprocessFramed(
     { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
     framing,
+    size,
   ).input;
 }
 
@@ -329,15 +330,16 @@ describe('the widget on an upload form', () => {
     // GPU shader can make. Both run through the same pipeline as the API.
     const manifest = JSON.parse(await readFile(join(MODELS_DIR, 'manifest.json'), 'utf8')) as {
       default: string;
-      models: { name: string; framing?: Framing }[];
+      models: { name: string; framing?: Framing; inputSize?: number }[];
     };
     const framed = manifest.models.find((m) => m.name === manifest.default)!;
     expect(framed.framing).toBe('content');
-    for (const [label, bytes, model, framing] of bodies.flatMap(([l, b]) => [
-      [l, b, undefined, 'content'] as const,
-      [`${l} (localiser-wide)`, b, 'localiser-wide', 'full'] as const,
+    for (const [label, bytes, model, framing, size] of bodies.flatMap(([l, b]) => [
+      [l, b, undefined, 'content', framed.inputSize ?? 64] as const,
+      [`${l} (localiser-wide)`, b, 'localiser-wide', 'full', 64] as const,
     ])) {
-      const [server, input] = await Promise.all([api(bytes, model), apiInput(bytes, framing)]);
+      const [server, input] = await Promise.all([api(bytes, model), apiInput(bytes, framing, size)]);
+      expect(input.length, label).toBe(size * size);
       expect(server.status, label).toBe(200);
       // Both ways the browser makes the input: the GPU shader (for a model that takes the whole photo) and the core on read-back pixels.
       const onCpu = await browserCheck(page, bytes, 'cpu', model);

@@ -17,10 +17,10 @@ export interface CheckOptions {
   model?: string;
   /** How readily to flag: 'high', 'balanced' (default: the model's own threshold) or 'low', as the API's `?sensitivity=`. */
   sensitivity?: Sensitivity;
-  /** Also return the 64x64 model input (for tests and debugging). */
+  /** Also return the model input (64x64, or the side the model's manifest entry gives; for tests and debugging). */
   returnInput?: boolean;
   /**
-   * Where the 64x64 input is computed: 'gpu' (a WebGL2 shader; the CPU where WebGL2 is missing),
+   * Where the model input is computed: 'gpu' (a WebGL2 shader; the CPU where WebGL2 is missing),
    * 'cpu' (every pixel read back, then the core's preprocess) or 'auto' (default: the GPU when
    * WebGL runs on real hardware). The shader makes the whole photo's input only: a model under
    * `content` framing always gets its frame from the core.

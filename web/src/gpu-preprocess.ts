@@ -1,10 +1,10 @@
 /**
- * The core's preprocessing (alpha over white, Rec.601 luma, exact area average to 64x64: see
- * `preprocess` in @blankspot/core) computed on the GPU, straight from the decoded bitmap. The CPU
- * path reads every pixel back (48 MB for 12 MP) and averages it in JavaScript; here the texture
- * never leaves the GPU and 64x64 floats come back. Each output pixel sums the source pixels it
- * covers, edge pixels weighted by the share they overlap: the same weights as the core's. Pixel
- * boundaries are exact in float32 because the scale is the image side divided by 64. The browser
+ * The core's preprocessing (alpha over white, Rec.601 luma, exact area average to the model's side,
+ * 64x64 by default: see `preprocess` in @blankspot/core) computed on the GPU, straight from the decoded
+ * bitmap. The CPU path reads every pixel back (48 MB for 12 MP) and averages it in JavaScript; here the
+ * texture never leaves the GPU and only the input's floats come back. Each output pixel sums the source
+ * pixels it covers, edge pixels weighted by the share they overlap: the same weights as the core's. Pixel
+ * boundaries are exact in float32 because the scale is the image side divided by the input's. The browser
  * tests hold it to the API's input (core on sharp's decode) within 2/255.
  */
 import { INPUT_SIZE } from '@blankspot/core';
