@@ -1,6 +1,6 @@
 /** Builds a labelled data set, deterministic from a seed, from one or a mixture of sources. */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { INPUT_SIZE, type Framing } from '@blankspot/core';
@@ -168,65 +168,79 @@ export async function buildSplitsCached(options: DataOptions, cacheDir: string |
     .slice(0, 16);
   const file = join(cacheDir, `${options.sets.join('+')}-${options.protocol}-${key}.bin`);
   try {
-    return decodeSplits(await readFile(file), options.sets, options.inputSize ?? INPUT_SIZE);
+    return await readSplits(file, options.sets, options.inputSize ?? INPUT_SIZE);
   } catch {
     const splits = await buildSplits(options);
     await mkdir(cacheDir, { recursive: true });
-    await writeFile(`${file}.tmp`, encodeSplits(splits));
+    await writeSplits(`${file}.tmp`, splits);
     await rename(`${file}.tmp`, file);
     return splits;
   }
 }
 
-function encodeSplits(splits: Splits): Buffer {
-  const parts: Buffer[] = [];
-  for (const split of ['train', 'val', 'test'] as const) {
-    const ex = splits[split];
-    const header = Buffer.alloc(4);
-    header.writeUInt32LE(ex.count);
-    parts.push(
-      header,
-      Buffer.from(ex.images.buffer, ex.images.byteOffset, ex.images.byteLength),
-      Buffer.from(ex.labels.buffer, ex.labels.byteOffset, ex.labels.byteLength),
-      Buffer.from(ex.boxes.buffer, ex.boxes.byteOffset, ex.boxes.byteLength),
-      Buffer.from(ex.setIndex.buffer, ex.setIndex.byteOffset, ex.setIndex.byteLength),
-      Buffer.from(ex.hidden.buffer, ex.hidden.byteOffset, ex.hidden.byteLength),
-    );
-  }
-  return Buffer.concat(parts);
+/** The byte views of a split, in file order. */
+function splitParts(ex: Examples): Uint8Array[] {
+  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, ex.count, true);
+  return [header, bytes(ex.images), bytes(ex.labels), bytes(ex.boxes), bytes(ex.setIndex), bytes(ex.hidden)];
 }
 
-function decodeSplits(bytes: Buffer, sets: DatasetName[], side: number): Splits {
-  const pixels = side * side;
-  let at = 0;
-  const take = (n: number) => {
-    if (at + n > bytes.length) throw new RangeError('cached data set is truncated');
-    const out = bytes.subarray(at, at + n);
-    at += n;
-    return out;
-  };
-  const out = {} as Splits;
-  for (const split of ['train', 'val', 'test'] as const) {
-    const count = take(4).readUInt32LE(0);
-    const images = new Float32Array(new SharedArrayBuffer(count * pixels * 4));
-    new Uint8Array(images.buffer).set(take(count * pixels * 4));
-    const labels = new Uint8Array(new SharedArrayBuffer(count));
-    labels.set(take(count));
-    const boxes = new Float32Array(count * 4);
-    new Uint8Array(boxes.buffer).set(take(count * 16));
-    out[split] = {
-      count,
-      side,
-      images,
-      labels,
-      boxes,
-      setIndex: Uint8Array.from(take(count)),
-      hidden: Uint8Array.from(take(count)),
-      sets,
-    };
+/** Written part by part: a 128x128 set passes 4 GB, more than one Buffer holds. */
+async function writeSplits(file: string, splits: Splits): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    for (const split of ['train', 'val', 'test'] as const) for (const part of splitParts(splits[split])) await writeAll(fh, part);
+  } finally {
+    await fh.close();
   }
-  if (at !== bytes.length) throw new RangeError('cached data set has trailing bytes');
-  return out;
+}
+
+/** Chunks of at most 1 GiB: one read or write call takes at most 2 GiB. */
+const IO_CHUNK = 1 << 30;
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length; at += IO_CHUNK) await fh.write(bytes, at, Math.min(IO_CHUNK, bytes.length - at));
+}
+
+async function readSplits(file: string, sets: DatasetName[], side: number): Promise<Splits> {
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    let position = 0;
+    const fill = async (into: Uint8Array) => {
+      if (position + into.length > size) throw new RangeError('cached data set is truncated');
+      for (let at = 0; at < into.length;) {
+        const { bytesRead } = await fh.read(into, at, Math.min(IO_CHUNK, into.length - at), position);
+        if (bytesRead === 0) throw new RangeError('cached data set is truncated');
+        at += bytesRead;
+        position += bytesRead;
+      }
+    };
+    const out = {} as Splits;
+    for (const split of ['train', 'val', 'test'] as const) {
+      const header = new Uint8Array(4);
+      await fill(header);
+      const count = new DataView(header.buffer).getUint32(0, true);
+      const ex: Examples = {
+        count,
+        side,
+        images: new Float32Array(new SharedArrayBuffer(count * side * side * 4)),
+        labels: new Uint8Array(new SharedArrayBuffer(count)),
+        boxes: new Float32Array(count * 4),
+        setIndex: new Uint8Array(count),
+        hidden: new Uint8Array(count),
+        sets,
+      };
+      // The parts after the header, in the order splitParts gives them.
+      for (const part of splitParts(ex).slice(1)) await fill(part);
+      out[split] = ex;
+    }
+    if (position !== size) throw new RangeError('cached data set has trailing bytes');
+    return out;
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { INPUT_SIZE, PAPER_SQUARE_SIZE } from '@blankspot/core';
-import { buildSplits, exampleImage } from './build.js';
+import { mkdtemp, readdir, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { buildSplits, buildSplitsCached, exampleImage } from './build.js';
 import { listImages, splitFiles } from './sources.js';
 import { REPO_DATA_DIR } from './build.js';
 import { join } from 'node:path';
@@ -128,5 +130,44 @@ describe('splits by source photo', () => {
     await expect(
       buildSplits({ sets: ['photos'], protocol: 'paper', seed: 1, counts: counts(1), photosDir: '/nonexistent' }),
     ).rejects.toThrow(/cannot read image folder/);
+  });
+});
+
+describe('cached data sets', () => {
+  it('reads back exactly what it built, at any input side, and builds again over a damaged file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'blankspot-cache-'));
+    try {
+      for (const inputSize of [undefined, 128]) {
+        const options = {
+          sets: ['solid', 'photos'] as const,
+          protocol: 'realistic' as const,
+          seed: 'cache',
+          counts: counts(6, 3, 3),
+          ...(inputSize ? { inputSize } : {}),
+        };
+        const before = await readdir(dir);
+        const built = await buildSplitsCached({ ...options, sets: [...options.sets] }, dir);
+        const files = (await readdir(dir)).filter((f) => f.endsWith('.bin') && !before.includes(f));
+        expect(files).toHaveLength(1);
+        const read = await buildSplitsCached({ ...options, sets: [...options.sets] }, dir);
+        for (const split of ['train', 'val', 'test'] as const) {
+          expect(read[split].side).toBe(inputSize ?? 64);
+          expect(read[split].images).toEqual(built[split].images);
+          expect(read[split].labels).toEqual(built[split].labels);
+          expect(read[split].boxes).toEqual(built[split].boxes);
+          expect(read[split].setIndex).toEqual(built[split].setIndex);
+          expect(read[split].hidden).toEqual(built[split].hidden);
+        }
+        // A file cut short is not used: the set is built again, the same.
+        const file = join(dir, files[0]);
+        await truncate(file, 100);
+        const again = await buildSplitsCached({ ...options, sets: [...options.sets] }, dir);
+        expect(again.train.images).toEqual(built.train.images);
+      }
+      // One file per side: the 128 set does not overwrite the 64 one.
+      expect((await readdir(dir)).filter((f) => f.endsWith('.bin'))).toHaveLength(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
