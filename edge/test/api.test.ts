@@ -663,7 +663,13 @@ async function expectMirrorViews(start: (dir: string) => Promise<{ url: string; 
     };
     const session = await createNodeSession(new Uint8Array(await readFile(join(dir, entry.file))));
     const { input } = await modelInput(new Uint8Array(jpeg), entry, sharpDecoder(LIMITS), LIMITS);
-    const flips = [flipInputs(input, 1, true, false), flipInputs(input, 1, false, true), flipInputs(input, 1, true, true)];
+    // At the model's own input side (the manifest's inputSize).
+    const side = Math.sqrt(input.length);
+    const flips = [
+      flipInputs(input, 1, true, false, side),
+      flipInputs(input, 1, false, true, side),
+      flipInputs(input, 1, true, true, side),
+    ];
     const [plain, mirrored, down, turned] = anomalyScores(
       (await session.run(Float32Array.from([...input, ...flips.flatMap((f) => [...f])]), 4)).prob,
     );

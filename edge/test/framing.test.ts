@@ -12,6 +12,7 @@ import {
   LIMITS,
   checkImage,
   findModel,
+  inputSizeOf,
   parseManifest,
   preprocess,
   preprocessFramed,
@@ -58,7 +59,7 @@ describe('checkImage under a model framing', () => {
     const made = await inputOf(png, framed);
     expect(made.from).toBe('pixels');
     expect(made.frame).not.toBeNull();
-    expect(made.input).toEqual(preprocessFramed(pixels, 'content').input);
+    expect(made.input).toEqual(preprocessFramed(pixels, 'content', inputSizeOf(base)).input);
 
     const jpeg = await productOnWhite(2400, 0.35, 'jpeg');
     const fromBlocks = await inputOf(jpeg, framed);
@@ -71,6 +72,8 @@ describe('checkImage under a model framing', () => {
     const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     const made = await inputOf(png, whole);
     expect(made.frame).toBeNull();
-    expect(made.input).toEqual(preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) }));
+    expect(made.input).toEqual(
+      preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) }, inputSizeOf(base)),
+    );
   });
 });
