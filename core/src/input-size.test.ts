@@ -97,12 +97,14 @@ describe('input side', () => {
     expect(whole).toEqual({ x: 320, y: 320, width: 320, height: 320 });
   });
 
-  it('reads JPEG block means only where each input pixel spans a block', () => {
+  it('reads JPEG block means from 512 px, and from 4 px per input pixel for larger inputs', () => {
     expect(blockMeansMinSide()).toBe(512);
-    expect(blockMeansMinSide(128)).toBe(1024);
+    expect(blockMeansMinSide(128)).toBe(512);
+    expect(blockMeansMinSide(256)).toBe(1024);
     expect(blockMeansCover({ width: 800, height: 600 })).toBe(true);
-    expect(blockMeansCover({ width: 800, height: 600 }, 128)).toBe(false);
-    expect(blockMeansCover({ width: 4000, height: 3000 }, 128)).toBe(true);
+    expect(blockMeansCover({ width: 800, height: 600 }, 128)).toBe(true);
+    expect(blockMeansCover({ width: 800, height: 500 }, 128)).toBe(false);
+    expect(blockMeansCover({ width: 800, height: 600 }, 256)).toBe(false);
   });
 
   it("gives a runtime the batch's tensor shape from its values", () => {
