@@ -8,7 +8,6 @@ import { INPUT_SIZE, inputShape, inputShapeOf } from './contract.js';
 import { areaAverage, photoBoxToInput, inputBoxToPhoto, preprocessFramed, rgbaCells } from './framing.js';
 import { resultBox } from './heatmap.js';
 import { blockMeansCover, blockMeansMinSide } from './jpeg-blocks.js';
-import { inputSizeOf, parseManifest, type ModelManifest } from './manifest.js';
 import { greyToInput, preprocess, rgbaToGrey, type RgbaImage } from './preprocess.js';
 import { runModel } from './pipeline/views.js';
 import type { InferenceSession } from './pipeline/ports.js';
@@ -139,33 +138,5 @@ describe('input side', () => {
     expect(seen).toEqual([128 * 128, 128 * 128]);
     expect(single.prob[1]).toBeGreaterThan(0.9);
     expect(both.prob[1]).toBeCloseTo(0.5, 6);
-  });
-});
-
-describe('manifest inputSize', () => {
-  const entry = {
-    name: 'm',
-    version: '1.0.0',
-    file: 'm.onnx',
-    sha256: 'a'.repeat(64),
-    size: 10,
-    network: 'localiser-128',
-    recipe: 'modern',
-    protocol: 'upload',
-    data: 'photos+products',
-    threshold: 0.7,
-    localises: true,
-    metrics: { validation: { accuracy: 0.9 } },
-    trainedAt: '2026-12-06T00:00:00Z',
-  };
-  const manifest = (e: object): ModelManifest => ({ version: 1, default: 'm', models: [{ ...entry, ...e }] }) as ModelManifest;
-
-  it("gives a model's input side, 64 when the entry names none", () => {
-    expect(inputSizeOf(parseManifest(manifest({ inputSize: 128 })).models[0])).toBe(128);
-    expect(inputSizeOf(parseManifest(manifest({})).models[0])).toBe(64);
-  });
-
-  it('refuses a side that is not a whole number of pixels in range', () => {
-    for (const bad of [0, 12.5, 8, 4096, '128']) expect(() => parseManifest(manifest({ inputSize: bad }))).toThrow(/inputSize/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest, thresholdFor, type ModelManifest } from './manifest.js';
+import { inputSizeOf, parseManifest, thresholdFor, type ModelManifest } from './manifest.js';
 
 const entry = {
   name: 'm',
@@ -43,5 +43,16 @@ describe('manifest thresholds', () => {
     const twice = manifest({});
     twice.models.push({ ...twice.models[0] });
     expect(() => parseManifest(twice)).toThrow(/twice/);
+  });
+});
+
+describe('manifest inputSize', () => {
+  it("gives a model's input side, 64 when the entry names none", () => {
+    expect(inputSizeOf(parseManifest(manifest({ inputSize: 128 })).models[0])).toBe(128);
+    expect(inputSizeOf(parseManifest(manifest({})).models[0])).toBe(64);
+  });
+
+  it('refuses a side that is not a whole number of pixels in range', () => {
+    for (const bad of [0, 12.5, 8, 4096, '128']) expect(() => parseManifest(manifest({ inputSize: bad }))).toThrow(/inputSize/);
   });
 });
