@@ -2,7 +2,7 @@
 
 A long-lived process for `npm run bench:train`, which alternates with it epoch by epoch (ours,
 PyTorch, ours, PyTorch...) so both sides see the same machine load. Reads one JSON request a line:
-{"network": name, "batch": B, "threads": T, "images": N}; answers one JSON line with the seconds of
+{"network": name, "batch": B, "threads": T, "images": N} (localiser-128's images are 128x128); answers one JSON line with the seconds of
 one training epoch on N images per 1000 images. Needs Debian's python3-torch.
 
 Each network mirrors training/src/networks.ts layer for layer (Glorot weights do not change the
@@ -27,14 +27,14 @@ def cnn(leaky):
 
 
 class Localiser(nn.Module):
-    """'same' 5x5 convs with leaky ReLU, 2x2 max-pools after the first two, a 1x1 conv per cell."""
+    """'same' 5x5 convs with leaky ReLU, 2x2 max-pools after the first `pools`, a 1x1 conv per cell."""
 
-    def __init__(self, filters):
+    def __init__(self, filters, pools=2):
         super().__init__()
         layers, ci = [], 1
         for i, f in enumerate(filters):
             layers += [nn.Conv2d(ci, f, 5, padding=2), nn.LeakyReLU(0.01)]
-            if i < 2:
+            if i < pools:
                 layers.append(nn.MaxPool2d(2))
             ci = f
         self.features = nn.Sequential(*layers)
@@ -52,6 +52,8 @@ def make(name):
         return nn.Sequential(nn.Flatten(), nn.Linear(64 * 64, 2))
     if name in ("cnn-relu", "cnn-leaky"):
         return cnn(name == "cnn-leaky")
+    if name == "localiser-128":
+        return Localiser([8, 16, 32, 32, 32], pools=3)
     return Localiser(
         {
             "localiser": [8, 16, 16],
@@ -67,14 +69,15 @@ data = {}
 def epoch_seconds(name, batch, threads, images):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if images not in data:
+    side = 128 if name == "localiser-128" else 64
+    if (images, side) not in data:
         g = torch.Generator().manual_seed(1)
-        data[images] = (
-            torch.rand(images, 1, 64, 64, generator=g),
+        data[(images, side)] = (
+            torch.rand(images, 1, side, side, generator=g),
             torch.randint(0, 2, (images,), generator=g),
             torch.rand(images, 256, generator=g),
         )
-    x, y, cover = data[images]
+    x, y, cover = data[(images, side)]
     key = (name, batch)
     if key not in nets:
         net = make(name)

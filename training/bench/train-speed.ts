@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   NETWORK_NAMES,
+  NETWORKS,
   RECIPES,
   buildSplits,
   defaultThreads,
@@ -90,12 +91,19 @@ const median = (xs: number[]) => {
 };
 
 const backend = await useBackend(values.backend as BackendName | 'auto', { threads });
-const data = await buildSplits({
-  sets: ['photos'],
-  protocol: 'paper',
-  seed: 'bench',
-  counts: { train: images, val: 64, test: 0 },
-});
+// The paper's 64x64 crops; a network of another input side (localiser-128) gets photos at its side.
+const dataBySide = new Map<number, Awaited<ReturnType<typeof buildSplits>>>();
+for (const side of new Set(networks.map((n) => NETWORKS[n].inputSize)))
+  dataBySide.set(
+    side,
+    await buildSplits({
+      sets: ['photos'],
+      protocol: side === 64 ? 'paper' : 'realistic',
+      seed: 'bench',
+      counts: { train: images, val: 64, test: 0 },
+      ...(side === 64 ? {} : { inputSize: side }),
+    }),
+  );
 const torches = (await Promise.all(Array.from({ length: Number(values['torch-processes']) }, startTorch))).filter(
   (t) => t != null,
 );
@@ -116,7 +124,7 @@ try {
       const row: Row = { network, batch, ours: [], perProcess: torches.map(() => []), theirs: [] };
       // Warm-up on both sides first: JIT, worker start-up and allocator growth are not the steady state.
       for (let w = 0; w < warmup; w++) for (const t of torches) await t.epoch(network, batch);
-      await train(data, {
+      await train(dataBySide.get(NETWORKS[network].inputSize)!, {
         network,
         recipe: RECIPES.modern,
         seed: 1,
