@@ -225,7 +225,7 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   'localiser-128': localiserNetwork('localiser-128', LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3),
 };
 
-/** The network a deeper one can start from: its layers are the first ones of the deeper network. */
+/** The network a larger one can start from (`growValues`): its layers are the first of a deeper one, the last of localiser-128. */
 export const GROWS_FROM: Partial<Record<NetworkName, NetworkName>> = {
   'localiser-deep': 'localiser-wide',
   'localiser-128': 'localiser-wide',
