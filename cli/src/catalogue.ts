@@ -86,33 +86,83 @@ const WORKER_URL = import.meta.url.endsWith('.ts')
   ? new URL('../dist/check-worker.js', import.meta.url)
   : new URL('./check-worker.js', import.meta.url);
 
-/** Checks files on this machine with one worker thread per core, each with its own model session. */
+/**
+ * One check worker thread. `ask` rejects when the thread stops before answering (a crash in native
+ * code, or its event loop running dry): a pending answer would otherwise keep no handle open, and the
+ * process would exit with the rest of the catalogue silently unchecked.
+ */
+export function checkWorker(options: Omit<LocalOptions, 'onResult' | 'threads'>) {
+  const worker = new Worker(WORKER_URL, {
+    workerData: { modelsDir: options.modelsDir, model: options.model, sensitivity: options.sensitivity },
+  });
+  let exited: number | null = null;
+  let failure = '';
+  let pending: ((e: Error) => void) | null = null;
+  // An uncaught error in the thread ends it; its exit below answers whoever waits.
+  worker.on('error', (e) => (failure = `: ${e.message}`));
+  worker.on('exit', (code) => {
+    exited = code;
+    pending?.(new Error(`the check worker thread stopped (exit code ${code}${failure}) before answering`));
+  });
+  const ask = (path: string) =>
+    new Promise<CheckedFile>((resolve, reject) => {
+      if (exited != null) return reject(new Error(`the check worker thread had stopped (exit code ${exited})`));
+      const done = () => {
+        pending = null;
+        worker.off('message', onMessage);
+      };
+      const onMessage = (m: CheckedFile | { fatal: string }) => {
+        done();
+        if ('fatal' in m) reject(new BlankspotError('MODEL_UNAVAILABLE', m.fatal));
+        else resolve(m);
+      };
+      pending = (e) => {
+        done();
+        reject(e);
+      };
+      worker.on('message', onMessage);
+      worker.postMessage(path);
+    });
+  return { ask, terminate: () => worker.terminate() };
+}
+
+/**
+ * Checks files on this machine with one worker thread per core, each with its own model session. A file
+ * whose thread stopped under it is tried once more on a new thread, then reported with its error.
+ * Threads end together once every file is answered: ending one while another is inside ONNX Runtime
+ * or sharp (native state shared by the process) is not something to rely on.
+ */
 export async function checkLocally(files: string[], options: LocalOptions): Promise<void> {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), files.length || 1));
+  const started: ReturnType<typeof checkWorker>[] = [];
+  const spawn = () => {
+    const w = checkWorker(options);
+    started.push(w);
+    return w;
+  };
   let next = 0;
-  await Promise.all(
-    Array.from({ length: threads }, async () => {
-      const worker = new Worker(WORKER_URL, {
-        workerData: { modelsDir: options.modelsDir, model: options.model, sensitivity: options.sensitivity },
-      });
-      const ask = (path: string) =>
-        new Promise<CheckedFile>((resolve, reject) => {
-          const onMessage = (m: CheckedFile | { fatal: string }) => {
-            worker.off('error', reject);
-            if ('fatal' in m) reject(new BlankspotError('MODEL_UNAVAILABLE', m.fatal));
-            else resolve(m);
-          };
-          worker.once('message', onMessage);
-          worker.once('error', reject);
-          worker.postMessage(path);
-        });
-      try {
-        for (let i = next++; i < files.length; i = next++) options.onResult(await ask(files[i]));
-      } finally {
-        await worker.terminate();
-      }
-    }),
-  );
+  try {
+    await Promise.all(
+      Array.from({ length: threads }, async () => {
+        let worker = spawn();
+        for (let i = next++; i < files.length; i = next++) {
+          let result: CheckedFile | null = null;
+          for (let attempt = 0; result == null; attempt++) {
+            try {
+              result = await worker.ask(files[i]);
+            } catch (e) {
+              if (e instanceof BlankspotError) throw e; // the model cannot load: no file can be checked
+              worker = spawn();
+              if (attempt >= 1) result = { path: files[i], error: { code: 'CHECK_FAILED', message: (e as Error).message } };
+            }
+          }
+          options.onResult(result);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(started.map((w) => w.terminate()));
+  }
 }
 
 export interface ApiOptions {

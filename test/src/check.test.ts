@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
+import { checkLocally, checkWorker, type CheckedFile } from '@blankspot/cli/catalogue';
 import { BLANKSPOT_CLI } from './index.js';
 
 const PHOTOS = fileURLToPath(new URL('../../data/photos/', import.meta.url));
@@ -136,6 +137,21 @@ describe('blankspot check', () => {
     expect(rows).toHaveLength(4);
     for (const r of rows.slice(1)) expect(r.split(',')[1]).toBe('false');
     expect(code).toBe(0);
+  });
+
+  it('a check thread that stops before answering is an error, not a hang or a silent exit', async () => {
+    const worker = checkWorker({});
+    const answer = worker.ask(clean[0]);
+    await worker.terminate();
+    await expect(answer).rejects.toThrow(/stopped \(exit code \d+\) before answering/);
+    await expect(worker.ask(clean[1])).rejects.toThrow(/had stopped/);
+  });
+
+  it('answers every file once, in any order, with threads that end together', async () => {
+    const results: CheckedFile[] = [];
+    await checkLocally([...clean, ...damaged], { threads: 2, onResult: (r) => results.push(r) });
+    expect(results.map((r) => r.path).sort()).toEqual([...clean, ...damaged].sort());
+    for (const r of results) expect(r.flagged).toBe(damaged.includes(r.path));
   });
 
   it('gives the same answers through a deployed API, retrying when it is busy', async () => {
