@@ -272,24 +272,11 @@ function growStem(spec: NetworkSpec, values: Record<string, Float32Array>): Reco
   const rng = Rng.for('grow', spec.name);
   for (const p of spec.params) {
     const size = p.shape.reduce((a, b) => a * b, 1);
-    const conv = /^conv(\d+)\/(kernel|bias)$/.exec(p.name);
-    const index = conv ? Number(conv[1]) : 0;
-    const from = conv ? `conv${index - 1}/${conv[2]}` : p.name;
     const v = new Float32Array(size);
-    if (index === 1 && conv?.[2] === 'kernel') {
-      const [kh, kw, ci, co] = p.shape;
-      const limit = Math.sqrt(6 / ((p.fanIn ?? 1) + (p.fanOut ?? 1)));
-      for (let i = 0; i < size; i++) v[i] = i % co === 0 ? 0 : rng.uniform(-limit, limit);
-      const c = Math.floor(kh / 2);
-      for (const [ky, kx] of [
-        [c, c],
-        [c, c + 1],
-        [c + 1, c],
-        [c + 1, c + 1],
-      ])
-        v[(ky * kw + kx) * ci * co] = 0.25;
-    } else if (index === 1) {
-      // the stem's bias: zeros
+    const from = stemGrownFrom(p.name);
+    if (from == null) {
+      // The stem's own conv; its bias stays at zero.
+      if (p.shape.length === 4) startStemKernel(v, p, rng);
     } else {
       const have = values[from];
       if (have == null) throw new Error(`cannot grow ${spec.name}: the checkpoint has no ${from}`);
@@ -303,6 +290,29 @@ function growStem(spec: NetworkSpec, values: Record<string, Float32Array>): Reco
     grown[p.name] = v;
   }
   return grown;
+}
+
+/** The trained network's name for a parameter under a stem: conv i+1 was its conv i; null for the stem (conv1). */
+function stemGrownFrom(name: string): string | null {
+  const conv = /^conv(\d+)\/(kernel|bias)$/.exec(name);
+  if (!conv) return name;
+  const index = Number(conv[1]);
+  return index === 1 ? null : `conv${index - 1}/${conv[2]}`;
+}
+
+/** The stem's kernel: channel 0 a 2x2 box filter, the others Glorot-uniform. */
+function startStemKernel(v: Float32Array, p: NetworkSpec['params'][number], rng: Rng): void {
+  const [kh, kw, ci, co] = p.shape;
+  const limit = Math.sqrt(6 / ((p.fanIn ?? 1) + (p.fanOut ?? 1)));
+  for (let i = 0; i < v.length; i++) v[i] = i % co === 0 ? 0 : rng.uniform(-limit, limit);
+  const c = Math.floor(kh / 2);
+  for (const [ky, kx] of [
+    [c, c],
+    [c, c + 1],
+    [c + 1, c],
+    [c + 1, c + 1],
+  ])
+    v[(ky * kw + kx) * ci * co] = 0.25;
 }
 
 /** True for networks whose ONNX file also has a `heatmap` output. */

@@ -7,7 +7,7 @@
  * clean photos better than either view (recall at 1% false alarms 66.8% -> 69.8%, models/README.md).
  * Thresholds are chosen on the same views, so an entry's `views` travels with its thresholds.
  */
-import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS } from '../contract.js';
+import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS, inputShapeOf } from '../contract.js';
 import type { ModelEntry, Views } from '../manifest.js';
 import type { InferenceSession, ModelOutputs } from './ports.js';
 
@@ -59,8 +59,8 @@ export async function runModel(session: InferenceSession, input: Float32Array, n
   if (views === 'single') return session.run(input, n);
   const flips = VIEW_FLIPS[views];
   const k = flips.length;
-  const pixels = input.length / n;
-  const side = Math.round(Math.sqrt(pixels));
+  const [, , side] = inputShapeOf(input, n);
+  const pixels = side * side;
   const all = new Float32Array(k * n * pixels);
   all.set(input.subarray(0, n * pixels));
   flips.forEach(([x, y], v) => v && all.set(flipInputs(input, n, x, y, side), v * n * pixels));
