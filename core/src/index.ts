@@ -46,7 +46,15 @@ export {
   jpegSegments,
   type JpegSegment,
 } from './jpeg-segments.js';
-export { blockMeansCover, jpegLumaBlockMeans, jpegToInput, type JpegBlockMeans } from './jpeg-blocks.js';
+export {
+  blockMeansCover,
+  jpegLumaBlockMeans,
+  jpegLumaQuarterMeans,
+  jpegToInput,
+  quarterMeansBelow,
+  type JpegBlockMeans,
+  type JpegLumaCells,
+} from './jpeg-blocks.js';
 export { FRAMINGS, photoBoxToInput, preprocessFramed, type Frame, type Framing } from './framing.js';
 export {
   contractOutputs,

@@ -4,6 +4,12 @@
  * the means of all blocks come from the entropy-coded data alone: no inverse DCT, no chroma, no colour
  * conversion, no full-size pixels. A 12-megapixel photo becomes 188k block means.
  *
+ * For inputs finer than the blocks (a 128x128 input from a photo under 1024 px a side) a block's four
+ * 4x4 quarters are read instead: a quarter's mean is exact from the coefficients whose frequencies are
+ * 0 or odd in both directions (the even ones average to zero over half a block), 25 of the 64, still
+ * without an inverse DCT. Baseline JPEGs only: a progressive one spreads those coefficients over
+ * refinement scans, and is read from whole blocks as before.
+ *
  * Written by hand because no JavaScript decoder stops at the DC coefficients, and the same code must
  * run in Node, in Workers and in browsers so all three give the same model input. It covers the JPEGs
  * cameras and the web make (8-bit Huffman, baseline or progressive, greyscale or YCbCr, restart
@@ -24,6 +30,19 @@ export interface JpegBlockMeans {
   height: number;
   blocksWide: number;
   blocksHigh: number;
+  means: Float32Array;
+}
+
+/**
+ * Mean luma (0-255, unrounded) of cells of `cell` x `cell` pixels (8: the blocks; 4: their quarters),
+ * row-major, cols x rows; cells on the right and bottom edges may hold fewer pixels.
+ */
+export interface JpegLumaCells {
+  width: number;
+  height: number;
+  cell: 4 | 8;
+  cols: number;
+  rows: number;
   means: Float32Array;
 }
 
@@ -49,6 +68,8 @@ interface HuffmanTable {
    * magnitude) and how far they move along the block (64 for end of block); see `pairUp`. 0 when longer.
    */
   skip: Int32Array;
+  /** Per `skip` entry, the magnitude sizes of its coefficients: first | second << 4 (0: none, or EOB/ZRL). */
+  sizes: Uint8Array;
   maxCode: Int32Array;
   valPtr: Int32Array;
   values: Uint8Array;
@@ -67,6 +88,7 @@ const notCovered = (why: string): never => {
 function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
   const fast = new Int32Array(1 << FAST_BITS);
   const skip = new Int32Array(1 << SKIP_BITS);
+  const size1 = new Uint8Array(1 << SKIP_BITS);
   const maxCode = new Int32Array(18).fill(-1);
   const valPtr = new Int32Array(17);
   let code = 0;
@@ -84,7 +106,10 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
       const step = size ? (rs >> 4) + 1 : rs === 0xf0 ? 16 : 64;
       if (len + size <= SKIP_BITS) {
         const shift = SKIP_BITS - len;
-        for (let j = 0; j < 1 << shift; j++) skip[(code << shift) | j] = ((len + size) << 8) | step;
+        for (let j = 0; j < 1 << shift; j++) {
+          skip[(code << shift) | j] = ((len + size) << 8) | step;
+          size1[(code << shift) | j] = size;
+        }
       }
     }
     if (n) maxCode[len] = code - 1;
@@ -92,7 +117,8 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
     code <<= 1;
   }
   maxCode[17] = 0x7fffffff;
-  return { fast, skip: pairUp(skip), maxCode, valPtr, values };
+  const { pair, sizes } = pairUp(skip, size1);
+  return { fast, skip: pair, sizes, maxCode, valPtr, values };
 }
 
 /**
@@ -100,9 +126,10 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): HuffmanTable {
  * totalBits << 20 | firstBits << 16 | totalStep << 8 | firstStep. The second is taken only when the
  * first does not end the block (the loop checks), so an end of block is never read past.
  */
-function pairUp(single: Int32Array): Int32Array {
+function pairUp(single: Int32Array, size1: Uint8Array): { pair: Int32Array; sizes: Uint8Array } {
   const mask = (1 << SKIP_BITS) - 1;
   const pair = new Int32Array(single.length);
+  const sizes = new Uint8Array(single.length);
   for (let i = 0; i < single.length; i++) {
     const e1 = single[i];
     if (!e1) continue;
@@ -116,16 +143,19 @@ function pairUp(single: Int32Array): Int32Array {
       if (e2 && e2 >> 8 <= SKIP_BITS - bits1) {
         bits += e2 >> 8;
         step += e2 & 0xff;
+        sizes[i] = size1[(i << bits1) & mask] << 4;
       }
     }
     pair[i] = (bits << 20) | (bits1 << 16) | (step << 8) | step1;
+    sizes[i] |= size1[i];
   }
-  return pair;
+  return { pair, sizes };
 }
 
 const EMPTY_TABLE: HuffmanTable = {
   fast: new Int32Array(1 << FAST_BITS),
   skip: new Int32Array(1 << SKIP_BITS),
+  sizes: new Uint8Array(1 << SKIP_BITS),
   maxCode: new Int32Array(18).fill(-1),
   valPtr: new Int32Array(17),
   values: new Uint8Array(0),
@@ -133,24 +163,39 @@ const EMPTY_TABLE: HuffmanTable = {
 
 /** Block means of the JPEG's luma, or null when it is not one this reader covers (decode it in full). */
 export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
-  return readOrNull(data, false);
+  const cells = readOrNull(data, { reuse: false });
+  return cells && { ...cells, blocksWide: cells.cols, blocksHigh: cells.rows };
 }
 
 /**
- * `reuse`: the means go into memory the next call reuses (for callers that are done with them by then).
- * `minSide`: a smaller image is refused as soon as its frame header is read.
+ * Means of the 4x4 quarters of the luma blocks of a baseline JPEG; of whole 8x8 blocks (`cell` 8) for
+ * a progressive one. Null when the reader does not cover it.
  */
-function readOrNull(data: Uint8Array, reuse: boolean, minSide = 1): JpegBlockMeans | null {
+export function jpegLumaQuarterMeans(data: Uint8Array): JpegLumaCells | null {
+  return readOrNull(data, { reuse: false, quartersBelow: Infinity });
+}
+
+interface ReadOptions {
+  /** The means go into memory the next call reuses (for callers that are done with them by then). */
+  reuse: boolean;
+  /** A smaller image is refused as soon as its frame header is read. */
+  minSide?: number;
+  /** Quarters are read when the image's shorter side is under this (and it is baseline). */
+  quartersBelow?: number;
+}
+
+function readOrNull(data: Uint8Array, options: ReadOptions): JpegLumaCells | null {
   try {
-    return readBlockMeans(data, reuse, minSide);
+    return readLumaCells(data, options);
   } catch (e) {
     if (e instanceof NotCovered || e instanceof JpegStructureError || e instanceof RangeError) return null;
     throw e;
   }
 }
 
-function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): JpegBlockMeans {
-  const dcSteps: (number | undefined)[] = [];
+function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quartersBelow = 0 }: ReadOptions): JpegLumaCells {
+  // Each table's steps in zigzag order, as DQT holds them.
+  const steps: (Float64Array | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
   const acTables: HuffmanTable[] = [];
   let frame: {
@@ -162,6 +207,8 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
     mcusY: number;
   } | null = null;
   let dc: Int32Array | null = null;
+  // Per luma block, its quarters' means less 128 (top-left, top-right, bottom-left, bottom-right).
+  let quarters: Float32Array | null = null;
   let restartInterval = 0;
   let adobeTransform = -1;
   const u16 = (at: number) => {
@@ -176,12 +223,13 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
     const length = end - segment.start - 2;
     switch (marker) {
       case JPEG_MARKER.DQT: {
-        // DQT: only each table's first entry (the DC step) matters here.
         for (let p = seg; p < end;) {
           const pq = data[p] >> 4;
           const tq = data[p] & 15;
           if (tq > 3) notCovered('bad quantisation table');
-          dcSteps[tq] = pq ? u16(p + 1) : data[p + 1];
+          const table = new Float64Array(64);
+          for (let k = 0; k < 64; k++) table[k] = pq ? u16(p + 1 + 2 * k) : data[p + 1 + k];
+          steps[tq] = table;
           p += 1 + (pq ? 128 : 64);
         }
         break;
@@ -258,6 +306,8 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         const blocks = components[0].blocksPerLine * components[0].blocksPerColumn;
         dc = (scratch.dc = grown(scratch.dc, blocks, (n) => new Int32Array(n))).subarray(0, blocks);
         dc.fill(0);
+        if (!frame.progressive && Math.min(width, height) < quartersBelow)
+          quarters = (scratch.quarters = grown(scratch.quarters, 4 * blocks, (n) => new Float32Array(n))).subarray(0, 4 * blocks);
         break;
       }
       case JPEG_MARKER.SOS: {
@@ -281,8 +331,14 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
         // Progressive scans of AC coefficients, or of components other than luma, hold nothing we need.
         const wanted = luma >= 0 && (!f.progressive || ss === 0);
         // Where decoding stopped is where the walk goes on; other scans are stepped over by the walk.
-        if (wanted)
-          segment.scanEnd = decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables);
+        if (wanted) {
+          // Quarters need the luma table's steps before its scan (DQT comes first in every JPEG seen).
+          const lumaSteps = quarters ? (steps[f.components[0].tq] ?? notCovered('missing quantisation table')) : null;
+          segment.scanEnd = decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables, {
+            quarters,
+            steps: lumaSteps,
+          });
+        }
         break;
       }
       default:
@@ -294,26 +350,90 @@ function readBlockMeans(data: Uint8Array, reuse: boolean, minSide: number): Jpeg
 
   if (!frame || !dc) return notCovered('no frame');
   const y = frame.components[0];
-  const dcStep = dcSteps[y.tq] ?? notCovered('missing quantisation table');
-  const blocksWide = Math.ceil(frame.width / 8);
-  const blocksHigh = Math.ceil(frame.height / 8);
-  const count = blocksWide * blocksHigh;
+  const dcStep = steps[y.tq]?.[0] ?? notCovered('missing quantisation table');
+  const perLine = y.blocksPerLine;
+  const cell = quarters ? 4 : 8;
+  const cols = Math.ceil(frame.width / cell);
+  const rows = Math.ceil(frame.height / cell);
+  const count = cols * rows;
   const means = reuse
     ? (scratch.means = grown(scratch.means, count, (n) => new Float32Array(n))).subarray(0, count)
     : new Float32Array(count);
-  const step = dcStep / 8;
-  const perLine = y.blocksPerLine;
-  for (let by = 0; by < blocksHigh; by++)
-    for (let bx = 0, at = by * perLine, to = by * blocksWide; bx < blocksWide; bx++) {
-      const m = dc[at + bx] * step + 128;
-      means[to + bx] = m < 0 ? 0 : m > 255 ? 255 : m;
-    }
-  return { width: frame.width, height: frame.height, blocksWide, blocksHigh, means };
+  const clamp = (m: number) => (m < 0 ? 0 : m > 255 ? 255 : m);
+  if (quarters) {
+    // Quarter (qx, qy) of block (qx >> 1, qy >> 1) sits at index 4 * block + 2 * (qy & 1) + (qx & 1).
+    for (let qy = 0; qy < rows; qy++)
+      for (let qx = 0, at = (qy >> 1) * perLine, half = 2 * (qy & 1), to = qy * cols; qx < cols; qx++)
+        means[to + qx] = clamp(quarters[4 * (at + (qx >> 1)) + half + (qx & 1)] + 128);
+  } else {
+    const step = dcStep / 8;
+    for (let by = 0; by < rows; by++)
+      for (let bx = 0, at = by * perLine, to = by * cols; bx < cols; bx++) means[to + bx] = clamp(dc[at + bx] * step + 128);
+  }
+  return { width: frame.width, height: frame.height, cell, cols, rows, means };
+}
+
+/** Zigzag position to natural (row-major) position in an 8x8 block. */
+const ZIGZAG = Int32Array.from([
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42,
+  49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+]);
+/** The frequencies a quarter's mean depends on: 0 and the odd ones (even ones average to 0 over 4 pixels). */
+const QUARTER_FREQUENCIES = [0, 1, 3, 5, 7] as const;
+/**
+ * Per frequency u, its weight in a quarter's mean: C(u)/2 times the mean of cos((2x+1)u pi/16) over
+ * x = 0..3 (the first half; the second half takes (-1)^u of it). C(0) = 1/sqrt(2), else 1.
+ */
+const QUARTER_WEIGHT = QUARTER_FREQUENCIES.map((u) => {
+  let sum = 0;
+  for (let x = 0; x < 4; x++) sum += Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  return ((u === 0 ? Math.SQRT1_2 : 1) / 2) * (sum / 4);
+});
+/** Per zigzag position (padded past 63 with zeros for lookups that step past the block): needed for quarters. */
+const QUARTER_NEEDED = new Uint8Array(256);
+for (let k = 1; k < 64; k++) {
+  const n = ZIGZAG[k];
+  const f = QUARTER_FREQUENCIES as readonly number[];
+  QUARTER_NEEDED[k] = f.includes(n >> 3) && f.includes(n & 7) ? 1 : 0;
+}
+
+/**
+ * The means (less 128) of a block's four quarters from its dequantised coefficients (natural order):
+ * separable, rows of the frequency table first.
+ */
+function blockQuarters(coef: Float64Array, into: Float32Array, at: number): void {
+  const w = QUARTER_WEIGHT;
+  let tl = 0;
+  let tr = 0;
+  let bl = 0;
+  let br = 0;
+  for (let j = 0; j < 5; j++) {
+    const v = QUARTER_FREQUENCIES[j];
+    const row = v * 8;
+    const even = w[0] * coef[row];
+    const odd = w[1] * coef[row + 1] + w[2] * coef[row + 3] + w[3] * coef[row + 5] + w[4] * coef[row + 7];
+    const left = w[j] * (even + odd);
+    const right = w[j] * (even - odd);
+    tl += left;
+    tr += right;
+    // Vertically: frequency 0 counts the same for both halves, the odd ones with opposite signs.
+    bl += j === 0 ? left : -left;
+    br += j === 0 ? right : -right;
+  }
+  into[at] = tl;
+  into[at + 1] = tr;
+  into[at + 2] = bl;
+  into[at + 3] = br;
 }
 
 // Scratch memory reused from photo to photo: a 12-megapixel JPEG would otherwise leave megabytes of
 // short-lived large arrays to the garbage collector on every call. Safe because a call never yields.
-const scratch = { bytes: new Uint8Array(0), dc: new Int32Array(0), means: new Float32Array(0) };
+const scratch = {
+  bytes: new Uint8Array(0),
+  dc: new Int32Array(0),
+  quarters: new Float32Array(0),
+  means: new Float32Array(0),
+};
 
 /** `have` if it holds `size` values, else a new array at least twice as long. */
 function grown<T extends { length: number }>(have: T, size: number, make: (n: number) => T): T {
@@ -367,8 +487,12 @@ function decodeScan(
   restartInterval: number,
   dcTables: HuffmanTable[],
   acTables: HuffmanTable[],
+  { quarters, steps }: { quarters: Float32Array | null; steps: Float64Array | null },
 ): number {
   const { buf, length, restarts, end } = unstuff(data, start);
+  // Quarters: the luma blocks' needed coefficients, dequantised, in natural order (the rest stay 0).
+  const wantQuarters = quarters != null && steps != null && !f.progressive;
+  const coef = new Float64Array(64);
   const y = f.components[0];
   const refine = f.progressive && ah !== 0;
   // Sequential scans carry the AC coefficients too; they are decoded only to be stepped over.
@@ -442,6 +566,7 @@ function decodeScan(
         }
         if (lumaAt >= 0) dc[origin + lumaAt] = pred[ci] << al;
       }
+      const needed = wantQuarters && lumaAt >= 0 ? QUARTER_NEEDED : null;
       if (withAc) {
         const t = acT[ci];
         const skip = t.skip;
@@ -451,9 +576,27 @@ function decodeScan(
             pos += 2;
             bits += 16;
           }
-          const e = skip[(acc >>> (bits - SKIP_BITS)) & ((1 << SKIP_BITS) - 1)];
+          const look = (acc >>> (bits - SKIP_BITS)) & ((1 << SKIP_BITS) - 1);
+          const e = skip[look];
           if (e) {
             const step1 = e & 0xff;
+            if (needed != null) {
+              // The quarters' coefficients among the one or two stepped over: each value is the last
+              // `size` bits of what its code and magnitude take.
+              const sz = t.sizes[look];
+              const s1 = sz & 15;
+              const p1 = k + step1 - 1;
+              if (s1 && needed[p1]) {
+                const v = (acc >>> (bits - ((e >> 16) & 0xf))) & ((1 << s1) - 1);
+                coef[ZIGZAG[p1]] = (v < 1 << (s1 - 1) ? v - (1 << s1) + 1 : v) * steps![p1];
+              }
+              const s2 = sz >> 4;
+              const p2 = k + ((e >> 8) & 0xff) - 1;
+              if (s2 && k + step1 < 64 && needed[p2]) {
+                const v = (acc >>> (bits - (e >>> 20))) & ((1 << s2) - 1);
+                coef[ZIGZAG[p2]] = (v < 1 << (s2 - 1) ? v - (1 << s2) + 1 : v) * steps![p2];
+              }
+            }
             if (k + step1 < 64) {
               bits -= e >>> 20;
               k += (e >> 8) & 0xff;
@@ -478,14 +621,24 @@ function decodeScan(
             if (rs !== 0xf0) break;
             k += 16;
           } else {
-            k += (rs >> 4) + 1;
+            k += rs >> 4;
             while (bits < size) {
               acc = (acc << 8) | buf[pos++];
               bits += 8;
             }
             bits -= size;
+            if (needed != null && needed[k]) {
+              const v = (acc >>> bits) & ((1 << size) - 1);
+              coef[ZIGZAG[k]] = (v < 1 << (size - 1) ? v - (1 << size) + 1 : v) * steps![k];
+            }
+            k++;
           }
         }
+      }
+      if (needed != null) {
+        coef[0] = dc[origin + lumaAt] * steps![0];
+        blockQuarters(coef, quarters!, 4 * (origin + lumaAt));
+        coef.fill(0);
       }
     }
   }
@@ -503,27 +656,36 @@ function slowSymbol(t: HuffmanTable, acc: number, bits: number): number {
 }
 
 /**
- * Side (in pixels) from which a JPEG is read from its block means for an input of `size`: 512, where
- * each pixel of a 64 input spans at least one block, and for larger inputs 4 pixels per input pixel, so
- * a block spans at most two input pixels. At 8 per input pixel a 128 input would need 1024 px, and the
- * Worker would fully decode every photo of 512-1023 px in WASM: 34 ms a check against 11 (1000x1000
- * JPEG). Reading those from blocks moved localiser-128's products recall at 1% false alarms on the test
- * catalogue from 74.0% to 74.1%, at 0.33% from 71.6% to 70.4% (models/README.md).
+ * Side (in pixels) from which a JPEG is read in the DCT domain for an input of `size`: 512, where each
+ * pixel of a 64 input spans at least one block, and for larger inputs 4 pixels per input pixel, where
+ * each spans at least one quarter of a block. (Decoding 512-1023 px JPEGs in full for a 128 input cost
+ * the Worker 34 ms a check against 11 on a 1000x1000 JPEG.)
  */
 export function blockMeansMinSide(size = INPUT_SIZE): number {
   return Math.max(8 * INPUT_SIZE, 4 * size);
 }
 
 /**
- * The model input straight from a JPEG's block means: the area average of the luma, each 8x8 block
- * standing for its mean (blocks on the right and bottom edges weighted by the pixels they really
- * hold), then turned upright for the EXIF orientation (area-averaging to a fixed 64x64 commutes with
- * the turn). Null for a JPEG this reader does not cover or one with a side under
- * blockMeansMinSide(size), where a block is larger than an input pixel: decode those in full.
+ * Side under which whole blocks are coarser than the input's pixels, so a block's quarters are read
+ * (baseline JPEGs; a progressive one is read from whole blocks, each spanning at most two input
+ * pixels). Reading a 128 input from whole blocks of 512-1023 px frames moved localiser-128's products
+ * recall at 0.33% false alarms on the validation catalogue from 75.5% (full decode) to 71.2%.
+ */
+export function quarterMeansBelow(size = INPUT_SIZE): number {
+  return 8 * size;
+}
+
+/**
+ * The model input straight from a JPEG's DCT coefficients: the area average of the luma, each cell (an
+ * 8x8 block, or its 4x4 quarters where blocks are coarser than the input's pixels) standing for its
+ * mean, weighted by the pixels it really holds on the right and bottom edges, then turned upright
+ * for the EXIF orientation (area-averaging to a fixed square commutes with the turn). Null for a JPEG
+ * this reader does not cover or one with a side under blockMeansMinSide(size): decode those in full.
  *
- * Under `content` framing the frame is found on the block means too, and read from them when it spans
- * at least blockMeansMinSide(size) pixels; a smaller frame, or a turned photo (the frame is placed on
- * upright pixels), is null: decode those in full.
+ * Under `content` framing the frame is found on the cells too, and read from them when it spans at
+ * least blockMeansMinSide(size) pixels (a frame under quarterMeansBelow(size) of a larger photo is read
+ * again from quarters); a smaller frame, or a turned photo (the frame is placed on upright pixels), is
+ * null: decode those in full.
  */
 export function jpegToInput(
   bytes: Uint8Array,
@@ -532,59 +694,67 @@ export function jpegToInput(
   size = INPUT_SIZE,
 ): { input: Float32Array; width: number; height: number; frame: Frame | null } | null {
   const minSide = blockMeansMinSide(size);
-  const blocks = readOrNull(bytes, true, minSide);
-  if (!blocks) return null;
+  const quartersBelow = quarterMeansBelow(size);
+  let cells = readOrNull(bytes, { reuse: true, minSide, quartersBelow });
+  if (!cells) return null;
   if (framing === 'content') {
-    const cells = blockCells(blocks);
-    const frame = frameOf(cells);
+    let frame = frameOf(lumaCells(cells));
     if (frame) {
       if (orientation > 1 || frame.side < minSide) return null;
-      return { input: frameToInput(cells, frame, size), width: blocks.width, height: blocks.height, frame };
+      if (frame.side < quartersBelow && cells.cell === 8) {
+        const finer = readOrNull(bytes, { reuse: true, minSide, quartersBelow: Infinity });
+        if (!finer) return null;
+        cells = finer;
+        // Found again on the finer cells: the same rule, closer to the pixels a full decode frames on.
+        frame = frameOf(lumaCells(cells));
+        if (!frame || frame.side < minSide) return null;
+      }
+      return { input: frameToInput(lumaCells(cells), frame, size), width: cells.width, height: cells.height, frame };
     }
   }
-  return { ...blockMeansToInput(blocks, orientation, size), frame: null };
+  return { ...cellsToInput(cells, orientation, size), frame: null };
 }
 
-/** Block means as luma cells of 8 pixels, for the frame's area averages. */
-function blockCells(blocks: JpegBlockMeans): LumaCells {
-  const { width, height, blocksWide, blocksHigh, means } = blocks;
+/** JPEG luma cells as the framing code reads them (0-1). */
+function lumaCells(src: JpegLumaCells): LumaCells {
+  const { width, height, cell, cols, rows, means } = src;
   return {
     width,
     height,
-    cell: 8,
-    cols: blocksWide,
-    rows: blocksHigh,
+    cell,
+    cols,
+    rows,
     readRow(row, into) {
-      for (let c = 0, at = row * blocksWide; c < blocksWide; c++) into[c] = means[at + c] / 255;
+      for (let c = 0, at = row * cols; c < cols; c++) into[c] = means[at + c] / 255;
     },
   };
 }
 
-/** Whether block means stand in for pixels well enough: every model-input pixel spans at least one block. */
+/** Whether the DCT domain stands in for pixels well enough for an input of `size` (see blockMeansMinSide). */
 export function blockMeansCover(blocks: Pick<JpegBlockMeans, 'width' | 'height'>, size = INPUT_SIZE): boolean {
   return blocks.width >= blockMeansMinSide(size) && blocks.height >= blockMeansMinSide(size);
 }
 
-/** The second half of `jpegToInput`: block means to the model input, upright. */
-export function blockMeansToInput(
-  blocks: JpegBlockMeans,
-  orientation = 1,
-  size = INPUT_SIZE,
+/** The second half of `jpegToInput`: cell means to the model input, upright. */
+function cellsToInput(
+  cells: JpegLumaCells,
+  orientation: number,
+  size: number,
 ): { input: Float32Array; width: number; height: number } {
-  const { width, height, blocksWide, blocksHigh, means } = blocks;
+  const { width, height, cell, cols, rows, means } = cells;
   const n = size;
-  // Area weights with 8-pixel cells: the share of each input pixel's span that each block covers.
-  const xw = areaWeights(width, n, 8);
-  const yw = areaWeights(height, n, 8);
-  const tmp = new Float64Array(blocksHigh * n);
+  // Area weights over cells: the share of each input pixel's span that each cell covers.
+  const xw = areaWeights(width, n, cell);
+  const yw = areaWeights(height, n, cell);
+  const tmp = new Float64Array(rows * n);
   // Weights come grouped by input column: one running sum per column, kept in a register.
   const { src, weight } = xw;
   const first = new Int32Array(n + 1);
   for (let k = 0; k < xw.count; k++) first[xw.dst[k] + 1] = k + 1;
   for (let d = 1; d <= n; d++) if (first[d] < first[d - 1]) first[d] = first[d - 1];
-  for (let by = 0; by < blocksHigh; by++) {
-    const row = by * blocksWide;
-    const trow = by * n;
+  for (let r = 0; r < rows; r++) {
+    const row = r * cols;
+    const trow = r * n;
     for (let d = 0; d < n; d++) {
       let sum = 0;
       for (let k = first[d]; k < first[d + 1]; k++) sum += means[row + src[k]] * weight[k];
