@@ -398,32 +398,25 @@ for (let k = 1; k < 64; k++) {
 }
 
 /**
- * The means (less 128) of a block's four quarters from its dequantised coefficients (natural order):
- * separable, rows of the frequency table first.
+ * Per zigzag position k, what one unit of its coefficient adds to the means (less 128) of a block's
+ * four quarters (top-left, top-right, bottom-left, bottom-right) under quantisation steps `steps`: the
+ * quarters are then four sums of products as the coefficients are decoded, with no block of
+ * coefficients to keep or clear. Along each axis frequency 0 counts the same for both halves, an odd
+ * one with opposite signs; the rest count 0.
  */
-function blockQuarters(coef: Float64Array, into: Float32Array, at: number): void {
-  const w = QUARTER_WEIGHT;
-  let tl = 0;
-  let tr = 0;
-  let bl = 0;
-  let br = 0;
-  for (let j = 0; j < 5; j++) {
-    const v = QUARTER_FREQUENCIES[j];
-    const row = v * 8;
-    const even = w[0] * coef[row];
-    const odd = w[1] * coef[row + 1] + w[2] * coef[row + 3] + w[3] * coef[row + 5] + w[4] * coef[row + 7];
-    const left = w[j] * (even + odd);
-    const right = w[j] * (even - odd);
-    tl += left;
-    tr += right;
-    // Vertically: frequency 0 counts the same for both halves, the odd ones with opposite signs.
-    bl += j === 0 ? left : -left;
-    br += j === 0 ? right : -right;
+function quarterContributions(steps: Float64Array): Float64Array {
+  const out = new Float64Array(4 * 64);
+  const f = QUARTER_FREQUENCIES as readonly number[];
+  for (let k = 0; k < 64; k++) {
+    const v = ZIGZAG[k] >> 3;
+    const u = ZIGZAG[k] & 7;
+    if (!f.includes(u) || !f.includes(v)) continue;
+    const w = steps[k] * QUARTER_WEIGHT[f.indexOf(u)] * QUARTER_WEIGHT[f.indexOf(v)];
+    const right = u === 0 ? 1 : -1;
+    const bottom = v === 0 ? 1 : -1;
+    out.set([w, w * right, w * bottom, w * right * bottom], 4 * k);
   }
-  into[at] = tl;
-  into[at + 1] = tr;
-  into[at + 2] = bl;
-  into[at + 3] = br;
+  return out;
 }
 
 // Scratch memory reused from photo to photo: a 12-megapixel JPEG would otherwise leave megabytes of
@@ -490,9 +483,12 @@ function decodeScan(
   { quarters, steps }: { quarters: Float32Array | null; steps: Float64Array | null },
 ): number {
   const { buf, length, restarts, end } = unstuff(data, start);
-  // Quarters: the luma blocks' needed coefficients, dequantised, in natural order (the rest stay 0).
-  const wantQuarters = quarters != null && steps != null && !f.progressive;
-  const coef = new Float64Array(64);
+  // Quarters: each luma block's four sums, added to as its coefficients are decoded.
+  const contribution = quarters != null && steps != null && !f.progressive ? quarterContributions(steps) : null;
+  let tl = 0;
+  let tr = 0;
+  let bl = 0;
+  let br = 0;
   const y = f.components[0];
   const refine = f.progressive && ah !== 0;
   // Sequential scans carry the AC coefficients too; they are decoded only to be stepped over.
@@ -566,10 +562,11 @@ function decodeScan(
         }
         if (lumaAt >= 0) dc[origin + lumaAt] = pred[ci] << al;
       }
-      const needed = wantQuarters && lumaAt >= 0 ? QUARTER_NEEDED : null;
+      const needed = contribution != null && lumaAt >= 0 ? QUARTER_NEEDED : null;
       if (withAc) {
         const t = acT[ci];
         const skip = t.skip;
+        const sizes = t.sizes;
         for (let k = 1; k < 64;) {
           if (bits < 16) {
             acc = (acc << 16) | (buf[pos] << 8) | buf[pos + 1];
@@ -583,18 +580,28 @@ function decodeScan(
             if (needed != null) {
               // The quarters' coefficients among the one or two stepped over: each value is the last
               // `size` bits of what its code and magnitude take.
-              const sz = t.sizes[look];
+              const sz = sizes[look];
               const s1 = sz & 15;
               const p1 = k + step1 - 1;
               if (s1 && needed[p1]) {
                 const v = (acc >>> (bits - ((e >> 16) & 0xf))) & ((1 << s1) - 1);
-                coef[ZIGZAG[p1]] = (v < 1 << (s1 - 1) ? v - (1 << s1) + 1 : v) * steps![p1];
+                const c = v < 1 << (s1 - 1) ? v - (1 << s1) + 1 : v;
+                const at = 4 * p1;
+                tl += c * contribution![at];
+                tr += c * contribution![at + 1];
+                bl += c * contribution![at + 2];
+                br += c * contribution![at + 3];
               }
               const s2 = sz >> 4;
               const p2 = k + ((e >> 8) & 0xff) - 1;
               if (s2 && k + step1 < 64 && needed[p2]) {
                 const v = (acc >>> (bits - (e >>> 20))) & ((1 << s2) - 1);
-                coef[ZIGZAG[p2]] = (v < 1 << (s2 - 1) ? v - (1 << s2) + 1 : v) * steps![p2];
+                const c = v < 1 << (s2 - 1) ? v - (1 << s2) + 1 : v;
+                const at = 4 * p2;
+                tl += c * contribution![at];
+                tr += c * contribution![at + 1];
+                bl += c * contribution![at + 2];
+                br += c * contribution![at + 3];
               }
             }
             if (k + step1 < 64) {
@@ -629,16 +636,25 @@ function decodeScan(
             bits -= size;
             if (needed != null && needed[k]) {
               const v = (acc >>> bits) & ((1 << size) - 1);
-              coef[ZIGZAG[k]] = (v < 1 << (size - 1) ? v - (1 << size) + 1 : v) * steps![k];
+              const c = v < 1 << (size - 1) ? v - (1 << size) + 1 : v;
+              const at = 4 * k;
+              tl += c * contribution![at];
+              tr += c * contribution![at + 1];
+              bl += c * contribution![at + 2];
+              br += c * contribution![at + 3];
             }
             k++;
           }
         }
       }
       if (needed != null) {
-        coef[0] = dc[origin + lumaAt] * steps![0];
-        blockQuarters(coef, quarters!, 4 * (origin + lumaAt));
-        coef.fill(0);
+        const mean = dc[origin + lumaAt] * contribution![0];
+        const at = 4 * (origin + lumaAt);
+        quarters![at] = tl + mean;
+        quarters![at + 1] = tr + mean;
+        quarters![at + 2] = bl + mean;
+        quarters![at + 3] = br + mean;
+        tl = tr = bl = br = 0;
       }
     }
   }
@@ -776,6 +792,7 @@ function cellsToInput(
 
 /** An n x n grid as shown for an EXIF orientation (the same turn `applyOrientation` gives the pixels). */
 function orient(grid: Float64Array, orientation: number, n: number): Float32Array {
+  if (orientation <= 1) return Float32Array.from(grid); // upright already: most photos
   const out = new Float32Array(n * n);
   for (let y = 0; y < n; y++)
     for (let x = 0; x < n; x++) {
