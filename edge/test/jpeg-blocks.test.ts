@@ -119,15 +119,16 @@ describe('jpegLumaBlockMeans', async () => {
   for (const [name, make, limit] of cases) {
     it(`reads the mean luma of each 4x4 quarter of a block: ${name}`, async () => {
       const jpeg = await make();
-      const cells = jpegLumaQuarterMeans(new Uint8Array(jpeg))!;
+      const cells = jpegLumaQuarterMeans(new Uint8Array(jpeg));
       const meta = await sharp(jpeg).metadata();
-      expect([cells.width, cells.height]).toEqual([meta.width, meta.height]);
       if (meta.isProgressive) {
-        // Its coefficients come in refinement scans: whole blocks, as jpegLumaBlockMeans reads them.
-        expect(cells.cell).toBe(8);
-        expect(cells.means).toEqual(jpegLumaBlockMeans(new Uint8Array(jpeg))!.means);
+        // Its AC coefficients come in refinement scans: decoded in full where quarters are wanted.
+        expect(cells).toBeNull();
+        expect(jpegToInput(new Uint8Array(jpeg), 1, 'full', 128)).toBeNull();
         return;
       }
+      if (!cells) throw new Error('a baseline JPEG the reader covers gave no quarters');
+      expect([cells.width, cells.height]).toEqual([meta.width, meta.height]);
       expect([cells.cell, cells.cols, cells.rows]).toEqual([4, Math.ceil(meta.width! / 4), Math.ceil(meta.height! / 4)]);
       const diffs = await compareBlocks(jpeg, cells);
       // As exact as the block means (measured 0.06 mean, under 0.5 at the 99th percentile, in colour).
