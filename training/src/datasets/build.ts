@@ -1,6 +1,6 @@
 /** Builds a labelled data set, deterministic from a seed, from one or a mixture of sources. */
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { INPUT_SIZE, type Framing } from '@blankspot/core';
@@ -171,19 +171,35 @@ export async function buildSplitsCached(options: DataOptions, cacheDir: string |
     return await readSplits(file, options.sets, options.inputSize ?? INPUT_SIZE);
   } catch {
     const splits = await buildSplits(options);
-    await mkdir(cacheDir, { recursive: true });
-    await writeSplits(`${file}.tmp`, splits);
-    await rename(`${file}.tmp`, file);
+    // A cache that cannot be written (disk full, a read-only folder) costs the next run time, not this
+    // run its data: minutes to hours of generation would otherwise be lost.
+    try {
+      await mkdir(cacheDir, { recursive: true });
+      await writeSplits(`${file}.tmp`, splits);
+      await rename(`${file}.tmp`, file);
+    } catch (e) {
+      await rm(`${file}.tmp`, { force: true }).catch(() => {});
+      console.error(`could not cache the data set in ${file}: ${(e as Error).message}`);
+    }
     return splits;
   }
 }
 
-/** The byte views of a split, in file order. */
+/** Chunks of at most 1 GiB. */
+const IO_CHUNK = 1 << 30;
+
+/**
+ * The bytes of a split, in file order, as views of at most IO_CHUNK bytes: one read or write call takes
+ * at most 2 GiB, and one view at most 4 GiB (a 96,000-image 128x128 set's images are 6.3 GB).
+ */
 function splitParts(ex: Examples): Uint8Array[] {
-  const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const header = new Uint8Array(4);
   new DataView(header.buffer).setUint32(0, ex.count, true);
-  return [header, bytes(ex.images), bytes(ex.labels), bytes(ex.boxes), bytes(ex.setIndex), bytes(ex.hidden)];
+  const parts: Uint8Array[] = [header];
+  for (const a of [ex.images, ex.labels, ex.boxes, ex.setIndex, ex.hidden] as ArrayBufferView[])
+    for (let at = 0; at < a.byteLength; at += IO_CHUNK)
+      parts.push(new Uint8Array(a.buffer, a.byteOffset + at, Math.min(IO_CHUNK, a.byteLength - at)));
+  return parts;
 }
 
 /** Written part by part: a 128x128 set passes 4 GB, more than one Buffer holds. */
@@ -195,9 +211,6 @@ async function writeSplits(file: string, splits: Splits): Promise<void> {
     await fh.close();
   }
 }
-
-/** Chunks of at most 1 GiB: one read or write call takes at most 2 GiB. */
-const IO_CHUNK = 1 << 30;
 
 async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length; at += IO_CHUNK) await fh.write(bytes, at, Math.min(IO_CHUNK, bytes.length - at));
