@@ -82,35 +82,43 @@ interface SpanWeights {
   last: number;
 }
 
-/** Weights of the source cells for `out` output pixels spanning [from, from+span) of an axis of `size` pixels. */
+/**
+ * Weights of the source cells for `out` output pixels spanning [from, from+span) of an axis of `size`
+ * pixels. Built cell by cell (each cell's outputs are a run of consecutive pixels), straight into
+ * CSR order: no list to sort, which on 4-pixel JPEG quarters cost more than the averaging itself.
+ */
 function spanWeights(size: number, cell: number, from: number, span: number, out: number): SpanWeights {
   const cells = Math.ceil(size / cell);
   const scale = span / out;
-  const triples: [number, number, number][] = [];
+  const max = cells + out + 1;
+  const start = new Int32Array(cells + 1);
+  const dst = new Int32Array(max);
+  const weight = new Float64Array(max);
   const cover = new Float64Array(out);
-  for (let d = 0; d < out; d++) {
-    const a = from + d * scale;
-    const b = a + scale;
-    for (let s = Math.max(0, Math.floor(a / cell)); s < cells && s * cell < b; s++) {
-      const overlap = Math.min(b, (s + 1) * cell, size) - Math.max(a, s * cell);
+  let count = 0;
+  let first = -1;
+  let last = -1;
+  for (let s = 0; s < cells; s++) {
+    start[s] = count;
+    const a = s * cell;
+    const b = Math.min((s + 1) * cell, size);
+    // Output pixels d span [from + d * scale, from + (d + 1) * scale).
+    const d0 = Math.max(0, Math.floor((a - from) / scale) - 1); // one early: rounding never skips an overlap
+    for (let d = d0; d < out; d++) {
+      const lo = from + d * scale;
+      if (lo >= b) break;
+      const overlap = Math.min(b, lo + scale) - Math.max(a, lo);
       if (overlap > 1e-9) {
-        triples.push([s, d, overlap / scale]);
+        dst[count] = d;
+        weight[count++] = overlap / scale;
         cover[d] += overlap / scale;
+        if (first < 0) first = s;
+        last = s;
       }
     }
   }
-  triples.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-  const start = new Int32Array(cells + 1);
-  for (const [s] of triples) start[s + 1]++;
-  for (let s = 0; s < cells; s++) start[s + 1] += start[s];
-  return {
-    start,
-    dst: Int32Array.from(triples, (t) => t[1]),
-    weight: Float64Array.from(triples, (t) => t[2]),
-    cover,
-    first: triples.length ? triples[0][0] : 0,
-    last: triples.length ? triples[triples.length - 1][0] : -1,
-  };
+  start[cells] = count;
+  return { start, dst, weight, cover, first: first < 0 ? 0 : first, last };
 }
 
 /**
