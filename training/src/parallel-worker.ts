@@ -2,10 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { tf, useBackend } from './backend.js';
 import { NETWORKS, initParams } from './networks.js';
-import { shardGradients, type WorkerInit } from './parallel.js';
+import { shardGradients, unshareExamples, type WorkerInit } from './parallel.js';
 import { NativeTrainingStep } from './native-step.js';
 
 const init = workerData as WorkerInit;
+const examples = unshareExamples(init.examples);
 const ready = (async () => {
   await useBackend(init.backend);
   const spec = NETWORKS[init.network];
@@ -20,7 +21,7 @@ parentPort!.on('message', async (m: { weights: Float32Array[]; indices: Int32Arr
       const v = params[p.name];
       tf.tidy(() => v.assign(tf.tensor(m.weights[i], p.shape, 'float32')));
     });
-    const result = shardGradients(spec, params, init.examples, m.indices, native);
+    const result = shardGradients(spec, params, examples, m.indices, native);
     parentPort!.postMessage(
       result,
       result.grads.map((g) => g.buffer as ArrayBuffer),

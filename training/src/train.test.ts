@@ -231,6 +231,46 @@ describe('the trainer', () => {
     disposeParams(params);
   });
 
+  it('gives worker threads every example of a set past 4 GiB (views are cloned with 32-bit lengths)', async () => {
+    // 65,600 128x128 images: 4.3 GB of shared memory, of which only the batch's pages are ever touched.
+    const side = 128;
+    const pixels = side * side;
+    const count = 65_600;
+    const small = await buildSplits({
+      sets: ['photos'],
+      protocol: 'upload',
+      seed: 'big',
+      counts: { train: 8, val: 0, test: 0 },
+      inputSize: side,
+    });
+    const big = {
+      ...small.train,
+      count,
+      images: new Float32Array(new SharedArrayBuffer(count * pixels * 4)),
+      labels: new Uint8Array(new SharedArrayBuffer(count)),
+      boxes: new Float32Array(count * 4).fill(-1),
+      setIndex: new Uint8Array(count),
+      hidden: new Uint8Array(count),
+    };
+    expect(big.images.byteLength).toBeGreaterThan(2 ** 32);
+    // The small set's photos at the far end (past 4 GiB), where a cut-short view reads black.
+    const indices = Array.from({ length: 8 }, (_, i) => count - 8 + i);
+    indices.forEach((j, i) => {
+      big.images.set(small.train.images.subarray(i * pixels, (i + 1) * pixels), j * pixels);
+      big.labels[j] = small.train.labels[i];
+      big.boxes.set(small.train.boxes.subarray(i * 4, i * 4 + 4), j * 4);
+    });
+    const spec = NETWORKS['localiser-128'];
+    const params = initParams(spec, 3);
+    const single = shardGradients(spec, params, big, indices);
+    const parallel = new ParallelGradients(spec, params, big, 2, tf.getBackend() as 'wasm');
+    const both = await parallel.compute(indices);
+    await parallel.close();
+    expect(both.count).toBe(8);
+    expect(both.lossSum).toBeCloseTo(single.lossSum, 3);
+    disposeParams(params);
+  });
+
   it('refuses missing or damaged checkpoints with a clear error', async () => {
     await expect(loadCheckpoint(join(dir, 'nope'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     const bad = join(dir, 'bad');
