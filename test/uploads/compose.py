@@ -6,7 +6,9 @@ half of them damaged by a white rectangle of 15-30% of each side that covers vis
 
 Usage: compose.py SOURCES.json OUT_DIR --products N --photos N [--seed S]
 SOURCES.json: {"cutouts": [paths], "photos": [paths]}, the held-out test sources only.
-Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height).
+Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height,source): `source` is
+the file name of the photo or cut-out(s) it was composed from ("+" between two), so figures can be
+resampled by source (a catalogue's objects vary more than its images do).
 """
 import argparse
 import csv
@@ -46,8 +48,11 @@ def product_photo(cutouts, rng):
     level = 255 if rng.random() < 0.85 else int(rng.integers(246, 255))
     canvas = np.full((height, width, 3), level, np.float32)
     count = 1 if rng.random() < 0.8 else 2
+    used = []
     for _ in range(count):
-        obj = trim(cutouts[int(rng.integers(len(cutouts)))])
+        pick = int(rng.integers(len(cutouts)))
+        used.append(pick)
+        obj = trim(cutouts[pick])
         fill = rng.uniform(0.3, 0.9) if count == 1 else rng.uniform(0.2, 0.5)
         scale = fill * min(width, height) / max(obj.shape[:2])
         w = max(2, int(obj.shape[1] * scale))
@@ -64,16 +69,17 @@ def product_photo(cutouts, rng):
         alpha = obj[:, :, 3:4] / 255.0
         region = canvas[y0 : y0 + h, x0 : x0 + w]
         canvas[y0 : y0 + h, x0 : x0 + w] = obj[:, :, :3] * alpha + region * (1 - alpha)
-    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), level
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), level, used
 
 
 def natural_photo(photos, rng):
-    img = photos[int(rng.integers(len(photos)))][:, :, :3]
+    pick = int(rng.integers(len(photos)))
+    img = photos[pick][:, :, :3]
     h, w = img.shape[:2]
     long_side = int(rng.integers(800, 2001))
     scale = long_side / max(h, w)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=interp), None
+    return cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=interp), None, [pick]
 
 
 def damage(img, background, rng):
@@ -111,13 +117,13 @@ def main():
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
     rows = []
-    for kind, count, make, pool in (
-        ("product", a.products, product_photo, cutouts),
-        ("natural", a.photos, natural_photo, photos),
+    for kind, count, make, pool, paths in (
+        ("product", a.products, product_photo, cutouts, sources["cutouts"]),
+        ("natural", a.photos, natural_photo, photos, sources["photos"]),
     ):
         for i in range(count):
             while True:
-                img, background = make(pool, rng)
+                img, background, used = make(pool, rng)
                 damaged = i % 2 == 1
                 box = None
                 if damaged:
@@ -129,10 +135,11 @@ def main():
             name = f"{kind}-{i:05d}.jpg"
             quality = int(rng.integers(75, 96))
             cv2.imwrite(os.path.join(a.out, name), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            rows.append([name, kind, int(damaged), *(box if box else ("", "", "", ""))])
+            source = "+".join(os.path.basename(paths[k]) for k in used)
+            rows.append([name, kind, int(damaged), *(box if box else ("", "", "", "")), source])
     with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height"])
+        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height", "source"])
         writer.writerows(rows)
 
 
