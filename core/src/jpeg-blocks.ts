@@ -580,7 +580,8 @@ function decodeScan(
             const step1 = e & 0xff;
             if (needed != null) {
               // The quarters' coefficients among the one or two stepped over: each value is the last
-              // `size` bits of what its code and magnitude take.
+              // `size` bits of what its code and magnitude take. The four sums are written out here
+              // and below rather than in a helper, which would need them in memory, not registers.
               const sz = sizes[look];
               const s1 = sz & 15;
               const p1 = k + step1 - 1;
