@@ -20,8 +20,8 @@ import { composeUploads, judgeUploads, type UploadLabel, type UploadScores } fro
 // The README has the large run (npm run eval:uploads). Boxes: since the core reads edges inside pixels
 // and guesses unseen ones from an upload's typical side, the default (localiser-framed 1.2.0) fits
 // 84% of the caught products' boxes here (64/76) and 90.5% of all (114/126); before, 83% of all.
-// The default after it, localiser-128 1.0.0 (a 128x128 input), passes them as well, and 1.0.1 (its JPEGs
-// of 512-1023 px read from block quarters, thresholds chosen again).
+// The default after it, localiser-128 1.0.0 (a 128x128 input), passes them as well, and 1.0.1 (product
+// frames of 512-1023 px read from block quarters, thresholds chosen again).
 const PRODUCT_FALSE_ALARMS_MAX = 3;
 const NATURAL_FALSE_ALARMS_MAX = 1;
 const PRODUCT_RECALL_MIN = 0.5;
