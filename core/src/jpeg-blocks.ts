@@ -688,7 +688,7 @@ export function blockMeansMinSide(size = INPUT_SIZE): number {
  * block quarters are read (baseline JPEGs; a progressive one is then decoded in full). That is where
  * the fine detail is the cue: a rectangle's straight cut in a silhouette on white. Reading a 128 input
  * from whole blocks of 512-1023 px frames moved localiser-128's products recall at 0.33% false alarms
- * on the validation catalogue from 75.5% (full decode) to 71.2%; quarters give 75.4%. A whole photo
+ * on the validation catalogue from 75.5% (full decode) to 71.2%; quarters give 75.3%. A whole photo
  * (natural photos, no frame) is read from whole blocks: there a rectangle's edges cross texture and
  * show at that resolution (recall 99.9% either way), and quarters cost the Worker about 3 ms of its
  * 20 ms on a 1000x1000 photo (warm p50 21.7 against 18.0 ms, four runs each).
