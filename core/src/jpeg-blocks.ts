@@ -170,7 +170,7 @@ export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
 
 /** Means of the 4x4 quarters of the luma blocks of a baseline JPEG; null for a progressive one or one not covered. */
 export function jpegLumaQuarterMeans(data: Uint8Array): JpegLumaCells | null {
-  return readOrNull(data, { reuse: false, quartersBelow: Infinity });
+  return readOrNull(data, { reuse: false, quarters: true });
 }
 
 interface ReadOptions {
@@ -178,8 +178,8 @@ interface ReadOptions {
   reuse: boolean;
   /** A smaller image is refused as soon as its frame header is read. */
   minSide?: number;
-  /** Quarters are read when the image's shorter side is under this (and it is baseline). */
-  quartersBelow?: number;
+  /** Read the blocks' quarters (a progressive JPEG is then refused), not the whole blocks. */
+  quarters?: boolean;
 }
 
 function readOrNull(data: Uint8Array, options: ReadOptions): JpegLumaCells | null {
@@ -191,7 +191,7 @@ function readOrNull(data: Uint8Array, options: ReadOptions): JpegLumaCells | nul
   }
 }
 
-function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quartersBelow = 0 }: ReadOptions): JpegLumaCells {
+function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQuarters = false }: ReadOptions): JpegLumaCells {
   // Each table's steps in zigzag order, as DQT holds them.
   const steps: (Float64Array | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
@@ -304,7 +304,7 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quartersBelow = 0
         const blocks = components[0].blocksPerLine * components[0].blocksPerColumn;
         dc = (scratch.dc = grown(scratch.dc, blocks, (n) => new Int32Array(n))).subarray(0, blocks);
         dc.fill(0);
-        if (Math.min(width, height) < quartersBelow) {
+        if (wantQuarters) {
           // Its quarters need AC coefficients a progressive JPEG spreads over refinement scans.
           if (frame.progressive) notCovered('progressive, and its quarters are wanted');
           quarters = (scratch.quarters = grown(scratch.quarters, 4 * blocks, (n) => new Float32Array(n))).subarray(0, 4 * blocks);
@@ -723,7 +723,7 @@ export function jpegToInput(
     if (frame) {
       if (orientation > 1 || frame.side < minSide) return null;
       if (frame.side < quartersBelow) {
-        const finer = readOrNull(bytes, { reuse: true, minSide, quartersBelow: Infinity });
+        const finer = readOrNull(bytes, { reuse: true, minSide, quarters: true });
         if (!finer) return null;
         cells = finer;
         // Found again on the finer cells: the same rule, closer to the pixels a full decode frames on.
