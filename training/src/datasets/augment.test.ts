@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { blobOutline, solidRgba, varyCutout } from './image-io.js';
+import { blobOutline, polygonOutline, solidRgba, varyCutout } from './image-io.js';
+import { slantedPolygon } from './scenes.js';
+import { Rng } from '../rng.js';
 import type { RgbaImage } from '@blankspot/core';
 
 const alphaAt = (img: RgbaImage, x: number, y: number) => img.data[(y * img.width + x) * 4 + 3];
@@ -71,5 +73,46 @@ describe('photo pieces in random outlines', () => {
     expect(alphaAt(out, 50, 50 - 30)).toBe(255);
     expect(alphaAt(out, 50, 50 - 40)).toBe(0);
     expect(alphaAt(out, 50 + 40, 50)).toBe(0);
+  });
+});
+
+describe('objects with slanted straight edges', () => {
+  it('cuts a texture to a convex polygon with an anti-aliased rim, whichever way round its vertices go', () => {
+    const triangle: Array<[number, number]> = [
+      [0.5, 0],
+      [1, 1],
+      [0, 1],
+    ];
+    for (const vertices of [triangle, [...triangle].reverse()]) {
+      const out = polygonOutline(solidRgba(60, 60, 90), vertices);
+      expect(alphaAt(out, 30, 40)).toBe(255);
+      expect(alphaAt(out, 2, 2)).toBe(0);
+      expect(alphaAt(out, 57, 2)).toBe(0);
+      // The left edge crosses row 31's centre at x = 14.25: that pixel is partly covered, its neighbours not.
+      expect(alphaAt(out, 14, 31)).toBeGreaterThan(0);
+      expect(alphaAt(out, 14, 31)).toBeLessThan(255);
+      expect(alphaAt(out, 11, 31)).toBe(0);
+      expect(alphaAt(out, 17, 31)).toBe(255);
+      expect(out.data[(40 * 60 + 30) * 4]).toBe(90);
+    }
+  });
+
+  it('draws polygons that fill their box and have no upright or level edge', () => {
+    for (let i = 0; i < 200; i++) {
+      const rng = Rng.for('slanted', i);
+      const w = rng.intBetween(20, 300);
+      const h = i === 0 ? w * 8 : Math.round(w * rng.uniform(0.45, 2.2)); // the first: no room but a rhombus
+      const vertices = slantedPolygon(w, h, rng);
+      expect(vertices.length).toBeGreaterThanOrEqual(3);
+      expect(vertices.length).toBeLessThanOrEqual(6);
+      expect(Math.min(...vertices.map(([u]) => u))).toBeCloseTo(0);
+      expect(Math.max(...vertices.map(([, v]) => v))).toBeCloseTo(1);
+      vertices.forEach(([u0, v0], k) => {
+        const [u1, v1] = vertices[(k + 1) % vertices.length];
+        const degrees = (Math.atan2(Math.abs((v1 - v0) * h), Math.abs((u1 - u0) * w)) * 180) / Math.PI;
+        expect(degrees).toBeGreaterThanOrEqual(6);
+        expect(degrees).toBeLessThanOrEqual(84);
+      });
+    }
   });
 });

@@ -165,6 +165,42 @@ export async function varyCutout(image: RgbaImage, v: CutoutVariation): Promise<
 }
 
 /**
+ * An object with straight edges at slanted angles: a texture inside a convex polygon (vertices as
+ * fractions of the texture's width and height, in order round it). Sails, boards, triangles and tilted
+ * boxes are clean products whose straight edges meet white; a pasted rectangle's edges are upright or
+ * level, so this teaches that a straight edge alone is not damage.
+ */
+export function polygonOutline(texture: RgbaImage, vertices: ReadonlyArray<readonly [number, number]>): RgbaImage {
+  const { width, height } = texture;
+  const data = Uint8Array.from(texture.data);
+  // Each edge as a line a*x + b*y + c = signed distance in pixels, positive inside.
+  const points = vertices.map(([u, v]) => [u * width, v * height] as const);
+  let area = 0;
+  for (let i = 0; i < points.length; i++) {
+    const [x0, y0] = points[i];
+    const [x1, y1] = points[(i + 1) % points.length];
+    area += x0 * y1 - x1 * y0;
+  }
+  const turn = area >= 0 ? 1 : -1;
+  const lines = points.map(([x0, y0], i) => {
+    const [x1, y1] = points[(i + 1) % points.length];
+    const length = Math.hypot(x1 - x0, y1 - y0) || 1;
+    const a = (-(y1 - y0) / length) * turn;
+    const b = ((x1 - x0) / length) * turn;
+    return [a, b, -(a * x0 + b * y0)] as const;
+  });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let edge = Infinity;
+      for (const [a, b, c] of lines) edge = Math.min(edge, a * (x + 0.5) + b * (y + 0.5) + c);
+      const p = (y * width + x) * 4 + 3;
+      data[p] = edge >= 0.5 ? texture.data[p] : edge <= -0.5 ? 0 : Math.round(texture.data[p] * (edge + 0.5));
+    }
+  }
+  return { width, height, data };
+}
+
+/**
  * An object of a shape no cut-out has: a texture (a piece of a photo) inside a smooth random outline,
  * a radius that varies round the centre by a few low harmonics. Many more silhouettes than the cut-outs
  * give, with real texture inside, so "a straight cut in a rounded outline" is learnt, not these outlines.

@@ -6,7 +6,17 @@
  */
 import type { RgbaImage } from '@blankspot/core';
 import type { Rng } from '../rng.js';
-import { blobOutline, compose, cropRgba, resizeRgba, softShadow, varyCutout, type Layer } from './image-io.js';
+import {
+  blobOutline,
+  compose,
+  cropRgba,
+  polygonOutline,
+  resizeRgba,
+  softShadow,
+  solidRgba,
+  varyCutout,
+  type Layer,
+} from './image-io.js';
 
 /** Side range of composed scenes: large enough that a pasted rectangle's edge is sharp before resizing. */
 export const SCENE_SIDE = { min: 256, max: 448 } as const;
@@ -151,8 +161,61 @@ function reflection(object: RgbaImage, rng: Rng): RgbaImage {
   return { width: object.width, height: h, data };
 }
 
-/** A piece of a photo inside a random rounded outline, its longest side `longest` px (see blobOutline). */
-async function photoObject(photo: RgbaImage, longest: number, rng: Rng): Promise<RgbaImage> {
+/** Edges closer than this to upright or level are redrawn: those are what a pasted rectangle makes. */
+const MIN_SLANT_DEGREES = 6;
+
+/**
+ * The vertices of a convex polygon of 3-6 sides round a w x h box (fractions of w and h), every edge
+ * slanted by at least MIN_SLANT_DEGREES in pixels: a sail, a pennant, a board seen at an angle.
+ */
+export function slantedPolygon(w: number, h: number, rng: Rng): Array<[number, number]> {
+  // A very long thin box leaves no room for slanted edges round it; a rhombus is slanted at any aspect
+  // up to 1:9 (scenes stay within 1:2.2, where a random polygon passes within a few draws).
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const sides = rng.intBetween(3, 6);
+    const angles = Array.from({ length: sides }, () => rng.uniform(0, 2 * Math.PI)).sort((a, b) => a - b);
+    const raw = angles.map((a) => [Math.cos(a), Math.sin(a)] as const);
+    const xs = raw.map(([x]) => x);
+    const ys = raw.map(([, y]) => y);
+    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    if (x1 - x0 < 0.3 || y1 - y0 < 0.3) continue;
+    const vertices = raw.map(([x, y]) => [(x - x0) / (x1 - x0), (y - y0) / (y1 - y0)] as [number, number]);
+    const slanted = vertices.every(([u0, v0], i) => {
+      const [u1, v1] = vertices[(i + 1) % sides];
+      const degrees = (Math.atan2(Math.abs((v1 - v0) * h), Math.abs((u1 - u0) * w)) * 180) / Math.PI;
+      return degrees >= MIN_SLANT_DEGREES && degrees <= 90 - MIN_SLANT_DEGREES;
+    });
+    if (slanted) return vertices;
+  }
+  return [
+    [0.5, 0],
+    [1, 0.5],
+    [0.5, 1],
+    [0, 0.5],
+  ];
+}
+
+/** A flat colour with a soft light fall-off across it: a sail, a painted board, a plastic sign. */
+function shadedColour(w: number, h: number, rng: Rng): RgbaImage {
+  const image = solidRgba(w, h, 0);
+  const rgb = [rng.intBetween(20, 250), rng.intBetween(20, 250), rng.intBetween(20, 250)];
+  const fall = rng.uniform(0.75, 1);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const t = 1 - (1 - fall) * ((x / w + y / h) / 2);
+      const p = (y * w + x) * 4;
+      for (let c = 0; c < 3; c++) image.data[p + c] = Math.round(rgb[c] * t);
+    }
+  }
+  return image;
+}
+
+/**
+ * A piece of a photo inside a random outline, its longest side `longest` px: rounded (see blobOutline)
+ * or, with `slanted`, a convex polygon with slanted edges (see polygonOutline), filled with the photo or
+ * a flat colour.
+ */
+async function photoObject(photo: RgbaImage, longest: number, rng: Rng, slanted = false): Promise<RgbaImage> {
   const short = Math.min(photo.width, photo.height);
   const crop = Math.max(2, Math.round(short * rng.uniform(0.3, 1)));
   const piece = cropRgba(photo, rng.int(photo.width - crop + 1), rng.int(photo.height - crop + 1), crop, crop);
@@ -160,6 +223,10 @@ async function photoObject(photo: RgbaImage, longest: number, rng: Rng): Promise
   const tall = rng.chance(0.5);
   const w = Math.max(4, Math.round(tall ? longest * aspect : longest));
   const h = Math.max(4, Math.round(tall ? longest : longest * aspect));
+  if (slanted) {
+    const texture = rng.chance(0.35) ? shadedColour(w, h, rng) : await resizeRgba(piece, w, h);
+    return polygonOutline(texture, slantedPolygon(w, h, rng));
+  }
   const harmonics = Array.from(
     { length: rng.intBetween(1, 4) },
     () => [rng.intBetween(2, 6), rng.uniform(0, 0.07), rng.uniform(0, 2 * Math.PI)] as const,
@@ -167,11 +234,13 @@ async function photoObject(photo: RgbaImage, longest: number, rng: Rng): Promise
   return blobOutline(await resizeRgba(piece, w, h), harmonics);
 }
 
+const UPRIGHT = { mirror: false, tilt: 0, stretch: 1, hue: 0, saturation: 1, brightness: 1 } as const;
+
 /**
  * One product scene: one to three objects filling 10-95% of a canvas of 256-448 px, on pure white or
  * another studio background, with drop or contact shadows and reflections. A fifth of the objects are
- * synthetic straight-edged products; with `pickPhoto`, a fifth of the rest are pieces of photos in random
- * rounded outlines; the others are real cut-outs, mirrored, tilted, stretched and recoloured at random.
+ * synthetic straight-edged products (a third of them tilted); with `pickPhoto`, three in ten of the rest
+ * are pieces of photos in random outlines, rounded or slanted polygons (generator version 5); the others are real cut-outs, mirrored, tilted, stretched and recoloured at random.
  */
 export async function productScene(
   pickCutout: () => Promise<RgbaImage>,
@@ -197,8 +266,11 @@ export async function productScene(
         Math.max(4, Math.round(tall ? longest : longest * aspect)),
         rng,
       );
-    } else if (pickPhoto != null && rng.chance(0.2) /* a photo piece */) {
-      object = await photoObject(await pickPhoto(), fill * Math.min(width, height), rng);
+      // A box or a sheet at an angle: straight edges that are not upright.
+      const tilt = rng.chance(0.35) ? (rng.chance(0.5) ? 1 : -1) * rng.uniform(MIN_SLANT_DEGREES, 40) : 0;
+      if (tilt !== 0) object = await varyCutout(object, { ...UPRIGHT, tilt });
+    } else if (pickPhoto != null && rng.chance(0.3) /* a photo piece */) {
+      object = await photoObject(await pickPhoto(), fill * Math.min(width, height), rng, rng.chance(0.5));
     } else {
       const cutout = await pickCutout();
       const scale = (fill * Math.min(width, height)) / Math.max(cutout.width, cutout.height);
