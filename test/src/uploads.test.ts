@@ -56,6 +56,12 @@ describe('held-out uploads through the API', () => {
       expect(of.filter((l) => l.damaged).length).toBe(of.length / 2);
     }
     expect(labels).toHaveLength(300);
+    for (const l of labels) {
+      expect(l.source).toMatch(/\.(png|jpe?g)(\+|$)/i);
+      // A damaged photo's rectangle crosses content somewhere along its outline (a tenth of it hides content).
+      if (l.damaged) expect(l.cut).toBeGreaterThan(0);
+      else expect(l.cut).toBeNull();
+    }
   });
 
   it('keeps false alarms on clean photos low and catches the damage that shows, with boxes that fit', async () => {
@@ -68,6 +74,19 @@ describe('held-out uploads through the API', () => {
     expect(row(rows, 'natural').recall.rate).toBeGreaterThanOrEqual(NATURAL_RECALL_MIN);
     expect(row(rows, 'all').boxes.rate).toBeGreaterThanOrEqual(BOXES_MIN);
     expect(row(rows, 'product').boxes.rate).toBeGreaterThanOrEqual(PRODUCT_BOXES_MIN);
+    for (const r of rows) {
+      // Where the false alarms come from adds up to them; every damaged photo is in one bin of its cut.
+      expect(r.falseAlarmObjects.reduce((a, o) => a + o.falseAlarms, 0), r.kind).toBe(r.falseAlarms.hits);
+      expect(r.recallByCut.reduce((a, c) => a + c.recall.total, 0), r.kind).toBe(r.recall.total);
+      expect(r.recallByCut.reduce((a, c) => a + c.recall.hits, 0), r.kind).toBe(r.recall.hits);
+      expect(r.byObject.falseAlarms.low).toBeLessThanOrEqual(r.falseAlarms.rate);
+      expect(r.byObject.falseAlarms.high).toBeGreaterThanOrEqual(r.falseAlarms.rate);
+      expect(r.byObject.recall.low).toBeLessThanOrEqual(r.recall.rate);
+      expect(r.byObject.recall.high).toBeGreaterThanOrEqual(r.recall.rate);
+    }
+    // Products are drawn from the test split's cut-outs (some tens), natural photos from its photos.
+    expect(row(rows, 'product').byObject.objects).toBeGreaterThan(10);
+    expect(row(rows, 'product').byObject.objects).toBeLessThan(100);
   });
 
   it('flags more at high sensitivity and fewer at low, on the same photos', async () => {

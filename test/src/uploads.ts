@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { iou } from '@blankspot/core';
-import { heldOutSources, wilson, type Rate } from '@blankspot/training';
+import { heldOutSources, Rng, wilson, type Rate } from '@blankspot/training';
 
 const COMPOSER = fileURLToPath(new URL('../uploads/compose.py', import.meta.url));
 /** Debian's Python, where python3-opencv and python3-numpy are installed (.ci/run installs them). */
@@ -20,6 +20,10 @@ export interface UploadLabel {
   kind: 'product' | 'natural';
   damaged: boolean;
   box: { x: number; y: number; width: number; height: number } | null;
+  /** The photo or cut-out(s) it was composed from, "+" between two (empty in catalogues from before). */
+  source: string;
+  /** Damaged only: the length of the rectangle's outline over content, as a share of the photo's longer side. */
+  cut: number | null;
 }
 
 /**
@@ -55,12 +59,14 @@ export async function composeUploads(
 export async function readLabels(dir: string): Promise<UploadLabel[]> {
   const [, ...rows] = (await readFile(join(dir, 'labels.csv'), 'utf8')).trim().split(/\r?\n/);
   return rows.map((row) => {
-    const [file, kind, damaged, x, y, width, height] = row.split(',');
+    const [file, kind, damaged, x, y, width, height, source = '', , cut = ''] = row.split(',');
     return {
       file,
       kind: kind as UploadLabel['kind'],
       damaged: damaged === '1',
       box: damaged === '1' ? { x: Number(x), y: Number(y), width: Number(width), height: Number(height) } : null,
+      source,
+      cut: cut === '' ? null : Number(cut),
     };
   });
 }
@@ -75,6 +81,65 @@ export interface UploadScores {
   /** Of the caught rectangles, those whose box has IoU >= 0.7 with the true one. */
   boxes: Rate;
   errors: number;
+  /**
+   * 95% intervals with the catalogue's objects resampled (see objectInterval): a catalogue's photos of
+   * one object pass or fail together, so these are wider than the per-photo (Wilson) ones, and honest.
+   */
+  byObject: { falseAlarms: Interval; recall: Interval; objects: number };
+  /** Clean photos' objects with a false alarm, most first: where the false alarms come from. */
+  falseAlarmObjects: Array<{ object: string; falseAlarms: number; photos: number }>;
+  /** Recall by how long the rectangle's cut through content is (CUT_BINS, shares of the longer side). */
+  recallByCut: Array<{ from: number; to: number; recall: Rate }>;
+}
+
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** Bins of a rectangle's visible cut (its outline over content) as a share of the photo's longer side. */
+export const CUT_BINS = [0, 0.1, 0.2, 0.3, 0.5, Infinity] as const;
+
+/** The object a photo is clustered under: its first (largest-drawn) source. */
+const objectOf = (l: UploadLabel) => l.source.split('+')[0] || l.file;
+
+/**
+ * A percentile bootstrap over objects: `resamples` catalogues, each drawing the objects with replacement
+ * and taking all of a drawn object's photos; the 2.5th and 97.5th percentiles of the pooled rate.
+ * Deterministic (a fixed seed), so a report does not move between runs.
+ */
+export function objectInterval(
+  groups: ReadonlyArray<{ hits: number; total: number }>,
+  resamples = 2000,
+  seed = 'objects',
+): Interval {
+  if (groups.length === 0) return { low: 0, high: 1 };
+  const rng = new Rng(seed);
+  const rates: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    let hits = 0;
+    let total = 0;
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[rng.int(groups.length)];
+      hits += g.hits;
+      total += g.total;
+    }
+    rates.push(total > 0 ? hits / total : 0);
+  }
+  rates.sort((a, b) => a - b);
+  return { low: rates[Math.floor(resamples * 0.025)], high: rates[Math.min(resamples - 1, Math.floor(resamples * 0.975))] };
+}
+
+/** Per object, how many of `idx` hit (by `hit`) out of how many. */
+function byObject(labels: UploadLabel[], idx: number[], hit: (i: number) => boolean) {
+  const groups = new Map<string, { hits: number; total: number }>();
+  for (const i of idx) {
+    const g = groups.get(objectOf(labels[i])) ?? { hits: 0, total: 0 };
+    g.total++;
+    if (hit(i)) g.hits++;
+    groups.set(objectOf(labels[i]), g);
+  }
+  return groups;
 }
 
 /** Posts every file to `POST /v1/check` (a few at a time) and scores the answers per kind of photo. */
@@ -107,12 +172,29 @@ export async function judgeUploads(
     const goodBoxes = caught.filter(
       (i) => answers[i]!.box != null && iou(asInputBox(answers[i]!.box!), asInputBox(labels[i].box!)) >= 0.7,
     );
+    const flagged = (i: number) => answers[i]!.flagged;
+    const cleanObjects = byObject(labels, clean, flagged);
+    const damagedObjects = byObject(labels, damaged, flagged);
     out.push({
       kind,
-      falseAlarms: wilson(clean.filter((i) => answers[i]!.flagged).length, clean.length),
+      falseAlarms: wilson(clean.filter(flagged).length, clean.length),
       recall: wilson(caught.length, damaged.length),
       boxes: wilson(goodBoxes.length, caught.length),
       errors: idx.filter((i) => answers[i] == null).length,
+      byObject: {
+        falseAlarms: objectInterval([...cleanObjects.values()]),
+        recall: objectInterval([...damagedObjects.values()]),
+        objects: new Set(idx.map((i) => objectOf(labels[i]))).size,
+      },
+      falseAlarmObjects: [...cleanObjects]
+        .filter(([, g]) => g.hits > 0)
+        .map(([object, g]) => ({ object, falseAlarms: g.hits, photos: g.total }))
+        .sort((a, b) => b.falseAlarms - a.falseAlarms || a.object.localeCompare(b.object)),
+      recallByCut: CUT_BINS.slice(0, -1).map((from, b) => {
+        const to = CUT_BINS[b + 1];
+        const inBin = damaged.filter((i) => labels[i].cut != null && labels[i].cut! >= from && labels[i].cut! < to);
+        return { from, to, recall: wilson(inBin.filter(flagged).length, inBin.length) };
+      }),
     });
   }
   return out;
@@ -121,10 +203,38 @@ export async function judgeUploads(
 const pct = (r: Rate) =>
   `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total}; 95% CI ${(100 * r.low).toFixed(1)}-${(100 * r.high).toFixed(1)}%)`;
 
+const span = (i: Interval) => `${(100 * i.low).toFixed(1)}-${(100 * i.high).toFixed(1)}%`;
+
 export function uploadsTable(rows: UploadScores[], title: string): string {
-  return [
+  const lines = [
     `| ${title} | false alarms on clean photos | recall on damage | boxes with IoU >= 0.7 (of caught) | errors |`,
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.kind} | ${pct(r.falseAlarms)} | ${pct(r.recall)} | ${pct(r.boxes)} | ${r.errors} |`),
-  ].join('\n');
+    '',
+    `| ${title}, objects resampled | objects | false alarms, 95% CI | recall, 95% CI | false alarms from (object: alarms/clean photos) |`,
+    '|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.kind} | ${r.byObject.objects} | ${span(r.byObject.falseAlarms)} | ${span(r.byObject.recall)} | ${
+          r.falseAlarmObjects
+            .slice(0, 4)
+            .map((o) => `${o.object}: ${o.falseAlarms}/${o.photos}`)
+            .join(', ') || '-'
+        }${r.falseAlarmObjects.length > 4 ? ` and ${r.falseAlarmObjects.length - 4} more` : ''} |`,
+    ),
+    '',
+    `| ${title}: recall by the cut through content (share of the longer side) | ${CUT_BINS.slice(0, -1)
+      .map((from, b) => (CUT_BINS[b + 1] === Infinity ? `>= ${from}` : `${from}-${CUT_BINS[b + 1]}`))
+      .join(' | ')} |`,
+    `|---|${CUT_BINS.slice(0, -1)
+      .map(() => '---')
+      .join('|')}|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.kind} | ${r.recallByCut
+          .map((c) => (c.recall.total ? `${(100 * c.recall.rate).toFixed(1)}% (${c.recall.hits}/${c.recall.total})` : '-'))
+          .join(' | ')} |`,
+    ),
+  ];
+  return lines.join('\n');
 }

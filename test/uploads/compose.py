@@ -6,9 +6,11 @@ half of them damaged by a white rectangle of 15-30% of each side that covers vis
 
 Usage: compose.py SOURCES.json OUT_DIR --products N --photos N [--seed S]
 SOURCES.json: {"cutouts": [paths], "photos": [paths]}, the held-out test sources only.
-Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height,source): `source` is
-the file name of the photo or cut-out(s) it was composed from ("+" between two), so figures can be
-resampled by source (a catalogue's objects vary more than its images do).
+Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height,source,covered,cut):
+`source` is the file name of the photo or cut-out(s) it was composed from ("+" between two), so figures
+can be resampled by source (a catalogue's objects vary more than its images do); for a damaged photo,
+`covered` is the share of the rectangle that hides content and `cut` the length of its outline over
+content as a share of the photo's longer side (how much of the damage a person can see).
 """
 import argparse
 import csv
@@ -95,11 +97,15 @@ def damage(img, background, rng):
         rh = int(h * rng.uniform(0.15, 0.3))
         x = int(rng.integers(0, w - rw + 1))
         y = int(rng.integers(0, h - rh + 1))
-        if content[y : y + rh, x : x + rw].mean() >= 0.1:
+        hidden = content[y : y + rh, x : x + rw]
+        if hidden.mean() >= 0.1:
             out = img.copy()
             out[y : y + rh, x : x + rw] = 255
-            return out, (x, y, rw, rh)
-    return None, None
+            # How visible the damage is: the share of the rectangle over content, and the length of its
+            # outline that crosses content (the straight cut a person sees), over the photo's longer side.
+            cut = hidden[0].sum() + hidden[-1].sum() + hidden[1:-1, 0].sum() + hidden[1:-1, -1].sum()
+            return out, (x, y, rw, rh), (round(float(hidden.mean()), 4), round(float(cut) / max(h, w), 4))
+    return None, None, None
 
 
 def main():
@@ -126,8 +132,9 @@ def main():
                 img, background, used = make(pool, rng)
                 damaged = i % 2 == 1
                 box = None
+                visibility = ("", "")
                 if damaged:
-                    img2, box = damage(img, background, rng)
+                    img2, box, visibility = damage(img, background, rng)
                     if img2 is None:
                         continue  # nothing to cover in this one; compose another
                     img = img2
@@ -136,10 +143,10 @@ def main():
             quality = int(rng.integers(75, 96))
             cv2.imwrite(os.path.join(a.out, name), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
             source = "+".join(os.path.basename(paths[k]) for k in used)
-            rows.append([name, kind, int(damaged), *(box if box else ("", "", "", "")), source])
+            rows.append([name, kind, int(damaged), *(box if box else ("", "", "", "")), source, *visibility])
     with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height", "source"])
+        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height", "source", "covered", "cut"])
         writer.writerows(rows)
 
 
