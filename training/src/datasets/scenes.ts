@@ -240,7 +240,8 @@ const UPRIGHT = { mirror: false, tilt: 0, stretch: 1, hue: 0, saturation: 1, bri
  * One product scene: one to three objects filling 10-95% of a canvas of 256-448 px, on pure white or
  * another studio background, with drop or contact shadows and reflections. A fifth of the objects are
  * synthetic straight-edged products (a third of them tilted); with `pickPhoto`, three in ten of the rest
- * are pieces of photos in random outlines, rounded or slanted polygons (generator version 5); the others are real cut-outs, mirrored, tilted, stretched and recoloured at random.
+ * are pieces of photos in random outlines, rounded or slanted polygons (generator version 5); the others
+ * are real cut-outs, mirrored, tilted, stretched and recoloured at random.
  */
 export async function productScene(
   pickCutout: () => Promise<RgbaImage>,
