@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { buildSplits, type Splits } from './datasets/build.js';
+import { buildSplits, emptyExamples, type Splits } from './datasets/build.js';
 import { NETWORKS, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
 import { runTraining } from './run.js';
@@ -243,15 +243,7 @@ describe('the trainer', () => {
       counts: { train: 8, val: 0, test: 0 },
       inputSize: side,
     });
-    const big = {
-      ...small.train,
-      count,
-      images: new Float32Array(new SharedArrayBuffer(count * pixels * 4)),
-      labels: new Uint8Array(new SharedArrayBuffer(count)),
-      boxes: new Float32Array(count * 4).fill(-1),
-      setIndex: new Uint8Array(count),
-      hidden: new Uint8Array(count),
-    };
+    const big = emptyExamples(count, side, small.train.sets);
     expect(big.images.byteLength).toBeGreaterThan(2 ** 32);
     // The small set's photos at the far end (past 4 GiB), where a cut-short view reads black.
     const indices = Array.from({ length: 8 }, (_, i) => count - 8 + i);

@@ -61,6 +61,21 @@ export interface Examples {
 
 export type Splits = Record<Split, Examples>;
 
+/** `count` examples of `side` x `side`, all black and without a rectangle, to be filled in. */
+export function emptyExamples(count: number, side: number, sets: DatasetName[]): Examples {
+  return {
+    count,
+    side,
+    // Shared memory: gradient worker threads read the same examples without a copy.
+    images: new Float32Array(new SharedArrayBuffer(count * side * side * 4)),
+    labels: new Uint8Array(new SharedArrayBuffer(count)),
+    boxes: new Float32Array(count * 4).fill(-1),
+    setIndex: new Uint8Array(count),
+    hidden: new Uint8Array(count),
+    sets,
+  };
+}
+
 export async function makeSource(name: DatasetName, options: DataOptions): Promise<SourceSampler> {
   switch (name) {
     // Under the paper protocol the square is pasted after preprocessing, so 64x64 sources suffice.
@@ -100,17 +115,7 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
   const out = {} as Splits;
   for (const split of ['train', 'val', 'test'] as const) {
     const count = options.counts[split];
-    const ex: Examples = {
-      count,
-      side,
-      // Shared memory: gradient worker threads read the same examples without a copy.
-      images: new Float32Array(new SharedArrayBuffer(count * pixels * 4)),
-      labels: new Uint8Array(new SharedArrayBuffer(count)),
-      boxes: new Float32Array(count * 4).fill(-1),
-      setIndex: new Uint8Array(count),
-      hidden: new Uint8Array(count),
-      sets: options.sets,
-    };
+    const ex = emptyExamples(count, side, options.sets);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < count; i = next++) {
@@ -235,16 +240,7 @@ async function readSplits(file: string, sets: DatasetName[], side: number): Prom
       const header = new Uint8Array(4);
       await fill(header);
       const count = new DataView(header.buffer).getUint32(0, true);
-      const ex: Examples = {
-        count,
-        side,
-        images: new Float32Array(new SharedArrayBuffer(count * side * side * 4)),
-        labels: new Uint8Array(new SharedArrayBuffer(count)),
-        boxes: new Float32Array(count * 4),
-        setIndex: new Uint8Array(count),
-        hidden: new Uint8Array(count),
-        sets,
-      };
+      const ex = emptyExamples(count, side, sets);
       // The parts after the header, in the order splitParts gives them.
       for (const part of splitParts(ex).slice(1)) await fill(part);
       out[split] = ex;
