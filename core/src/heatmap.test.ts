@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { boxFromHeatmap, boxInImage, iou, snapBoxToInput, type InputBox } from './heatmap.js';
+import { boxFromHeatmap, boxInImage, iou, snapBoxToInput, unseenSides, type InputBox } from './heatmap.js';
 
 /** The exact coverage map a perfect localiser would output for a box on a side x side grid. */
 function coverageMap(box: { x: number; y: number; w: number; h: number }, side = 16, input = 64): Float32Array {
@@ -163,22 +163,64 @@ describe('snapBoxToInput', () => {
     const img = textured(9, 30);
     for (let r = 0; r < 64; r++) img.fill(0.2, r * 64 + 40, r * 64 + 64);
     paste(img, { x: 20, y: 10, w: 18, h: 16 });
-    // A typical side of 30 would put the right edge at 50, inside the object it would have covered.
-    const stopped = snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img, 64, { x: 30, y: 30 });
+    // Sides of 25-36 would put the right edge at 45-56, inside the object it would have covered.
+    const stopped = snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img, 64, { x: [25, 36], y: [25, 36] });
     expect(Math.abs(stopped.x - 20)).toBeLessThan(0.6);
     expect(stopped.x + stopped.w).toBe(40);
-    // White up to the input's edge (beyond a frame the photo is background): the typical side holds.
+    // White up to the input's edge (beyond a frame the photo is background): the side from the range holds.
     const open = textured(9, 50);
     paste(open, { x: 44, y: 10, w: 20, h: 16 });
-    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, { x: 22, y: 22 }, true);
+    const sides = { x: [15, 30], y: [15, 30] } as const;
+    const side = unseenSides(sides.x, 16)[0];
+    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, sides, true);
     expect(Math.abs(past.x - 44)).toBeLessThan(0.6);
-    expect(past.x + past.w).toBeCloseTo(past.x + 22, 6);
+    expect(past.x + past.w).toBeCloseTo(past.x + side, 6);
     // Also when the heatmap's box reaches the border: a run that ends there has not seen an edge.
-    const atBorder = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, { x: 22, y: 22 }, true);
-    // Where the input is the whole photo, the box stays inside it.
-    const whole = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, { x: 22, y: 22 });
-    expect(whole.x + whole.w).toBe(64);
-    expect(atBorder.x + atBorder.w).toBeCloseTo(atBorder.x + 22, 6);
+    const atBorder = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, sides, true);
+    expect(atBorder.x + atBorder.w).toBeCloseTo(atBorder.x + side, 6);
+    // Where the input is the whole photo, the box stays inside it: its side from the range cut at the border.
+    const whole = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, sides);
+    expect(Math.abs(whole.x - 44)).toBeLessThan(0.6);
+    expect(whole.x + whole.w).toBeCloseTo(whole.x + unseenSides([15, 64 - whole.x], 16)[0], 6);
+    expect(whole.x + whole.w).toBeLessThanOrEqual(64);
+  });
+
+  it('reads an edge the rectangle shows on only a few lines, where it clips the corner of an object', () => {
+    // White input with an object in the top-left corner; the rectangle takes the object's corner off, so
+    // its left edge crosses the object on 3 of its 20 rows (too few for the quartiles) and its top edge
+    // on 8 of 20 columns; its right and bottom edges lie in white.
+    const img = new Float32Array(64 * 64).fill(1);
+    const object = textured(13);
+    for (let r = 0; r < 21; r++) for (let c = 0; c < 30; c++) img[r * 64 + c] = object[r * 64 + c];
+    const truth = { x: 22, y: 18, w: 20, h: 20 };
+    paste(img, truth);
+    const sides = { x: [14, 28], y: [14, 28] } as const;
+    // What the heatmap sees: the visible corner and a little white.
+    const got = snapBoxToInput({ x: 22.5, y: 18.5, w: 12, h: 8 }, img, 64, sides);
+    expect(Math.abs(got.x - truth.x), `left edge ${got.x}`).toBeLessThan(0.6);
+    expect(Math.abs(got.y - truth.y), `top edge ${got.y}`).toBeLessThan(0.6);
+    // The unseen sides come from the range, both unknown: a pair that finds most rectangles in it.
+    const [w, h] = unseenSides(sides.x, sides.y);
+    expect(got.w).toBeCloseTo(w, 6);
+    expect(got.h).toBeCloseTo(h, 6);
+    expect(iou(got, truth)).toBeGreaterThan(0.7);
+  });
+
+  it('does not take the border of an upload on white for an edge: the side comes from the range', () => {
+    // A whole photo (no frame), white with an object right of column 30; the rectangle covers the
+    // object's left side, so its right edge shows and its left edge lies in white up to the border.
+    const img = new Float32Array(64 * 64).fill(1);
+    const object = textured(17);
+    for (let r = 10; r < 50; r++) for (let c = 30; c < 60; c++) img[r * 64 + c] = object[r * 64 + c];
+    const truth = { x: 14, y: 20, w: 20, h: 18 };
+    paste(img, truth);
+    const sides = { x: [12, 24], y: [12, 24] } as const;
+    const got = snapBoxToInput({ x: 28.5, y: 20.5, w: 5, h: 17.5 }, img, 64, sides);
+    expect(Math.abs(got.x + got.w - 34)).toBeLessThan(0.6);
+    expect(got.x).toBeGreaterThan(5);
+    expect(iou(got, truth)).toBeGreaterThan(0.7);
+    // Under full framing (the paper's squares, no range) the border is an edge, as before.
+    expect(snapBoxToInput({ x: 2.5, y: 20.5, w: 31, h: 17.5 }, img).x).toBe(0);
   });
 
   it('reads a compressed (not exactly white) rectangle with a looser idea of white', () => {
@@ -203,5 +245,43 @@ describe('boxInImage', () => {
   it('scales to the photo, whole pixels, inside it', () => {
     expect(boxInImage({ x: 16, y: 8, w: 16, h: 16 }, 1000, 500)).toEqual({ x: 250, y: 63, width: 250, height: 125 });
     expect(boxInImage({ x: -2, y: 60, w: 10, h: 10 }, 64, 64)).toEqual({ x: 0, y: 60, width: 8, height: 4 });
+  });
+});
+
+describe('unseenSides', () => {
+  it('keeps known sides and, for one unknown side, finds every rectangle a range of 2:1 holds', () => {
+    expect(unseenSides(20, 12)).toEqual([20, 12]);
+    const [w, h] = unseenSides([15, 30], 20);
+    expect(h).toBe(20);
+    // 0.7 of the longest to the shortest over 0.7: IoU >= 0.7 for any side in 15-30.
+    expect(w).toBeGreaterThanOrEqual(0.7 * 30 - 1e-9);
+    expect(w).toBeLessThanOrEqual(15 / 0.7 + 1e-9);
+  });
+
+  it('takes longer sides when both are unknown, and stays in the range', () => {
+    const alone = unseenSides([15, 30], 20)[0];
+    const [w, h] = unseenSides([15, 30], [15, 30]);
+    expect(w).toBeGreaterThan(alone);
+    expect(w).toBeCloseTo(h, 6);
+    expect(w).toBeLessThanOrEqual(30);
+    // Better than the middle of the range or the geometric mean at finding a uniform rectangle.
+    const found = (gx: number, gy: number) => {
+      let n = 0;
+      for (let tx = 15; tx <= 30; tx += 0.25)
+        for (let ty = 15; ty <= 30; ty += 0.25) {
+          const inter = Math.min(gx, tx) * Math.min(gy, ty);
+          if (inter / (gx * gy + tx * ty - inter) >= 0.7) n++;
+        }
+      return n;
+    };
+    expect(found(w, h)).toBeGreaterThan(found(22.5, 22.5));
+    expect(found(w, h)).toBeGreaterThan(found(Math.sqrt(450), Math.sqrt(450)));
+  });
+
+  it('is cut to the room where the white ends', () => {
+    expect(unseenSides(8, 10)).toEqual([8, 10]);
+    const [w] = unseenSides([15, 18], 20);
+    expect(w).toBeGreaterThanOrEqual(15);
+    expect(w).toBeLessThanOrEqual(18);
   });
 });

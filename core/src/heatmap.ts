@@ -83,7 +83,7 @@ export function boxFromHeatmap(
   heatmap: Heatmap,
   input?: ArrayLike<number>,
   inputSize = INPUT_SIZE,
-  typicalSide?: { x: number; y: number },
+  sides?: RectangleSides,
   /** The input is a frame inside a larger photo, so a box may reach past it (see `snapBoxToInput`). */
   framed = false,
 ): InputBox | null {
@@ -137,23 +137,75 @@ export function boxFromHeatmap(
   const [x, w] = extent(cols, Math.max(0, c0 - 1), Math.min(W - 1, c1 + 1), inputSize / W);
   const [y, h] = extent(rows, Math.max(0, r0 - 1), Math.min(H - 1, r1 + 1), inputSize / H);
   const box = { x, y, w, h };
-  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, typicalSide, framed) : box;
+  return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, sides, framed) : box;
 }
 
 /**
- * The guess for a rectangle's side where one of its edges cannot be seen (it runs into a white
- * background): a quarter of the input, the typical side under both training protocols (16 of 64
- * under `paper`; 20-30% of the photo's side under `realistic`).
+ * The side a rectangle has where one of its edges cannot be seen (it runs into a white background),
+ * under full framing: a quarter of the input, the side under both training protocols (16 of 64 under
+ * `paper`; 20-30% of the photo's side under `realistic`).
  */
 export const TYPICAL_RECTANGLE_SIDE = INPUT_SIZE / 4;
 
 /**
- * The same guess on an upload, as a share of the photo's side: damage on uploads is 15-30% of a side
- * (the rectangles sellers are to be warned of), and the geometric mean of the two, 21.2%, is the one
- * side whose ratio to any side in that range stays within 0.7-1/0.7: the widest range a single guess
- * can cover with an IoU of 0.7 along that axis.
+ * The sides of the damage on uploads, as shares of the photo's side along each axis: 15-30% (the
+ * rectangles sellers are to be warned of). Where an edge runs into white, the box takes the side in
+ * this range that most often overlaps the rectangle by IoU >= 0.7 (`unseenSides`).
  */
-export const TYPICAL_UPLOAD_SIDE_SHARE = Math.sqrt(0.15 * 0.3);
+export const UPLOAD_SIDE_SHARES: readonly [number, number] = [0.15, 0.3];
+
+/** The range of a rectangle's side along each axis, in input pixels: [shortest, longest]. */
+export interface RectangleSides {
+  x: readonly [number, number];
+  y: readonly [number, number];
+}
+
+/** What one axis of the input shows of a rectangle: its two edges, whether each was seen, and how far the white goes. */
+interface AxisReading {
+  lo: number;
+  hi: number;
+  loSeen: boolean;
+  hiSeen: boolean;
+  /** The white around the rectangle ends here on either side: an unseen edge lies no further. */
+  near: number;
+  far: number;
+}
+
+/** How many steps each unknown side and each side it is compared with take across their range. */
+const SIDE_STEPS = 24;
+
+/**
+ * The sides to give an axis whose edge nobody can see. Its true side is anywhere in its range (up to
+ * where the white ends), so take the side that overlaps the most of the possible rectangles by IoU
+ * >= 0.7 (the box counts as found), the mean IoU breaking ties. Both axes at once: where both have an
+ * unseen edge, the IoU is a product of two guesses and a longer side pays (about 23% of the photo's
+ * side against 21% when the other axis is known). `fixed` axes are known (both edges seen) and enter
+ * at their size.
+ */
+export function unseenSides(
+  x: number | readonly [number, number],
+  y: number | readonly [number, number],
+): [number, number] {
+  const grid = (r: number | readonly [number, number]) =>
+    typeof r === 'number' ? [r] : Array.from({ length: SIDE_STEPS + 1 }, (_, i) => r[0] + ((r[1] - r[0]) * i) / SIDE_STEPS);
+  const [xs, ys] = [grid(x), grid(y)];
+  let best = { x: xs[0], y: ys[0], value: -1 };
+  for (const gx of xs)
+    for (const gy of ys) {
+      let [found, sum] = [0, 0];
+      for (const tx of xs)
+        for (const ty of ys) {
+          // The guess and the truth share the seen edge, so they overlap by the shorter side along each axis.
+          const inter = Math.min(gx, tx) * Math.min(gy, ty);
+          const v = inter / (gx * gy + tx * ty - inter);
+          if (v >= 0.7) found++;
+          sum += v;
+        }
+      const value = found + sum / (xs.length * ys.length + 1);
+      if (value > best.value) best = { x: gx, y: gy, value };
+    }
+  return [best.x, best.y];
+}
 
 /** Share of near-white pixels in the box that are not exactly white above which the input counts as noisy (JPEG). */
 const NOISY_SHARE = 0.05;
@@ -161,6 +213,11 @@ const NOISY_SHARE = 0.05;
 const WHITE_TOLERANCE = { exact: 0.0005, noisy: 0.02 };
 /** How much darker than white what lies beyond an edge must be to place the edge inside its pixel. */
 const MIN_EDGE_CONTRAST = 0.1;
+/** How many runs must stop on one line for it to count as the rectangle's edge: 3, or 5% of them. */
+const MIN_STRAIGHT_LINES = 3;
+const STRAIGHT_SHARE = 0.05;
+/** The share of runs left out where the white ends first, as strays (see `far`). */
+const STRAY_LINES_SHARE = 0.05;
 /** How far past the heatmap's edge (pixels of a 64 input, a heatmap cell's side) a white run may end and still be that edge. */
 const EDGE_REACH = 4;
 
@@ -176,8 +233,8 @@ export function snapBoxToInput(
   box: InputBox,
   input: ArrayLike<number>,
   inputSize = INPUT_SIZE,
-  /** The typical side along each axis in input pixels, where the input is not the whole photo (a frame). */
-  typicalSide?: { x: number; y: number },
+  /** The range of the rectangle's sides in input pixels (uploads); without it, `TYPICAL_RECTANGLE_SIDE`. */
+  sides?: RectangleSides,
   /** The input is a frame inside a larger photo: an edge nobody sees may lie past the input's border. */
   framed = false,
 ): InputBox {
@@ -194,13 +251,14 @@ export function snapBoxToInput(
     }
   const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
   const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
+  const range = sides ?? { x: [whole, whole], y: [whole, whole] };
   const reach = (EDGE_REACH * S) / INPUT_SIZE;
 
   /** One axis's edges, reading lines through `lines` ([from, to) across the axis). */
-  const axis = (horizontal: boolean, [from, to]: [number, number]): [number, number] => {
+  /** `before`: the first pass's reading, whose seen edges stand where this pass, on other lines, does not see them. */
+  const axis = (horizontal: boolean, [from, to]: [number, number], before?: AxisReading): AxisReading => {
     const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
     const [across, acrossSize] = [from, to - from];
-    const typical = typicalSide ? (horizontal ? typicalSide.x : typicalSide.y) : whole;
     const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
     const isWhite = (line: number, p: number) => value(line, p) >= 1 - tolerance;
     // The pixel where a white run ends is part white, part what lies beyond (the input is an area
@@ -228,7 +286,7 @@ export function snapBoxToInput(
       while (hi < S && isWhite(line, hi)) hi++;
       runs.push({ line, lo, hi });
     }
-    if (!runs.length) return [start, start + size];
+    if (!runs.length) return before ?? { lo: start, hi: start + size, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
     // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
     // quartile, not the extreme, so a stray pixel in one line does not move the edge.
     const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
@@ -253,26 +311,65 @@ export function snapBoxToInput(
             hi0 + 1,
           )
         : hi0;
-    // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. The
-    // border of a whole photo is an edge.
-    const loSeen = (lo > 0 || !framed) && lo >= start - reach;
-    const hiSeen = (hi < S || !framed) && hi <= start + size + reach;
-    if (loSeen && hiSeen) return [lo, hi];
+    // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. Nor has
+    // one that reaches the border of an upload on white: the background goes on to it. Under full
+    // framing (the paper's squares) the border of the photo is an edge.
+    const borderIsEdge = !framed && !sides;
+    let loSeen = (lo > 0 || borderIsEdge) && lo >= start - reach;
+    let hiSeen = (hi < S || borderIsEdge) && hi <= start + size + reach;
+    // An edge seen on only a few lines (the rectangle clips an object's side for a short stretch and
+    // runs into white elsewhere), too few for the quartiles: several runs stopping on one line is that
+    // edge, where the white ends first (no run can go past the rectangle's edge into what stops the others).
+    const straight = Math.max(MIN_STRAIGHT_LINES, Math.ceil(runs.length * STRAIGHT_SHARE));
+    const shared = (ends: number[]): number | undefined => {
+      for (let i = 0; i + straight - 1 < ends.length; i++) if (ends[i + straight - 1] - ends[i] <= 1) return ends[i];
+      return undefined;
+    };
+    let [loAt, hiAt] = [lo, hi];
+    const loStop = loSeen ? undefined : shared(lows.filter((v) => v > 0).reverse());
+    if (loStop !== undefined && loStop >= start - reach) {
+      const stopped = runs.filter((r) => r.lo === loStop).map((r) => r.line);
+      [loAt, loSeen] = [loStop - covered(stopped, loStop - 1, loStop - 2), true];
+    }
+    const hiStop = hiSeen ? undefined : shared(highs.filter((v) => v < S));
+    if (hiStop !== undefined && hiStop <= start + size + reach) {
+      const stopped = runs.filter((r) => r.hi === hiStop).map((r) => r.line);
+      [hiAt, hiSeen] = [hiStop + covered(stopped, hiStop, hiStop + 1), true];
+    }
+    if (!loSeen && before?.loSeen) [loAt, loSeen] = [before.lo, true];
+    if (!hiSeen && before?.hiSeen) [hiAt, hiSeen] = [before.hi, true];
     // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
-    // rectangle that went on would have covered what ends them.
-    const far = highs[0] < S ? highs[0] : Infinity;
-    const near = lows[lows.length - 1] > 0 ? lows[lows.length - 1] : -Infinity;
-    if (loSeen) return [lo, Math.min(far, Math.max(lo + typical, start + size))];
-    if (hiSeen) return [Math.max(near, Math.min(hi - typical, start)), hi];
-    return [start, start + size];
+    // rectangle that went on would have covered what ends them. The few runs that stop first are left
+    // out: a line or two past the rectangle's side runs into the object beside it.
+    const drop = Math.floor(runs.length * STRAY_LINES_SHARE);
+    const far = highs[drop] < S ? highs[drop] : framed ? Infinity : S;
+    const near = lows[lows.length - 1 - drop] > 0 ? lows[lows.length - 1 - drop] : framed ? -Infinity : 0;
+    // No edge seen: the heatmap's extent stands.
+    if (!loSeen && !hiSeen) return { lo: start, hi: start + size, loSeen, hiSeen, near, far };
+    return { lo: loAt, hi: hiAt, loSeen, hiSeen, near, far };
   };
-  const first = { x: axis(true, [box.y, box.y + box.h]), y: axis(false, [box.x, box.x + box.w]) };
+  /** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
+  const place = (x: AxisReading, y: AxisReading): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
+    const known = (a: AxisReading) => a.loSeen === a.hiSeen;
+    // How long the side can be: the range, cut where the white ends.
+    const span = (a: AxisReading, [min, max]: readonly [number, number]): number | readonly [number, number] => {
+      if (known(a)) return a.hi - a.lo;
+      const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
+      return room <= min ? room : [min, Math.min(max, room)];
+    };
+    const [w, h] = unseenSides(span(x, range.x), span(y, range.y));
+    const edges = (a: AxisReading, side: number): [number, number] =>
+      known(a) ? [a.lo, a.hi] : a.loSeen ? [a.lo, a.lo + side] : [a.hi - side, a.hi];
+    return { x: edges(x, w), y: edges(y, h), readings: { x, y } };
+  };
+  const first = place(axis(true, [box.y, box.y + box.h]), axis(false, [box.x, box.x + box.w]));
   // Again through the lines the first pass found inside the rectangle: where the heatmap's box is
   // taller or wider than the rectangle, its outer lines run into the photo and would stop an unseen
   // edge short.
   const inside = ([a, b]: [number, number]): [number, number] => (framed ? [a, b] : [Math.max(0, a), Math.min(S, b)]);
-  const [x0, x1] = inside(axis(true, first.y));
-  const [y0, y1] = inside(axis(false, first.x));
+  const second = place(axis(true, first.y, first.readings.x), axis(false, first.x, first.readings.y));
+  const [x0, x1] = inside(second.x);
+  const [y0, y1] = inside(second.y);
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
@@ -322,11 +419,11 @@ export function resultBox(
   inputSize = INPUT_SIZE,
 ): { x: number; y: number; width: number; height: number } | null {
   if (!heatmap || !flagged) return null;
-  // The typical rectangle of an upload as a share of the photo's side, in input pixels (through the frame, if any).
-  const [sx, sy] = frame ? [width / frame.side, height / frame.side] : [1, 1];
-  const share = TYPICAL_UPLOAD_SIDE_SHARE * inputSize;
-  const typical = framing === 'content' ? { x: share * sx, y: share * sy } : undefined;
-  const box = boxFromHeatmap(heatmap, input, inputSize, typical, frame != null);
+  // An upload's rectangles as shares of the photo's sides, in input pixels (through the frame, if any).
+  const [sx, sy] = frame ? [(width / frame.side) * inputSize, (height / frame.side) * inputSize] : [inputSize, inputSize];
+  const [min, max] = UPLOAD_SIDE_SHARES;
+  const sides: RectangleSides | undefined = framing === 'content' ? { x: [min * sx, max * sx], y: [min * sy, max * sy] } : undefined;
+  const box = boxFromHeatmap(heatmap, input, inputSize, sides, frame != null);
   if (!box) return null;
   return frame
     ? wholeInside(inputBoxToPhoto(box, frame, width, height, inputSize), width, height)
