@@ -164,6 +164,8 @@ export interface RectangleSides {
 interface AxisReading {
   lo: number;
   hi: number;
+  /** The heatmap's box along this axis, [start, end). */
+  heatmap: [number, number];
   loSeen: boolean;
   hiSeen: boolean;
   /** The white around the rectangle ends here on either side: an unseen edge lies no further. */
@@ -233,7 +235,11 @@ export function snapBoxToInput(
   box: InputBox,
   input: ArrayLike<number>,
   inputSize = INPUT_SIZE,
-  /** The range of the rectangle's sides in input pixels (uploads); without it, `TYPICAL_RECTANGLE_SIDE`. */
+  /**
+   * The range of the rectangle's sides in input pixels (uploads; the paper's exact square). Without it
+   * the side is unknown: an unseen edge goes as far as the heatmap's box, and at least
+   * `TYPICAL_RECTANGLE_SIDE` from the seen one.
+   */
   sides?: RectangleSides,
   /** The input is a frame inside a larger photo: an edge nobody sees may lie past the input's border. */
   framed = false,
@@ -251,7 +257,6 @@ export function snapBoxToInput(
     }
   const tolerance = white && near / white > NOISY_SHARE ? WHITE_TOLERANCE.noisy : WHITE_TOLERANCE.exact;
   const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
-  const range = sides ?? { x: [whole, whole], y: [whole, whole] };
   const reach = (EDGE_REACH * S) / INPUT_SIZE;
 
   /** One axis's edges, reading lines through `lines` ([from, to) across the axis). */
@@ -286,7 +291,8 @@ export function snapBoxToInput(
       while (hi < S && isWhite(line, hi)) hi++;
       runs.push({ line, lo, hi });
     }
-    if (!runs.length) return before ?? { lo: start, hi: start + size, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
+    const heatmap: [number, number] = [start, start + size];
+    if (!runs.length) return before ?? { lo: start, hi: start + size, heatmap, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
     // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
     // quartile, not the extreme, so a stray pixel in one line does not move the edge.
     const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
@@ -345,19 +351,22 @@ export function snapBoxToInput(
     const far = highs[drop] < S ? highs[drop] : framed ? Infinity : S;
     const near = lows[lows.length - 1 - drop] > 0 ? lows[lows.length - 1 - drop] : framed ? -Infinity : 0;
     // No edge seen: the heatmap's extent stands.
-    if (!loSeen && !hiSeen) return { lo: start, hi: start + size, loSeen, hiSeen, near, far };
-    return { lo: loAt, hi: hiAt, loSeen, hiSeen, near, far };
+    if (!loSeen && !hiSeen) return { lo: start, hi: start + size, heatmap, loSeen, hiSeen, near, far };
+    return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
   };
   /** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
   const place = (x: AxisReading, y: AxisReading): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
     const known = (a: AxisReading) => a.loSeen === a.hiSeen;
     // How long the side can be: the range, cut where the white ends.
-    const span = (a: AxisReading, [min, max]: readonly [number, number]): number | readonly [number, number] => {
+    const span = (a: AxisReading, range: readonly [number, number] | undefined): number | readonly [number, number] => {
       if (known(a)) return a.hi - a.lo;
       const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
+      const [min, max] = range ?? [whole, whole];
+      // No range: out to the heatmap's box when it reaches further than the typical side.
+      if (!range) return Math.min(room, Math.max(whole, a.loSeen ? a.heatmap[1] - a.lo : a.hi - a.heatmap[0]));
       return room <= min ? room : [min, Math.min(max, room)];
     };
-    const [w, h] = unseenSides(span(x, range.x), span(y, range.y));
+    const [w, h] = unseenSides(span(x, sides?.x), span(y, sides?.y));
     const edges = (a: AxisReading, side: number): [number, number] =>
       known(a) ? [a.lo, a.hi] : a.loSeen ? [a.lo, a.lo + side] : [a.hi - side, a.hi];
     return { x: edges(x, w), y: edges(y, h), readings: { x, y } };

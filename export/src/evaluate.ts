@@ -18,6 +18,7 @@ import {
   parseManifest,
   verifyModelBytes,
   type Framing,
+  type RectangleSides,
   type InferenceSession,
   type InputBox,
   type Views,
@@ -67,6 +68,8 @@ async function score(
   session: InferenceSession,
   ex: Examples,
   views: Views,
+  /** The rectangles' sides where the protocol fixes them (the paper's square); otherwise read from the heatmap. */
+  sides?: RectangleSides,
 ): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
   const scores = new Float32Array(ex.count);
   const boxes: (InputBox | null)[] = [];
@@ -80,7 +83,7 @@ async function score(
     if (out.heatmap) {
       localises = true;
       for (let i = 0; i < n; i++)
-        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS), ex.side);
+        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS), ex.side, sides);
     }
   }
   return localises ? { scores, boxes } : { scores };
@@ -135,7 +138,10 @@ export async function evaluateModels(
       };
       for (const { entry, session } of sessions) {
         const test = await testFor(framingOf(entry), inputSizeOf(entry));
-        const ev = await score(session, test, viewsOf(entry));
+        // The paper's 16x16 square at 64x64 is a quarter of any input side.
+        const square = test.side / 4;
+        const sides: RectangleSides | undefined = protocol === 'paper' ? { x: [square, square], y: [square, square] } : undefined;
+        const ev = await score(session, test, viewsOf(entry), sides);
         for (const [s, set] of test.sets.entries()) {
           const only = (i: number) => test.setIndex[i] === s;
           rows.push({
