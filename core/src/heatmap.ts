@@ -186,13 +186,9 @@ const TRUE_SIDE_STEPS = 8;
  * where the white ends), so take the side that overlaps the most of the possible rectangles by IoU
  * >= 0.7 (the box counts as found), the mean IoU breaking ties. Both axes at once: where both have an
  * unseen edge, the IoU is a product of two guesses and a longer side pays (about 23% of the photo's
- * side against 21% when the other axis is known). `fixed` axes are known (both edges seen) and enter
- * at their size.
+ * side against 21% when the other axis is known). A number is a known side (both edges seen).
  */
-export function unseenSides(
-  x: number | readonly [number, number],
-  y: number | readonly [number, number],
-): [number, number] {
+export function unseenSides(x: number | readonly [number, number], y: number | readonly [number, number]): [number, number] {
   const grid = (r: number | readonly [number, number], steps: number) =>
     typeof r === 'number' ? [r] : Array.from({ length: steps + 1 }, (_, i) => r[0] + ((r[1] - r[0]) * i) / steps);
   const [xs, ys] = [grid(x, SIDE_STEPS), grid(y, SIDE_STEPS)];
@@ -265,8 +261,10 @@ export function snapBoxToInput(
   const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
   const reach = (EDGE_REACH * S) / INPUT_SIZE;
 
-  /** One axis's edges, reading lines through `lines` ([from, to) across the axis). */
-  /** `before`: the first pass's reading, whose seen edges stand where this pass, on other lines, does not see them. */
+  /**
+   * One axis's edges, reading the lines [from, to) across it. `before`: the first pass's reading, whose
+   * seen edges stand where this pass, on other lines, does not see them.
+   */
   const axis = (horizontal: boolean, [from, to]: [number, number], before?: AxisReading): AxisReading => {
     const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
     const [across, acrossSize] = [from, to - from];
@@ -298,7 +296,8 @@ export function snapBoxToInput(
       runs.push({ line, lo, hi });
     }
     const heatmap: [number, number] = [start, start + size];
-    if (!runs.length) return before ?? { lo: start, hi: start + size, heatmap, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
+    if (!runs.length)
+      return before ?? { lo: start, hi: start + size, heatmap, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
     // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
     // quartile, not the extreme, so a stray pixel in one line does not move the edge.
     const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
@@ -361,15 +360,18 @@ export function snapBoxToInput(
     return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
   };
   /** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
-  const place = (x: AxisReading, y: AxisReading): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
+  const place = (
+    x: AxisReading,
+    y: AxisReading,
+  ): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
     const known = (a: AxisReading) => a.loSeen === a.hiSeen;
     // How long the side can be: the range, cut where the white ends.
     const span = (a: AxisReading, range: readonly [number, number] | undefined): number | readonly [number, number] => {
       if (known(a)) return a.hi - a.lo;
       const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
-      const [min, max] = range ?? [whole, whole];
       // No range: out to the heatmap's box when it reaches further than the typical side.
       if (!range) return Math.min(room, Math.max(whole, a.loSeen ? a.heatmap[1] - a.lo : a.hi - a.heatmap[0]));
+      const [min, max] = range;
       return room <= min ? room : [min, Math.min(max, room)];
     };
     const [w, h] = unseenSides(span(x, sides?.x), span(y, sides?.y));
@@ -437,7 +439,8 @@ export function resultBox(
   // An upload's rectangles as shares of the photo's sides, in input pixels (through the frame, if any).
   const [sx, sy] = frame ? [(width / frame.side) * inputSize, (height / frame.side) * inputSize] : [inputSize, inputSize];
   const [min, max] = UPLOAD_SIDE_SHARES;
-  const sides: RectangleSides | undefined = framing === 'content' ? { x: [min * sx, max * sx], y: [min * sy, max * sy] } : undefined;
+  const sides: RectangleSides | undefined =
+    framing === 'content' ? { x: [min * sx, max * sx], y: [min * sy, max * sy] } : undefined;
   const box = boxFromHeatmap(heatmap, input, inputSize, sides, frame != null);
   if (!box) return null;
   return frame

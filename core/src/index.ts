@@ -36,7 +36,17 @@ export {
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';
 export { firstWebpFrame } from './webp-frames.js';
-export { boxFromHeatmap, heatmapFromTensor, heatmapOf, iou, unseenSides, UPLOAD_SIDE_SHARES, type Heatmap, type InputBox, type RectangleSides } from './heatmap.js';
+export {
+  boxFromHeatmap,
+  heatmapFromTensor,
+  heatmapOf,
+  iou,
+  unseenSides,
+  UPLOAD_SIDE_SHARES,
+  type Heatmap,
+  type InputBox,
+  type RectangleSides,
+} from './heatmap.js';
 export {
   JPEG_MARKER,
   JpegStructureError,

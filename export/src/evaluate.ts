@@ -83,7 +83,12 @@ async function score(
     if (out.heatmap) {
       localises = true;
       for (let i = 0; i < n; i++)
-        boxes[start + i] = boxFromHeatmap(heatmapOf(out.heatmap, i), input.subarray(i * PIXELS, (i + 1) * PIXELS), ex.side, sides);
+        boxes[start + i] = boxFromHeatmap(
+          heatmapOf(out.heatmap, i),
+          input.subarray(i * PIXELS, (i + 1) * PIXELS),
+          ex.side,
+          sides,
+        );
     }
   }
   return localises ? { scores, boxes } : { scores };
