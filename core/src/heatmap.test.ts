@@ -85,6 +85,14 @@ function smooth(seed: number): Float32Array {
   return img;
 }
 
+/** A 64x64 white input with a textured object (`textured(seed)`) filling `box`. */
+function objectOnWhite(seed: number, box: { x: number; y: number; w: number; h: number }): Float32Array {
+  const img = new Float32Array(64 * 64).fill(1);
+  const object = textured(seed);
+  for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = object[r * 64 + c];
+  return img;
+}
+
 function paste(img: Float32Array, box: { x: number; y: number; w: number; h: number }, level = () => 1): void {
   for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = level();
 }
@@ -189,9 +197,7 @@ describe('snapBoxToInput', () => {
     // White input with an object in the top-left corner; the rectangle takes the object's corner off, so
     // its left edge crosses the object on 3 of its 20 rows (too few for the quartiles) and its top edge
     // on 8 of 20 columns; its right and bottom edges lie in white.
-    const img = new Float32Array(64 * 64).fill(1);
-    const object = textured(13);
-    for (let r = 0; r < 21; r++) for (let c = 0; c < 30; c++) img[r * 64 + c] = object[r * 64 + c];
+    const img = objectOnWhite(13, { x: 0, y: 0, w: 30, h: 21 });
     const truth = { x: 22, y: 18, w: 20, h: 20 };
     paste(img, truth);
     const sides = { x: [14, 28], y: [14, 28] } as const;
@@ -209,9 +215,7 @@ describe('snapBoxToInput', () => {
   it('does not take the border of an upload on white for an edge: the side comes from the range', () => {
     // A whole photo (no frame), white with an object right of column 30; the rectangle covers the
     // object's left side, so its right edge shows and its left edge lies in white up to the border.
-    const img = new Float32Array(64 * 64).fill(1);
-    const object = textured(17);
-    for (let r = 10; r < 50; r++) for (let c = 30; c < 60; c++) img[r * 64 + c] = object[r * 64 + c];
+    const img = objectOnWhite(17, { x: 30, y: 10, w: 30, h: 40 });
     const truth = { x: 14, y: 20, w: 20, h: 18 };
     paste(img, truth);
     const sides = { x: [12, 24], y: [12, 24] } as const;
