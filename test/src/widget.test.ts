@@ -157,14 +157,24 @@ describe('the widget on an upload form', () => {
     ] as const) {
       const events = page.evaluate(
         () =>
-          new Promise((resolve) =>
-            document.addEventListener('blankspot-result', (e) => resolve((e as CustomEvent).detail.result.flagged), {
-              once: true,
-            }),
-          ),
+          new Promise<[boolean, string | null, string | null]>((resolve) => {
+            // The thumbnail while the photo is checked (the browser decoding it would compete with the check) and with the verdict.
+            const thumbSrc = () =>
+              document.querySelector('blankspot-check')!.shadowRoot!.querySelector('img')!.getAttribute('src');
+            let whileChecking: string | null = 'not seen';
+            document.addEventListener('change', () => (whileChecking = thumbSrc()), { once: true });
+            document.addEventListener(
+              'blankspot-result',
+              (e) => resolve([(e as CustomEvent).detail.result.flagged, whileChecking, thumbSrc()]),
+              { once: true },
+            );
+          }),
       );
       await page.setInputFiles('#image', { name, mimeType: 'image/jpeg', buffer: bytes });
-      expect(await events).toBe(flagged);
+      const [verdict, thumbWhileChecking, thumbWithVerdict] = await events;
+      expect(verdict).toBe(flagged);
+      expect(thumbWhileChecking).toBeNull();
+      expect(thumbWithVerdict).toMatch(/^blob:/);
       const status = page.locator('blankspot-check').locator('[role=status]');
       await expect.poll(() => status.textContent()).toMatch(flagged ? /white rectangle was found/ : /No white rectangle/);
       const thumb = page.locator('blankspot-check').locator('img');
