@@ -41,7 +41,7 @@ try {
   await Promise.all(pending);
   const beforeFirst = downloads.length;
 
-  type Timings = { decodeMs: number; preprocessMs: number; inferenceMs: number };
+  type Timings = { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
   let lastTimings: Timings | null = null;
   const choose = async (bytes: Buffer) => {
     const done = page.evaluate(
@@ -60,6 +60,13 @@ try {
     await page.setInputFiles('#image', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: bytes });
     const [ms, timings] = await done;
     lastTimings = timings;
+    // A seller picks photos seconds apart: let the page finish showing this one (its thumbnail decoded)
+    // before the next is chosen, so no run pays for the one before it.
+    await page.evaluate(async () => {
+      const img = document.querySelector('blankspot-check')?.shadowRoot?.querySelector('img');
+      if (img?.getAttribute('src')) await img.decode().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    });
     return ms;
   };
 
@@ -74,13 +81,14 @@ try {
     const [median, t] = runs[2];
     rows.push(
       `| ${label} | ${median.toFixed(0)} | ${runs[0][0].toFixed(0)} | ${runs[4][0].toFixed(0)} | ` +
-        `${t.decodeMs.toFixed(0)} / ${t.preprocessMs.toFixed(0)} / ${t.inferenceMs.toFixed(0)} |`,
+        `${t.decodeMs.toFixed(0)} / ${t.preprocessMs.toFixed(0)} / ${t.inferenceMs.toFixed(0)} / ${t.totalMs.toFixed(0)} |`,
     );
   }
   const sum = (list: typeof downloads, k: 'bytes' | 'gzip') => list.reduce((a, d) => a + d[k], 0);
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
   console.log('\nwidget in headless Chromium (software only, WASM backend), file chosen -> verdict, runtime already loaded\n');
-  console.log('| photo | median ms | min ms | max ms | median run: decode / preprocess / inference ms |');
+  // check()'s total runs from reading the file's bytes to the verdict; the rest of "median" is the page's.
+  console.log('| photo | median ms | min ms | max ms | median run: decode / preprocess / inference / check() total ms |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log(`\nfirst verdict including the runtime's lazy load (1000x1000 JPEG): ${firstMs.toFixed(0)} ms`);
