@@ -57,4 +57,6 @@ export const CONTENT_FRAMING_DESCRIPTION =
   "content framing: when the photo's border (on a 128x128 area average) is a plain light background " +
   '(median >= 0.9, 90% of border cells within 0.03 of it), the input is the square around the cells that differ from ' +
   'it by more than 0.06, grown by 1.25 and at least 30% of the longer side, centred on them, the background beyond the ' +
-  'photo; otherwise the whole photo';
+  'photo; otherwise the whole photo. Where that square exists and its cells are two or three objects (each cell grown ' +
+  'by 3 cells every way, grown cells that touch being one object, objects of at least 20 cells), each object gets its ' +
+  "own square by the same rule, and the photo's score is the highest of the objects' scores";

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { INPUT_SIZE, photoBoxToInput, preprocess, preprocessFramed, type RgbaImage } from './index.js';
-import { FRAME_GRID, areaAverage, findFrame, frameToInput, inputBoxToPhoto, rgbaCells } from './framing.js';
+import { INPUT_SIZE, framedInputs, photoBoxToInput, preprocess, preprocessFramed, type RgbaImage } from './index.js';
+import { FRAME_GRID, areaAverage, findFrame, findFrames, frameToInput, inputBoxToPhoto, rgbaCells } from './framing.js';
 import { resultBox } from './heatmap.js';
 
 /** A canvas of one grey level with dark rectangles drawn on it. */
@@ -80,6 +80,83 @@ describe('findFrame', () => {
   it('never frames tighter than 30% of the longer side', () => {
     const f = frameOfImage(canvas(1000, 1000, 255, [[495, 495, 10, 10, 0]]))!;
     expect(f.side).toBe(300);
+  });
+});
+
+const framesOfImage = (img: RgbaImage) =>
+  findFrames(
+    areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID),
+    img.width,
+    img.height,
+  );
+
+describe('findFrames', () => {
+  it('gives two objects apart on white each its own frame, by the one-object rule, largest first', () => {
+    const img = canvas(2000, 1500, 255, [
+      [300, 400, 400, 500, 40],
+      [1300, 600, 200, 300, 90],
+    ]);
+    const { frame, objects } = framesOfImage(img);
+    expect(frame).toEqual(frameOfImage(img));
+    expect(objects).toHaveLength(2);
+    // Each as if it stood alone on the canvas.
+    expect(objects[0]).toEqual(frameOfImage(canvas(2000, 1500, 255, [[300, 400, 400, 500, 40]])));
+    expect(objects[1]).toEqual(frameOfImage(canvas(2000, 1500, 255, [[1300, 600, 200, 300, 90]])));
+    // Each frame is smaller than the whole content's: the object fills more of the input.
+    for (const o of objects) expect(o.side).toBeLessThan(frame!.side);
+  });
+
+  it('looks at objects only inside a frame: content spanning the photo is taken whole, as before', () => {
+    const wide = framesOfImage(
+      canvas(1600, 1200, 255, [
+        [100, 300, 400, 500, 40],
+        [1200, 500, 200, 300, 90],
+      ]),
+    );
+    expect(wide).toEqual({ frame: null, objects: [] });
+  });
+
+  it('keeps one object whole: one thing, things that nearly touch, specks beside it, or more than three things', () => {
+    expect(framesOfImage(canvas(1200, 1200, 255, [[400, 400, 300, 300, 40]])).objects).toEqual([]);
+    // Two parts 40 px apart (4 grid cells of ~9 px): one object, as a mug and its handle.
+    expect(
+      framesOfImage(
+        canvas(1200, 1200, 255, [
+          [300, 400, 300, 300, 40],
+          [640, 450, 200, 200, 40],
+        ]),
+      ).objects,
+    ).toEqual([]);
+    // A speck far off (a dust spot, under 20 grid cells) is not a second object.
+    expect(
+      framesOfImage(
+        canvas(1200, 1200, 255, [
+          [300, 400, 300, 300, 40],
+          [1000, 1000, 20, 20, 40],
+        ]),
+      ).objects,
+    ).toEqual([]);
+    const four = canvas(2400, 2400, 255, [
+      [400, 400, 300, 300, 40],
+      [1400, 400, 300, 300, 40],
+      [400, 1400, 300, 300, 40],
+      [1400, 1400, 300, 300, 40],
+    ]);
+    expect(framesOfImage(four).frame).not.toBeNull();
+    expect(framesOfImage(four).objects).toEqual([]);
+  });
+
+  it('framedInputs makes each object input as frameToInput does, and training takes only the whole frame', () => {
+    const img = canvas(2000, 1500, 255, [
+      [300, 400, 400, 500, 40],
+      [1300, 600, 200, 300, 90],
+    ]);
+    const looks = framedInputs(img, 'content', 128);
+    expect(looks.objects).toHaveLength(2);
+    for (const o of looks.objects) expect(o.input).toEqual(frameToInput(rgbaCells(img), o.frame, 128));
+    expect(looks.input).toEqual(preprocessFramed(img, 'content', 128).input);
+    expect(framedInputs(img, 'content', 128, false).objects).toEqual([]);
+    expect(framedInputs(img, 'full', 128).objects).toEqual([]);
   });
 });
 

@@ -162,37 +162,43 @@ export function areaAverage(
 }
 
 /**
- * The frame of a photo under `content` framing, found on its FRAME_GRID x FRAME_GRID area average:
- * null when the photo has no plain light background (natural photos, studio sweeps), nothing on it, or
- * content that fills so much of it that the frame would be the photo.
+ * Content cells are grown by this many grid cells every way, and what then touches is one object:
+ * content more than 7 cells apart (about 60-125 px on 1000-2000 px uploads) is another. A product shot of two
+ * or three things is checked through each one's own frame.
  */
-export function findFrame(grid: Float32Array, width: number, height: number): Frame | null {
-  const g = FRAME_GRID;
-  const border: number[] = [];
-  for (let i = 0; i < g; i++) border.push(grid[i], grid[(g - 1) * g + i]);
-  for (let i = 1; i < g - 1; i++) border.push(grid[i * g], grid[i * g + g - 1]);
-  const sorted = Float32Array.from(border).sort();
-  const background = sorted[sorted.length >> 1];
-  if (background < BACKGROUND_MIN) return null;
-  const plain = border.filter((v) => Math.abs(v - background) <= BACKGROUND_SPREAD).length;
-  if (plain < BACKGROUND_SHARE * border.length) return null;
-  let c0 = g;
-  let c1 = -1;
-  let r0 = g;
-  let r1 = -1;
-  for (let r = 0; r < g; r++) {
-    for (let c = 0; c < g; c++) {
-      if (Math.abs(grid[r * g + c] - background) > CONTENT_DIFF) {
-        if (c < c0) c0 = c;
-        if (c > c1) c1 = c;
-        if (r < r0) r0 = r;
-        if (r > r1) r1 = r;
-      }
-    }
-  }
-  if (c1 < 0) return null;
-  const sx = width / g;
-  const sy = height / g;
+const OBJECT_GAP = 3;
+/** An object holds at least this many content cells (a speck, a stray shadow or a logo dot does not)... */
+const OBJECT_MIN_CELLS = 20;
+/** ...and a shot of more objects than this (a set, a collection) is framed whole. */
+const OBJECT_MAX = 3;
+
+/** A photo's frames under `content` framing: the whole content's, and each object's where it falls apart into a few. */
+export interface Frames {
+  /** The square around all the content; null: take the whole photo (see findFrame). */
+  frame: Frame | null;
+  /**
+   * When the content is two or three separate objects, each one's frame (the same rule on its content
+   * alone), largest first; empty otherwise. The model is trained on one frame around all the content,
+   * but it misses much more there when there are several objects (each is smaller in the input and the
+   * white between them is large): on the validation catalogue cal11, products recall at 1% false
+   * alarms 82.5% through the whole frame and 85.9% through each object's (68% and 86% on the shots of two
+   * objects; one-off prototype, 2026-12-06).
+   */
+  objects: Frame[];
+}
+
+/** The frame around content spanning grid cells [c0, c1] x [r0, r1], or null when it would be the whole photo. */
+function frameAround(
+  c0: number,
+  c1: number,
+  r0: number,
+  r1: number,
+  width: number,
+  height: number,
+  background: number,
+): Frame | null {
+  const sx = width / FRAME_GRID;
+  const sy = height / FRAME_GRID;
   const longer = Math.max(width, height);
   const side = Math.round(Math.max(FRAME_MARGIN * Math.max((c1 + 1 - c0) * sx, (r1 + 1 - r0) * sy), FRAME_MIN_SHARE * longer));
   if (side >= longer) return null;
@@ -201,10 +207,103 @@ export function findFrame(grid: Float32Array, width: number, height: number): Fr
   return { x: Math.round(cx - side / 2), y: Math.round(cy - side / 2), side, background };
 }
 
+/**
+ * Content cells grouped into objects: each content cell grown by OBJECT_GAP cells every way (a square),
+ * and the grown cells that touch are one object; its bounds are those of its content cells.
+ */
+function objectBounds(content: Uint8Array): Array<{ c0: number; c1: number; r0: number; r1: number; cells: number }> {
+  const g = FRAME_GRID;
+  // Grown along rows, then along columns: a square, in two passes over the grid.
+  const rows = new Uint8Array(g * g);
+  const grown = new Uint8Array(g * g);
+  for (let r = 0; r < g; r++)
+    for (let c = 0; c < g; c++)
+      if (content[r * g + c]) rows.fill(1, r * g + Math.max(0, c - OBJECT_GAP), r * g + Math.min(g, c + OBJECT_GAP + 1));
+  for (let r = 0; r < g; r++)
+    for (let c = 0; c < g; c++)
+      if (rows[r * g + c])
+        for (let rr = Math.max(0, r - OBJECT_GAP); rr <= Math.min(g - 1, r + OBJECT_GAP); rr++) grown[rr * g + c] = 1;
+  const seen = new Uint8Array(g * g);
+  const objects: Array<{ c0: number; c1: number; r0: number; r1: number; cells: number }> = [];
+  for (let start = 0; start < g * g; start++) {
+    if (!grown[start] || seen[start]) continue;
+    const o = { c0: g, c1: -1, r0: g, r1: -1, cells: 0 };
+    const stack = [start];
+    seen[start] = 1;
+    while (stack.length) {
+      const at = stack.pop()!;
+      const [r, c] = [Math.floor(at / g), at % g];
+      if (content[at])
+        [o.c0, o.c1, o.r0, o.r1, o.cells] = [
+          Math.min(o.c0, c),
+          Math.max(o.c1, c),
+          Math.min(o.r0, r),
+          Math.max(o.r1, r),
+          o.cells + 1,
+        ];
+      for (const k of [c > 0 ? at - 1 : -1, c < g - 1 ? at + 1 : -1, at - g, at + g])
+        if (k >= 0 && k < g * g && grown[k] && !seen[k]) {
+          seen[k] = 1;
+          stack.push(k);
+        }
+    }
+    objects.push(o);
+  }
+  return objects;
+}
+
+/**
+ * The frames of a photo under `content` framing, found on its FRAME_GRID x FRAME_GRID area average:
+ * no frame when the photo has no plain light background (natural photos, studio sweeps), nothing on
+ * it, or content that fills so much of it that the frame would be the photo.
+ */
+export function findFrames(grid: Float32Array, width: number, height: number): Frames {
+  const g = FRAME_GRID;
+  const none: Frames = { frame: null, objects: [] };
+  const border: number[] = [];
+  for (let i = 0; i < g; i++) border.push(grid[i], grid[(g - 1) * g + i]);
+  for (let i = 1; i < g - 1; i++) border.push(grid[i * g], grid[i * g + g - 1]);
+  const sorted = Float32Array.from(border).sort();
+  const background = sorted[sorted.length >> 1];
+  if (background < BACKGROUND_MIN) return none;
+  const plain = border.filter((v) => Math.abs(v - background) <= BACKGROUND_SPREAD).length;
+  if (plain < BACKGROUND_SHARE * border.length) return none;
+  const content = new Uint8Array(g * g);
+  let [c0, c1, r0, r1] = [g, -1, g, -1];
+  for (let r = 0; r < g; r++) {
+    for (let c = 0; c < g; c++) {
+      if (Math.abs(grid[r * g + c] - background) > CONTENT_DIFF) {
+        content[r * g + c] = 1;
+        [c0, c1, r0, r1] = [Math.min(c0, c), Math.max(c1, c), Math.min(r0, r), Math.max(r1, r)];
+      }
+    }
+  }
+  if (c1 < 0) return none;
+  const frame = frameAround(c0, c1, r0, r1, width, height, background);
+  if (!frame) return none;
+  const objects = objectBounds(content)
+    .filter((o) => o.cells >= OBJECT_MIN_CELLS)
+    .sort((a, b) => b.cells - a.cells);
+  if (objects.length < 2 || objects.length > OBJECT_MAX) return { frame, objects: [] };
+  const frames = objects.map((o) => frameAround(o.c0, o.c1, o.r0, o.r1, width, height, background));
+  // An object as large as the photo: the whole frame shows it as well as any.
+  return { frame, objects: frames.every((f) => f !== null) ? (frames as Frame[]) : [] };
+}
+
+/** The frame around all of a photo's content (see findFrames), or null: the whole photo. */
+export function findFrame(grid: Float32Array, width: number, height: number): Frame | null {
+  return findFrames(grid, width, height).frame;
+}
+
+/** The frames of a luma source (see findFrames). */
+export function framesOf(src: LumaCells): Frames {
+  const grid = areaAverage(src, { x: 0, y: 0, w: src.width, h: src.height }, FRAME_GRID, FRAME_GRID);
+  return findFrames(grid, src.width, src.height);
+}
+
 /** The frame of a luma source, or null (see findFrame). */
 export function frameOf(src: LumaCells): Frame | null {
-  const grid = areaAverage(src, { x: 0, y: 0, w: src.width, h: src.height }, FRAME_GRID, FRAME_GRID);
-  return findFrame(grid, src.width, src.height);
+  return framesOf(src).frame;
 }
 
 /** The model input of a frame: its area average at size x size, the background beyond the photo. */
@@ -221,10 +320,41 @@ export function preprocessFramed(
   framing: Framing = 'full',
   size = INPUT_SIZE,
 ): { input: Float32Array; frame: Frame | null } {
-  if (framing === 'full') return { input: preprocess(image, size), frame: null };
+  const { input, frame } = framedInputs(image, framing, size, false);
+  return { input, frame };
+}
+
+/** One look at a photo: a model input and the frame it shows. */
+export interface FramedLook {
+  input: Float32Array;
+  frame: Frame;
+}
+
+/** A photo's model input under a framing: the photo's size, the frame the input shows, and each object's look. */
+export interface FramedInput {
+  input: Float32Array;
+  width: number;
+  height: number;
+  frame: Frame | null;
+  objects: FramedLook[];
+}
+
+/**
+ * What a check looks at: the input `preprocessFramed` makes and, where the content is a few separate
+ * objects (`findFrames`), each object's own input (`withObjects`; training makes only the first).
+ */
+export function framedInputs(
+  image: RgbaImage,
+  framing: Framing = 'full',
+  size = INPUT_SIZE,
+  withObjects = true,
+): { input: Float32Array; frame: Frame | null; objects: FramedLook[] } {
+  if (framing === 'full') return { input: preprocess(image, size), frame: null, objects: [] };
   const cells = rgbaCells(image);
-  const frame = frameOf(cells);
-  return frame ? { input: frameToInput(cells, frame, size), frame } : { input: preprocess(image, size), frame: null };
+  const { frame, objects } = framesOf(cells);
+  if (!frame) return { input: preprocess(image, size), frame: null, objects: [] };
+  const looks = withObjects ? objects.map((f) => ({ input: frameToInput(cells, f, size), frame: f })) : [];
+  return { input: frameToInput(cells, frame, size), frame, objects: looks };
 }
 
 /** A box in model-input pixels to the photo's pixels, through the frame when there is one. */

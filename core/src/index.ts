@@ -65,7 +65,18 @@ export {
   type JpegBlockMeans,
   type JpegLumaCells,
 } from './jpeg-blocks.js';
-export { FRAMINGS, photoBoxToInput, preprocessFramed, type Frame, type Framing } from './framing.js';
+export {
+  FRAMINGS,
+  findFrames,
+  framedInputs,
+  photoBoxToInput,
+  preprocessFramed,
+  type Frame,
+  type FramedInput,
+  type FramedLook,
+  type Frames,
+  type Framing,
+} from './framing.js';
 export {
   contractOutputs,
   type ImageDecoder,

@@ -19,7 +19,7 @@
  */
 
 import { INPUT_SIZE } from './contract.js';
-import { frameOf, frameToInput, type Frame, type Framing, type LumaCells } from './framing.js';
+import { framesOf, frameToInput, type FramedInput, type Framing, type Frames, type LumaCells } from './framing.js';
 import { storedPosition } from './orientation.js';
 import { areaWeights } from './preprocess.js';
 import { JPEG_MARKER, JpegStructureError, isFrameMarker, jpegSegments } from './jpeg-segments.js';
@@ -713,27 +713,37 @@ export function jpegToInput(
   orientation = 1,
   framing: Framing = 'full',
   size = INPUT_SIZE,
-): { input: Float32Array; width: number; height: number; frame: Frame | null } | null {
+): FramedInput | null {
   const minSide = blockMeansMinSide(size);
   const quartersBelow = quarterMeansBelow(size);
   let cells = readOrNull(bytes, { reuse: true, minSide });
   if (!cells) return null;
   if (framing === 'content') {
-    let frame = frameOf(lumaCells(cells));
-    if (frame) {
-      if (orientation > 1 || frame.side < minSide) return null;
-      if (frame.side < quartersBelow) {
+    let found = framesOf(lumaCells(cells));
+    // Every frame the check looks through (the whole content's and each object's) is read alike.
+    const smallest = (f: Frames) => Math.min(...[f.frame, ...f.objects].map((x) => x?.side ?? 0));
+    if (found.frame) {
+      if (orientation > 1 || smallest(found) < minSide) return null;
+      if (smallest(found) < quartersBelow) {
         const finer = readOrNull(bytes, { reuse: true, minSide, quarters: true });
         if (!finer) return null;
         cells = finer;
         // Found again on the finer cells: the same rule, closer to the pixels a full decode frames on.
-        frame = frameOf(lumaCells(cells));
-        if (!frame || frame.side < minSide) return null;
+        found = framesOf(lumaCells(cells));
+        if (!found.frame || smallest(found) < minSide) return null;
       }
-      return { input: frameToInput(lumaCells(cells), frame, size), width: cells.width, height: cells.height, frame };
+      const src = lumaCells(cells);
+      const objects = found.objects.map((frame) => ({ input: frameToInput(src, frame, size), frame }));
+      return {
+        input: frameToInput(src, found.frame, size),
+        width: cells.width,
+        height: cells.height,
+        frame: found.frame,
+        objects,
+      };
     }
   }
-  return { ...cellsToInput(cells, orientation, size), frame: null };
+  return { ...cellsToInput(cells, orientation, size), frame: null, objects: [] };
 }
 
 /** JPEG luma cells as the framing code reads them (0-1). */

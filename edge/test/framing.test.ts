@@ -16,6 +16,10 @@ import {
   parseManifest,
   preprocess,
   preprocessFramed,
+  anomalyScores,
+  framedInputs,
+  runModel,
+  viewsOf,
   type InferenceSession,
   type ModelEntry,
   type ModelInput,
@@ -65,6 +69,55 @@ describe('checkImage under a model framing', () => {
     const fromBlocks = await inputOf(jpeg, framed);
     expect(fromBlocks.from).toBe('blocks');
     expect(fromBlocks.frame!.side).toBeLessThan(2400);
+  });
+
+  it('looks at a shot of two objects through each one, scores it by the higher, and reads the box where the damage shows', async () => {
+    // Two cut-outs far apart on white, a mug and an apple; a white rectangle erased a patch of the mug.
+    const side = 1800;
+    const cutout = (name: string, size: number) =>
+      sharp(new URL(`../../data/cutouts/${name}`, import.meta.url).pathname)
+        .resize(size, size, { fit: 'inside' })
+        .toBuffer();
+    const damage = { x: 1080, y: 700, w: 200, h: 150 };
+    const png = await sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff' } })
+      .composite([
+        { input: await cutout('household_mug.png', 500), left: 1000, top: 550 },
+        { input: await cutout('food_apple_red.png', 350), left: 250, top: 900 },
+        {
+          input: await sharp({ create: { width: damage.w, height: damage.h, channels: 3, background: '#ffffff' } })
+            .png()
+            .toBuffer(),
+          left: damage.x,
+          top: damage.y,
+        },
+      ])
+      .png()
+      .toBuffer();
+    const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const pixels = { width: info.width, height: info.height, data: new Uint8Array(data) };
+    const size = inputSizeOf(base);
+    const made = await inputOf(png, framed);
+    const looks = framedInputs(pixels, 'content', size);
+    expect(looks.objects).toHaveLength(2);
+    expect(made.objects.map((o) => o.frame)).toEqual(looks.objects.map((o) => o.frame));
+    // The score is the higher of the two objects' (each run alone), not the whole frame's.
+    const alone = async (input: Float32Array) => anomalyScores((await runModel(session, input, 1, viewsOf(framed))).prob)[0];
+    const objectScores = [await alone(looks.objects[0].input), await alone(looks.objects[1].input)];
+    const result = await checkImage(new Uint8Array(png), { entry: framed, session }, runtime.decoder, LIMITS);
+    expect(result.score).toBeCloseTo(Math.max(...objectScores), 5);
+    expect(result.flagged).toBe(true);
+    // The box is on the mug's patch, in the photo's pixels.
+    const box = result.box!;
+    const overlap =
+      Math.max(0, Math.min(box.x + box.width, damage.x + damage.w) - Math.max(box.x, damage.x)) *
+      Math.max(0, Math.min(box.y + box.height, damage.y + damage.h) - Math.max(box.y, damage.y));
+    expect(overlap / (box.width * box.height + damage.w * damage.h - overlap)).toBeGreaterThan(0.5);
+    // The same shot as a JPEG is read from its blocks, objects and all, and flagged alike.
+    const jpeg = await sharp(png).jpeg({ quality: 92 }).toBuffer();
+    const fromBlocks = await inputOf(jpeg, framed);
+    expect(fromBlocks.from).toBe('blocks');
+    expect(fromBlocks.objects).toHaveLength(2);
+    expect((await checkImage(new Uint8Array(jpeg), { entry: framed, session }, runtime.decoder, LIMITS)).flagged).toBe(true);
   });
 
   it('a model without framing sees the whole photo', async () => {

@@ -57,12 +57,22 @@ export async function catalogueScores(
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
   const decoder: ImageDecoder = { decode: sharpDecoder(LIMITS).decode };
   const pixels = inputSize * inputSize;
-  const inputs = new Float32Array(rows.length * pixels);
+  // Every look the check takes (the content's frame, or each object's), and whose it is: a photo's
+  // score is its highest, as checkImage scores it.
+  const looks: Float32Array[] = [];
+  const owner: number[] = [];
   for (const [i, row] of rows.entries()) {
     const made = await modelInput(new Uint8Array(await readFile(join(dir, row.file))), { framing, inputSize }, decoder, LIMITS);
-    inputs.set(made.input, i * pixels);
+    for (const look of made.objects.length ? made.objects : [made]) {
+      looks.push(look.input);
+      owner.push(i);
+    }
   }
-  const scores = await viewScores(model, inputs, views, inputSize);
+  const inputs = new Float32Array(looks.length * pixels);
+  looks.forEach((input, k) => inputs.set(input, k * pixels));
+  const lookScores = await viewScores(model, inputs, views, inputSize);
+  const scores = new Float32Array(rows.length).fill(-Infinity);
+  owner.forEach((i, k) => (scores[i] = Math.max(scores[i], lookScores[k])));
   return rows.map((row, i) => ({ ...row, score: scores[i] }));
 }
 

@@ -3,8 +3,8 @@
  * `blankspot check`): inspect the header, decode, make the model input under the model's framing, run
  * the model, decide, read the box.
  */
-import { preprocessFramed, type Frame } from '../framing.js';
-import { resultBox } from '../heatmap.js';
+import { framedInputs, type Frame, type FramedLook } from '../framing.js';
+import { heatmapOf, resultBox } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
 import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
 import { framingOf, inputSizeOf, thresholdFor, type ModelEntry, type Sensitivity } from '../manifest.js';
@@ -24,6 +24,11 @@ export interface ModelInput {
   height: number;
   /** The part of the photo the input shows under `content` framing; null: the whole photo. */
   frame: Frame | null;
+  /**
+   * Under `content` framing, when the content is two or three separate objects, each one's own input
+   * and frame (`findFrames`): the check looks through these instead of `input`. Empty otherwise.
+   */
+  objects: FramedLook[];
   /** 'blocks': a JPEG's luma block means; 'runtime': the runtime's own (the browser's shader); 'pixels': decoded pixels. */
   from: 'blocks' | 'runtime' | 'pixels';
 }
@@ -58,14 +63,16 @@ export async function modelInput(
   }
   if (framing === 'full' && decoder.decodeToInput) {
     const direct = await decoder.decodeToInput(bytes, info, size);
-    if (direct) return { ...direct, frame: null, from: 'runtime', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
+    if (direct)
+      return { ...direct, frame: null, objects: [], from: 'runtime', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
   }
   const rgba = await decoder.decode(bytes, info);
   const t1 = now();
-  const { input, frame } = preprocessFramed(rgba, framing, size);
+  const { input, frame, objects } = framedInputs(rgba, framing, size);
   return {
     input,
     frame,
+    objects,
     width: rgba.width,
     height: rgba.height,
     from: 'pixels',
@@ -91,23 +98,36 @@ export async function checkImage(
 ): Promise<CheckOutcome> {
   const t0 = now();
   const made = await modelInput(bytes, model.entry, decoder, limits);
-  const { input, width, height, frame, from } = made;
-  options.onInput?.({ input, width, height, frame, from });
+  const { input, width, height, frame, objects, from } = made;
+  options.onInput?.({ input, width, height, frame, objects, from });
+  // One look through the content's frame and, for a shot of a few objects, one through each object's
+  // (one batch). The photo's score is the highest object's: the network misses much more through the
+  // whole frame there (`findFrames`). The box is read through the whole frame when that look sees the
+  // damage too: it shows all the objects and the white between them, so more of the rectangle's edges
+  // (an object's frame cuts off a rectangle reaching past it; on the test catalogue 162 of 205 boxes fit
+  // through the whole frame against 151 through the object's).
+  const looks = [{ input, frame }, ...objects];
+  const batch = new Float32Array(looks.length * input.length);
+  looks.forEach((look, i) => batch.set(look.input, i * input.length));
   const t2 = now();
-  const outputs = await runModel(model.session, input, 1, viewsOf(model.entry));
+  const outputs = await runModel(model.session, batch, looks.length, viewsOf(model.entry));
   const t3 = now();
-  const [score] = anomalyScores(outputs.prob);
-  const verdict = verdictFromScore(score, thresholdFor(model.entry, options.sensitivity));
+  const scores = Array.from(anomalyScores(outputs.prob));
+  const threshold = thresholdFor(model.entry, options.sensitivity);
+  const objectScores = scores.slice(1);
+  const best = objects.length ? 1 + objectScores.indexOf(Math.max(...objectScores)) : 0;
+  const verdict = verdictFromScore(scores[best], threshold);
+  const boxLook = scores[0] >= threshold ? 0 : best;
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
     box: resultBox(
-      outputs.heatmap,
-      input,
+      outputs.heatmap && heatmapOf(outputs.heatmap, boxLook),
+      looks[boxLook].input,
       verdict.flagged,
       width,
       height,
-      frame,
+      looks[boxLook].frame,
       framingOf(model.entry),
       inputSizeOf(model.entry),
     ),

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { Frame, Framing } from '@blankspot/core';
+import type { FramedInput, Framing } from '@blankspot/core';
 
 let pool: Piscina | undefined;
 
@@ -14,7 +14,7 @@ export function jpegToInputOnThreads(
   orientation: number,
   framing: Framing,
   size: number,
-): Promise<{ input: Float32Array; width: number; height: number; frame: Frame | null } | null> {
+): Promise<FramedInput | null> {
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
     // load plain JavaScript, and both folders sit two levels under the package.
