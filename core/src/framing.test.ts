@@ -18,12 +18,10 @@ function canvas(width: number, height: number, level: number, rects: [number, nu
   return { width, height, data };
 }
 
-const frameOfImage = (img: RgbaImage) =>
-  findFrame(
-    areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID),
-    img.width,
-    img.height,
-  );
+const gridOf = (img: RgbaImage) =>
+  areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID);
+const frameOfImage = (img: RgbaImage) => findFrame(gridOf(img), img.width, img.height);
+const framesOfImage = (img: RgbaImage) => findFrames(gridOf(img), img.width, img.height);
 
 describe('areaAverage', () => {
   it('over the whole photo is preprocess', () => {
@@ -83,13 +81,6 @@ describe('findFrame', () => {
   });
 });
 
-const framesOfImage = (img: RgbaImage) =>
-  findFrames(
-    areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID),
-    img.width,
-    img.height,
-  );
-
 describe('findFrames', () => {
   it('gives two objects apart on white each its own frame, by the one-object rule, largest first', () => {
     const img = canvas(2000, 1500, 255, [
@@ -117,25 +108,26 @@ describe('findFrames', () => {
   });
 
   it('keeps one object whole: one thing, things that nearly touch, specks beside it, or more than three things', () => {
-    expect(framesOfImage(canvas(1200, 1200, 255, [[400, 400, 300, 300, 40]])).objects).toEqual([]);
-    // Two parts 40 px apart (4 grid cells of ~9 px): one object, as a mug and its handle.
-    expect(
-      framesOfImage(
+    const whole: [string, RgbaImage][] = [
+      ['one thing', canvas(1200, 1200, 255, [[400, 400, 300, 300, 40]])],
+      // 40 px apart (4 grid cells of ~9 px): one object, as a mug and its handle.
+      [
+        'two parts close together',
         canvas(1200, 1200, 255, [
           [300, 400, 300, 300, 40],
           [640, 450, 200, 200, 40],
         ]),
-      ).objects,
-    ).toEqual([]);
-    // A speck far off (a dust spot, under 20 grid cells) is not a second object.
-    expect(
-      framesOfImage(
+      ],
+      // A dust spot far off (under 20 grid cells) is not a second object.
+      [
+        'a speck beside it',
         canvas(1200, 1200, 255, [
           [300, 400, 300, 300, 40],
           [1000, 1000, 20, 20, 40],
         ]),
-      ).objects,
-    ).toEqual([]);
+      ],
+    ];
+    for (const [what, img] of whole) expect(framesOfImage(img).objects, what).toEqual([]);
     const four = canvas(2400, 2400, 255, [
       [400, 400, 300, 300, 40],
       [1400, 400, 300, 300, 40],

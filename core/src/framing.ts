@@ -348,7 +348,7 @@ export function framedInputs(
   framing: Framing = 'full',
   size = INPUT_SIZE,
   withObjects = true,
-): { input: Float32Array; frame: Frame | null; objects: FramedLook[] } {
+): Omit<FramedInput, 'width' | 'height'> {
   if (framing === 'full') return { input: preprocess(image, size), frame: null, objects: [] };
   const cells = rgbaCells(image);
   const { frame, objects } = framesOf(cells);

@@ -704,9 +704,10 @@ export function quarterMeansBelow(size = INPUT_SIZE): number {
  * for the EXIF orientation (area-averaging to a fixed square commutes with the turn). Null for a JPEG
  * this reader does not cover or one with a side under blockMeansMinSide(size): decode those in full.
  *
- * Under `content` framing the frame is found on the blocks too, and read from them when it spans at
- * least blockMeansMinSide(size) pixels, from their quarters when under quarterMeansBelow(size); a
- * smaller frame, or a turned photo (the frame is placed on upright pixels), is null: decode those in full.
+ * Under `content` framing the frames are found on the blocks too (the whole content's and, for a shot
+ * of a few objects, each object's: `framesOf`), and read from them when the smallest spans at least
+ * blockMeansMinSide(size) pixels, from their quarters when under quarterMeansBelow(size); a smaller
+ * frame, or a turned photo (the frame is placed on upright pixels), is null: decode those in full.
  */
 export function jpegToInput(
   bytes: Uint8Array,
