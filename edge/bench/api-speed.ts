@@ -69,6 +69,30 @@ const photos: Array<[string, Buffer]> = [
   ['4000x3000', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
 ];
 
+/** A mug alone on a white 1200x1200 canvas, and the mug with an apple well apart from it. */
+async function productShots(): Promise<Array<[string, Buffer]>> {
+  const cutout = (name: string, size: number) =>
+    sharp(fileURLToPath(new URL(`../../data/cutouts/${name}`, import.meta.url)))
+      .resize(size, size, { fit: 'inside' })
+      .toBuffer();
+  const shot = async (layers: sharp.OverlayOptions[]) =>
+    sharp({ create: { width: 1200, height: 1200, channels: 3, background: '#ffffff' } })
+      .composite(layers)
+      .jpeg({ quality: 90 })
+      .toBuffer();
+  const mug = await cutout('household_mug.png', 420);
+  return [
+    ['one object', await shot([{ input: mug, left: 390, top: 390 }])],
+    [
+      'two objects',
+      await shot([
+        { input: mug, left: 600, top: 300 },
+        { input: await cutout('food_apple_red.png', 300), left: 200, top: 650 },
+      ]),
+    ],
+  ];
+}
+
 /**
  * The Worker's cold start (the first check after start: the default model loads, the code is not yet
  * optimised) and warm latency, in the deployed bundle on bare workerd and in `wrangler dev`, whose
@@ -153,6 +177,15 @@ if (values.only !== 'node') {
       `| ${where === 'workerd' ? 'workerd (the deployed bundle)' : 'wrangler dev'} | ${w.startMs.toFixed(0)} ms | ${w.coldMs.toFixed(0)} ms | ` +
         `${w.warmP50.toFixed(1)} ms | ${w.warmP99.toFixed(1)} ms |`,
     );
+  }
+  // Product shots on white (content framing): one thing, and two apart, which the check also looks at
+  // one by one (three looks instead of one; `findFrames` in the core), on workerd in the same run.
+  console.log(`\nWorker (workerd), 1200x1200 product shots on white, JPEG q90:\n`);
+  console.log('| shot | warm p50 | warm p99 (50 requests) |');
+  console.log('|---|---|---|');
+  for (const [label, body] of await productShots()) {
+    const w = await workerTimings(body, 'workerd');
+    console.log(`| ${label} | ${w.warmP50.toFixed(1)} ms | ${w.warmP99.toFixed(1)} ms |`);
   }
   console.log(`\nUpload size (wrangler deploy --dry-run): ${await uploadSize()}`);
 }
