@@ -89,6 +89,13 @@ export interface CheckOptions {
   onInput?: (made: ModelInput) => void;
 }
 
+/** Model inputs one after another, one batch. */
+function batchOf(inputs: Float32Array[]): Float32Array {
+  const batch = new Float32Array(inputs.length * inputs[0].length);
+  inputs.forEach((input, i) => batch.set(input, i * input.length));
+  return batch;
+}
+
 export async function checkImage(
   bytes: Uint8Array,
   model: { entry: ModelEntry; session: InferenceSession },
@@ -100,34 +107,35 @@ export async function checkImage(
   const made = await modelInput(bytes, model.entry, decoder, limits);
   const { input, width, height, frame, objects, from } = made;
   options.onInput?.({ input, width, height, frame, objects, from });
-  // One look through the content's frame and, for a shot of a few objects, one through each object's
-  // (one batch). The photo's score is the highest object's: the network misses much more through the
-  // whole frame there (`findFrames`). The box is read through the whole frame when that look sees the
-  // damage too: it shows all the objects and the white between them, so more of the rectangle's edges
-  // (an object's frame cuts off a rectangle reaching past it; on the test catalogue 162 of 205 boxes fit
-  // through the whole frame against 151 through the object's).
-  const looks = [{ input, frame }, ...objects];
-  const batch = new Float32Array(looks.length * input.length);
-  looks.forEach((look, i) => batch.set(look.input, i * input.length));
-  const t2 = now();
-  const outputs = await runModel(model.session, batch, looks.length, viewsOf(model.entry));
-  const t3 = now();
-  const scores = Array.from(anomalyScores(outputs.prob));
+  // One look through the content's frame or, for a shot of a few objects, one through each object's
+  // (one batch): the photo's score is the highest, the network misses much more through the whole
+  // frame there (`findFrames`). When an object's look flags, the whole frame is looked at too, for the
+  // box: read there when that look sees the damage as well, it shows all the objects and the white
+  // between them, so more of the rectangle's edges (an object's frame cuts off a rectangle reaching past
+  // it; on the test catalogue 162 of 205 boxes fit through the whole frame against 151 through the object's).
+  const looks = objects.length ? objects : [{ input, frame }];
   const threshold = thresholdFor(model.entry, options.sensitivity);
-  const objectScores = scores.slice(1);
-  const best = objects.length ? 1 + objectScores.indexOf(Math.max(...objectScores)) : 0;
+  const t2 = now();
+  const outputs = await runModel(model.session, batchOf(looks.map((l) => l.input)), looks.length, viewsOf(model.entry));
+  const scores = Array.from(anomalyScores(outputs.prob));
+  const best = scores.indexOf(Math.max(...scores));
   const verdict = verdictFromScore(scores[best], threshold);
-  const boxLook = scores[0] >= threshold ? 0 : best;
+  let boxFrom = { look: looks[best], heatmap: outputs.heatmap && heatmapOf(outputs.heatmap, best) };
+  if (objects.length && verdict.flagged && outputs.heatmap) {
+    const whole = await runModel(model.session, input, 1, viewsOf(model.entry));
+    if (anomalyScores(whole.prob)[0] >= threshold) boxFrom = { look: { input, frame }, heatmap: whole.heatmap };
+  }
+  const t3 = now();
   return {
     ...verdict,
     model: { name: model.entry.name, version: model.entry.version },
     box: resultBox(
-      outputs.heatmap && heatmapOf(outputs.heatmap, boxLook),
-      looks[boxLook].input,
+      boxFrom.heatmap,
+      boxFrom.look.input,
       verdict.flagged,
       width,
       height,
-      looks[boxLook].frame,
+      boxFrom.look.frame,
       framingOf(model.entry),
       inputSizeOf(model.entry),
     ),
