@@ -85,7 +85,7 @@ export {
   type ModelRuntime,
 } from './pipeline/ports.js';
 export { ModelRegistry, type ModelState } from './pipeline/registry.js';
-export { flipInputs, mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
+export { batchOf, flipInputs, mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
 export {
   checkImage,
   modelInput,

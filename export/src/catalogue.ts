@@ -8,7 +8,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlankspotError, INPUT_SIZE, LIMITS, modelInput, type Framing, type ImageDecoder, type Views } from '@blankspot/core';
+import {
+  BlankspotError,
+  INPUT_SIZE,
+  LIMITS,
+  batchOf,
+  modelInput,
+  type Framing,
+  type ImageDecoder,
+  type Views,
+} from '@blankspot/core';
 import { sharpDecoder } from '@blankspot/edge/node/adapter';
 import { viewScores } from './export.js';
 import { operatingPointFor, type OperatingPoint } from './operating-point.js';
@@ -56,7 +65,6 @@ export async function catalogueScores(
   const rows = await readCatalogue(dir);
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
   const decoder: ImageDecoder = { decode: sharpDecoder(LIMITS).decode };
-  const pixels = inputSize * inputSize;
   // Every look the check takes (the content's frame, or each object's), and whose it is: a photo's
   // score is its highest, as checkImage scores it.
   const looks: Float32Array[] = [];
@@ -68,9 +76,7 @@ export async function catalogueScores(
       owner.push(i);
     }
   }
-  const inputs = new Float32Array(looks.length * pixels);
-  looks.forEach((input, k) => inputs.set(input, k * pixels));
-  const lookScores = await viewScores(model, inputs, views, inputSize);
+  const lookScores = await viewScores(model, batchOf(looks), views, inputSize);
   const scores = new Float32Array(rows.length).fill(-Infinity);
   owner.forEach((i, k) => (scores[i] = Math.max(scores[i], lookScores[k])));
   return rows.map((row, i) => ({ ...row, score: scores[i] }));

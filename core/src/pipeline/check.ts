@@ -12,7 +12,7 @@ import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
 import type { ImageDecoder, InferenceSession } from './ports.js';
-import { runModel, viewsOf } from './views.js';
+import { batchOf, runModel, viewsOf } from './views.js';
 
 /** A check's result before the request id is added. */
 export type CheckOutcome = Omit<CheckResult, 'requestId'>;
@@ -87,13 +87,6 @@ export interface CheckOptions {
   sensitivity?: Sensitivity;
   /** Called with the model input and where it came from (the widget reports it; tests compare it). */
   onInput?: (made: ModelInput) => void;
-}
-
-/** Model inputs one after another, one batch. */
-function batchOf(inputs: Float32Array[]): Float32Array {
-  const batch = new Float32Array(inputs.length * inputs[0].length);
-  inputs.forEach((input, i) => batch.set(input, i * input.length));
-  return batch;
 }
 
 export async function checkImage(

@@ -55,6 +55,13 @@ const logit = (p: number) => {
 };
 
 /** Runs n square inputs (of any one side) on the views a model entry names, in one batch; `single` is one plain run. */
+/** Model inputs of one side, one after another: a batch for `runModel`. */
+export function batchOf(inputs: readonly Float32Array[]): Float32Array {
+  const batch = new Float32Array(inputs.reduce((n, input) => n + input.length, 0));
+  inputs.reduce((at, input) => (batch.set(input, at), at + input.length), 0);
+  return batch;
+}
+
 export async function runModel(session: InferenceSession, input: Float32Array, n: number, views: Views): Promise<ModelOutputs> {
   if (views === 'single') return session.run(input, n);
   const flips = VIEW_FLIPS[views];
