@@ -59,18 +59,22 @@ export {
 export {
   blockMeansCover,
   jpegLumaBlockMeans,
+  frameCellSide,
+  jpegLumaPairMeans,
   jpegLumaQuarterMeans,
   jpegToInput,
-  quarterMeansBelow,
   type JpegBlockMeans,
   type JpegLumaCells,
+  type LumaCellSide,
 } from './jpeg-blocks.js';
 export {
   FRAMINGS,
   findFrames,
   framedInputs,
+  frameToInput,
   photoBoxToInput,
   preprocessFramed,
+  rgbaCells,
   type Frame,
   type FramedInput,
   type FramedLook,

@@ -7,9 +7,11 @@
  * For a product's frame finer than the blocks (a 128x128 input from a frame under 1024 px) a block's
  * four 4x4 quarters are read instead: a quarter's mean is exact from the coefficients whose frequencies are
  * 0 or odd in both directions (the even ones average to zero over half a block), 25 of the 64, still
- * without an inverse DCT. Baseline JPEGs only: a progressive one spreads those coefficients over
- * refinement scans, and where quarters are wanted it is decoded in full (the same input whatever the
- * encoder chose).
+ * without an inverse DCT. For a frame under 512 px (an object of a shot of several things) the sixteen
+ * 2x2 cells of each block are read the same way, from the 49 coefficients whose frequencies are not 4
+ * (frequency 4 averages to zero over every pair of pixels). Baseline JPEGs only: a progressive one spreads
+ * those coefficients over refinement scans, and where cells finer than blocks are wanted it is decoded
+ * in full (the same input whatever the encoder chose).
  *
  * Written by hand because no JavaScript decoder stops at the DC coefficients, and the same code must
  * run in Node, in Workers and in browsers so all three give the same model input. It covers the JPEGs
@@ -35,13 +37,13 @@ export interface JpegBlockMeans {
 }
 
 /**
- * Mean luma (0-255, unrounded) of cells of `cell` x `cell` pixels (8: the blocks; 4: their quarters),
- * row-major, cols x rows; cells on the right and bottom edges may hold fewer pixels.
+ * Mean luma (0-255, unrounded) of cells of `cell` x `cell` pixels (8: the blocks; 4: their quarters;
+ * 2: their sixteenths), row-major, cols x rows; cells on the right and bottom edges may hold fewer pixels.
  */
 export interface JpegLumaCells {
   width: number;
   height: number;
-  cell: 4 | 8;
+  cell: LumaCellSide;
   cols: number;
   rows: number;
   means: Float32Array;
@@ -168,9 +170,17 @@ export function jpegLumaBlockMeans(data: Uint8Array): JpegBlockMeans | null {
   return cells && { ...cells, blocksWide: cells.cols, blocksHigh: cells.rows };
 }
 
+/** The cells a JPEG's luma is read in: whole 8x8 blocks, or their 4x4 or 2x2 parts. */
+export type LumaCellSide = 8 | 4 | 2;
+
 /** Means of the 4x4 quarters of the luma blocks of a baseline JPEG; null for a progressive one or one not covered. */
 export function jpegLumaQuarterMeans(data: Uint8Array): JpegLumaCells | null {
-  return readOrNull(data, { reuse: false, quarters: true });
+  return readOrNull(data, { reuse: false, cell: 4 });
+}
+
+/** Means of the 2x2 cells of the luma blocks of a baseline JPEG; null for a progressive one or one not covered. */
+export function jpegLumaPairMeans(data: Uint8Array): JpegLumaCells | null {
+  return readOrNull(data, { reuse: false, cell: 2 });
 }
 
 interface ReadOptions {
@@ -178,8 +188,8 @@ interface ReadOptions {
   reuse: boolean;
   /** A smaller image is refused as soon as its frame header is read. */
   minSide?: number;
-  /** Read the blocks' quarters (a progressive JPEG is then refused), not the whole blocks. */
-  quarters?: boolean;
+  /** Cells finer than the blocks (4 or 2 px) are read from AC coefficients: a progressive JPEG is then refused. */
+  cell?: LumaCellSide;
 }
 
 function readOrNull(data: Uint8Array, options: ReadOptions): JpegLumaCells | null {
@@ -191,7 +201,7 @@ function readOrNull(data: Uint8Array, options: ReadOptions): JpegLumaCells | nul
   }
 }
 
-function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQuarters = false }: ReadOptions): JpegLumaCells {
+function readLumaCells(data: Uint8Array, { reuse, minSide = 1, cell = 8 }: ReadOptions): JpegLumaCells {
   // Each table's steps in zigzag order, as DQT holds them.
   const steps: (Float64Array | undefined)[] = [];
   const dcTables: HuffmanTable[] = [];
@@ -205,8 +215,9 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQua
     mcusY: number;
   } | null = null;
   let dc: Int32Array | null = null;
-  // Per luma block, its quarters' means less 128 (top-left, top-right, bottom-left, bottom-right).
-  let quarters: Float32Array | null = null;
+  // Per luma block, its finer cells' means less 128, row-major within the block.
+  let parts: Float32Array | null = null;
+  const perBlock = (8 / cell) ** 2;
   let restartInterval = 0;
   let adobeTransform = -1;
   const u16 = (at: number) => {
@@ -304,10 +315,11 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQua
         const blocks = components[0].blocksPerLine * components[0].blocksPerColumn;
         dc = (scratch.dc = grown(scratch.dc, blocks, (n) => new Int32Array(n))).subarray(0, blocks);
         dc.fill(0);
-        if (wantQuarters) {
-          // Its quarters need AC coefficients a progressive JPEG spreads over refinement scans.
-          if (frame.progressive) notCovered('progressive, and its quarters are wanted');
-          quarters = (scratch.quarters = grown(scratch.quarters, 4 * blocks, (n) => new Float32Array(n))).subarray(0, 4 * blocks);
+        if (cell < 8) {
+          // Finer cells need AC coefficients a progressive JPEG spreads over refinement scans.
+          if (frame.progressive) notCovered('progressive, and cells finer than its blocks are wanted');
+          const n = perBlock * blocks;
+          parts = (scratch.parts = grown(scratch.parts, n, (k) => new Float32Array(k))).subarray(0, n);
         }
         break;
       }
@@ -333,10 +345,11 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQua
         const wanted = luma >= 0 && (!f.progressive || ss === 0);
         // Where decoding stopped is where the walk goes on; other scans are stepped over by the walk.
         if (wanted) {
-          // Quarters need the luma table's steps before its scan (DQT comes first in every JPEG seen).
-          const lumaSteps = quarters ? (steps[f.components[0].tq] ?? notCovered('missing quantisation table')) : null;
+          // Finer cells need the luma table's steps before its scan (DQT comes first in every JPEG seen).
+          const lumaSteps = parts ? (steps[f.components[0].tq] ?? notCovered('missing quantisation table')) : null;
           segment.scanEnd = decodeScan(data, end, f, scan, luma, dc!, { se, ah, al }, restartInterval, dcTables, acTables, {
-            quarters,
+            parts,
+            cell,
             steps: lumaSteps,
           });
         }
@@ -353,7 +366,6 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQua
   const y = frame.components[0];
   const dcStep = steps[y.tq]?.[0] ?? notCovered('missing quantisation table');
   const perLine = y.blocksPerLine;
-  const cell = quarters ? 4 : 8;
   const cols = Math.ceil(frame.width / cell);
   const rows = Math.ceil(frame.height / cell);
   const count = cols * rows;
@@ -361,11 +373,12 @@ function readLumaCells(data: Uint8Array, { reuse, minSide = 1, quarters: wantQua
     ? (scratch.means = grown(scratch.means, count, (n) => new Float32Array(n))).subarray(0, count)
     : new Float32Array(count);
   const clamp = (m: number) => (m < 0 ? 0 : m > 255 ? 255 : m);
-  if (quarters) {
-    // Quarter (qx, qy) of block (qx >> 1, qy >> 1) sits at index 4 * block + 2 * (qy & 1) + (qx & 1).
-    for (let qy = 0; qy < rows; qy++)
-      for (let qx = 0, at = (qy >> 1) * perLine, half = 2 * (qy & 1), to = qy * cols; qx < cols; qx++)
-        means[to + qx] = clamp(quarters[4 * (at + (qx >> 1)) + half + (qx & 1)] + 128);
+  if (parts) {
+    // Cell (cx, cy) of block (cx / m, cy / m) sits at index m * m * block + m * (cy % m) + cx % m.
+    const m = 8 / cell;
+    for (let cy = 0; cy < rows; cy++)
+      for (let cx = 0, at = Math.floor(cy / m) * perLine, inRow = m * (cy % m), to = cy * cols; cx < cols; cx++)
+        means[to + cx] = clamp(parts[perBlock * (at + Math.floor(cx / m)) + inRow + (cx % m)] + 128);
   } else {
     const step = dcStep / 8;
     for (let by = 0; by < rows; by++)
@@ -379,43 +392,55 @@ const ZIGZAG = Int32Array.from([
   0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42,
   49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ]);
-/** The frequencies a quarter's mean depends on: 0 and the odd ones (even ones average to 0 over 4 pixels). */
-const QUARTER_FREQUENCIES = [0, 1, 3, 5, 7] as const;
 /**
- * Per frequency u, its weight in a quarter's mean: C(u)/2 times the mean of cos((2x+1)u pi/16) over
- * x = 0..3 (the first half; the second half takes (-1)^u of it). C(0) = 1/sqrt(2), else 1.
+ * Per frequency u (rows) and cell i of an axis cut into cells of `cell` pixels (columns, 8 / cell of
+ * them), u's weight in the cell's mean: C(u)/2 times the mean of cos((2x+1)u pi/16) over the cell's
+ * pixels; C(0) = 1/sqrt(2), else 1. Over quarters the even frequencies but 0 weigh nothing, over pairs
+ * frequency 4: their coefficients are not needed.
  */
-const QUARTER_WEIGHT = QUARTER_FREQUENCIES.map((u) => {
-  let sum = 0;
-  for (let x = 0; x < 4; x++) sum += Math.cos(((2 * x + 1) * u * Math.PI) / 16);
-  return ((u === 0 ? Math.SQRT1_2 : 1) / 2) * (sum / 4);
-});
-/** Per zigzag position (padded past 63 with zeros for lookups that step past the block): needed for quarters. */
-const QUARTER_NEEDED = new Uint8Array(256);
-for (let k = 1; k < 64; k++) {
-  const n = ZIGZAG[k];
-  const f = QUARTER_FREQUENCIES as readonly number[];
-  QUARTER_NEEDED[k] = f.includes(n >> 3) && f.includes(n & 7) ? 1 : 0;
+function cellWeights(cell: LumaCellSide): Float64Array {
+  const m = 8 / cell;
+  const w = new Float64Array(8 * m);
+  for (let u = 0; u < 8; u++)
+    for (let i = 0; i < m; i++) {
+      let sum = 0;
+      for (let x = i * cell; x < (i + 1) * cell; x++) sum += Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+      const v = ((u === 0 ? Math.SQRT1_2 : 1) / 2) * (sum / cell);
+      w[u * m + i] = Math.abs(v) < 1e-12 ? 0 : v; // a cosine's exact zero, less rounding
+    }
+  return w;
+}
+
+const CELL_WEIGHTS = { 4: cellWeights(4), 2: cellWeights(2) } as const;
+
+/** Per zigzag position (padded past 63 with zeros for lookups that step past the block): needed for cells of that side. */
+const CELL_NEEDED = {
+  4: neededCoefficients(4),
+  2: neededCoefficients(2),
+} as const;
+
+function neededCoefficients(cell: 4 | 2): Uint8Array {
+  const w = CELL_WEIGHTS[cell];
+  const m = 8 / cell;
+  const counts = (u: number) => w.subarray(u * m, (u + 1) * m).some((x) => x !== 0);
+  const needed = new Uint8Array(256);
+  for (let k = 1; k < 64; k++) needed[k] = counts(ZIGZAG[k] >> 3) && counts(ZIGZAG[k] & 7) ? 1 : 0;
+  return needed;
 }
 
 /**
  * Per zigzag position k, what one unit of its coefficient adds to the means (less 128) of a block's
- * four quarters (top-left, top-right, bottom-left, bottom-right) under quantisation steps `steps`: the
- * quarters are then four sums of products as the coefficients are decoded, with no block of
- * coefficients to keep or clear. Along each axis frequency 0 counts the same for both halves, an odd
- * one with opposite signs; the rest count 0.
+ * (8 / cell)^2 cells, row-major, under quantisation steps `steps`: the cells are then sums of products
+ * over the block's non-zero coefficients, with no inverse DCT.
  */
-function quarterContributions(steps: Float64Array): Float64Array {
-  const out = new Float64Array(4 * 64);
-  const f = QUARTER_FREQUENCIES as readonly number[];
+function cellContributions(steps: Float64Array, cell: 4 | 2): Float64Array {
+  const w = CELL_WEIGHTS[cell];
+  const m = 8 / cell;
+  const out = new Float64Array(m * m * 64);
   for (let k = 0; k < 64; k++) {
     const v = ZIGZAG[k] >> 3;
     const u = ZIGZAG[k] & 7;
-    if (!f.includes(u) || !f.includes(v)) continue;
-    const w = steps[k] * QUARTER_WEIGHT[f.indexOf(u)] * QUARTER_WEIGHT[f.indexOf(v)];
-    const right = u === 0 ? 1 : -1;
-    const bottom = v === 0 ? 1 : -1;
-    out.set([w, w * right, w * bottom, w * right * bottom], 4 * k);
+    for (let j = 0; j < m; j++) for (let i = 0; i < m; i++) out[m * m * k + j * m + i] = steps[k] * w[u * m + i] * w[v * m + j];
   }
   return out;
 }
@@ -425,7 +450,7 @@ function quarterContributions(steps: Float64Array): Float64Array {
 const scratch = {
   bytes: new Uint8Array(0),
   dc: new Int32Array(0),
-  quarters: new Float32Array(0),
+  parts: new Float32Array(0),
   means: new Float32Array(0),
 };
 
@@ -481,15 +506,19 @@ function decodeScan(
   restartInterval: number,
   dcTables: HuffmanTable[],
   acTables: HuffmanTable[],
-  { quarters, steps }: { quarters: Float32Array | null; steps: Float64Array | null },
+  { parts, cell, steps }: { parts: Float32Array | null; cell: LumaCellSide; steps: Float64Array | null },
 ): number {
   const { buf, length, restarts, end } = unstuff(data, start);
-  // Quarters: each luma block's four sums, added to as its coefficients are decoded.
-  const contribution = quarters != null && steps != null && !f.progressive ? quarterContributions(steps) : null;
-  let tl = 0;
-  let tr = 0;
-  let bl = 0;
-  let br = 0;
+  // Finer cells: each luma block's non-zero needed coefficients are noted as they are decoded, then
+  // summed into its cells (a few per block at catalogue qualities, so no block of 64 to clear).
+  const fine = parts != null && steps != null && !f.progressive && cell !== 8 ? cell : null;
+  const contribution = fine != null ? cellContributions(steps!, fine) : null;
+  const neededHere = fine != null ? CELL_NEEDED[fine] : null;
+  const perBlock = fine != null ? (8 / fine) ** 2 : 0;
+  const noteAt = new Int32Array(64);
+  const noteValue = new Float64Array(64);
+  const sums = new Float64Array(16);
+  let notes = 0;
   const y = f.components[0];
   const refine = f.progressive && ah !== 0;
   // Sequential scans carry the AC coefficients too; they are decoded only to be stepped over.
@@ -563,7 +592,7 @@ function decodeScan(
         }
         if (lumaAt >= 0) dc[origin + lumaAt] = pred[ci] << al;
       }
-      const needed = contribution != null && lumaAt >= 0 ? QUARTER_NEEDED : null;
+      const needed = lumaAt >= 0 ? neededHere : null;
       if (withAc) {
         const t = acT[ci];
         const skip = t.skip;
@@ -579,31 +608,22 @@ function decodeScan(
           if (e) {
             const step1 = e & 0xff;
             if (needed != null) {
-              // The quarters' coefficients among the one or two stepped over: each value is the last
-              // `size` bits of what its code and magnitude take. The four sums are written out here
-              // and below rather than in a helper, which would need them in memory, not registers.
+              // The needed coefficients among the one or two stepped over: each value is the last
+              // `size` bits of what its code and magnitude take.
               const sz = sizes[look];
               const s1 = sz & 15;
               const p1 = k + step1 - 1;
               if (s1 && needed[p1]) {
                 const v = (acc >>> (bits - ((e >> 16) & 0xf))) & ((1 << s1) - 1);
-                const c = v < 1 << (s1 - 1) ? v - (1 << s1) + 1 : v;
-                const at = 4 * p1;
-                tl += c * contribution![at];
-                tr += c * contribution![at + 1];
-                bl += c * contribution![at + 2];
-                br += c * contribution![at + 3];
+                noteAt[notes] = p1;
+                noteValue[notes++] = v < 1 << (s1 - 1) ? v - (1 << s1) + 1 : v;
               }
               const s2 = sz >> 4;
               const p2 = k + ((e >> 8) & 0xff) - 1;
               if (s2 && k + step1 < 64 && needed[p2]) {
                 const v = (acc >>> (bits - (e >>> 20))) & ((1 << s2) - 1);
-                const c = v < 1 << (s2 - 1) ? v - (1 << s2) + 1 : v;
-                const at = 4 * p2;
-                tl += c * contribution![at];
-                tr += c * contribution![at + 1];
-                bl += c * contribution![at + 2];
-                br += c * contribution![at + 3];
+                noteAt[notes] = p2;
+                noteValue[notes++] = v < 1 << (s2 - 1) ? v - (1 << s2) + 1 : v;
               }
             }
             if (k + step1 < 64) {
@@ -638,25 +658,45 @@ function decodeScan(
             bits -= size;
             if (needed != null && needed[k]) {
               const v = (acc >>> bits) & ((1 << size) - 1);
-              const c = v < 1 << (size - 1) ? v - (1 << size) + 1 : v;
-              const at = 4 * k;
-              tl += c * contribution![at];
-              tr += c * contribution![at + 1];
-              bl += c * contribution![at + 2];
-              br += c * contribution![at + 3];
+              noteAt[notes] = k;
+              noteValue[notes++] = v < 1 << (size - 1) ? v - (1 << size) + 1 : v;
             }
             k++;
           }
         }
       }
       if (needed != null) {
-        const mean = dc[origin + lumaAt] * contribution![0];
-        const at = 4 * (origin + lumaAt);
-        quarters![at] = tl + mean;
-        quarters![at + 1] = tr + mean;
-        quarters![at + 2] = bl + mean;
-        quarters![at + 3] = br + mean;
-        tl = tr = bl = br = 0;
+        // The DC coefficient counts the same in every cell: the block's mean. Quarters (the common
+        // case) are summed in locals, written out rather than looped, to stay in registers.
+        const base = dc[origin + lumaAt] * contribution![0];
+        const to = perBlock * (origin + lumaAt);
+        if (perBlock === 4) {
+          let tl = base;
+          let tr = base;
+          let bl = base;
+          let br = base;
+          for (let j = 0; j < notes; j++) {
+            const at = 4 * noteAt[j];
+            const c = noteValue[j];
+            tl += c * contribution![at];
+            tr += c * contribution![at + 1];
+            bl += c * contribution![at + 2];
+            br += c * contribution![at + 3];
+          }
+          parts![to] = tl;
+          parts![to + 1] = tr;
+          parts![to + 2] = bl;
+          parts![to + 3] = br;
+        } else {
+          for (let q = 0; q < perBlock; q++) sums[q] = base;
+          for (let j = 0; j < notes; j++) {
+            const at = perBlock * noteAt[j];
+            const c = noteValue[j];
+            for (let q = 0; q < perBlock; q++) sums[q] += c * contribution![at + q];
+          }
+          for (let q = 0; q < perBlock; q++) parts![to + q] = sums[q];
+        }
+        notes = 0;
       }
     }
   }
@@ -684,30 +724,34 @@ export function blockMeansMinSide(size = INPUT_SIZE): number {
 }
 
 /**
- * Side of a product's frame under which whole blocks are coarser than the input's pixels, so its
- * block quarters are read (baseline JPEGs; a progressive one is then decoded in full). That is where
- * the fine detail is the cue: a rectangle's straight cut in a silhouette on white. Reading a 128 input
- * from whole blocks of 512-1023 px frames moved localiser-128's products recall at 0.33% false alarms
- * on the validation catalogue from 75.5% (full decode) to 71.2%; quarters give 75.3%. A whole photo
- * (natural photos, no frame) is read from whole blocks: there a rectangle's edges cross texture and
- * show at that resolution (recall 99.9% either way), and quarters cost the Worker about 3 ms of its
- * 20 ms on a 1000x1000 photo (warm p50 21.7 against 18.0 ms, four runs each).
+ * The cells a product's frame of `side` pixels is read in for an input of `size`: the coarsest that
+ * are no larger than the input's pixels (whole blocks, their 4x4 quarters, or their 2x2 cells; baseline
+ * JPEGs only, a progressive one is then decoded in full), or null for a frame under 2 pixels per input
+ * pixel (decode it in full). That is where the fine detail is the cue: a rectangle's straight cut in a
+ * silhouette on white. Reading a 128 input from whole blocks of 512-1023 px frames moved localiser-128's
+ * products recall at 0.33% false alarms on the validation catalogue from 75.5% (full decode) to 71.2%;
+ * quarters give 75.3%. The 2x2 cells are for the objects of a shot of several things (frames of 256-511
+ * px), which were decoded in full: 3.7x the Worker's time for a one-object shot. A whole photo (natural
+ * photos, no frame) is read from whole blocks: there a rectangle's edges cross texture and show at that
+ * resolution (recall 99.9% either way), and quarters cost the Worker about 3 ms of its 20 ms on a
+ * 1000x1000 photo (warm p50 21.7 against 18.0 ms, four runs each).
  */
-export function quarterMeansBelow(size = INPUT_SIZE): number {
-  return 8 * size;
+export function frameCellSide(side: number, size = INPUT_SIZE): LumaCellSide | null {
+  for (const cell of [8, 4, 2] as const) if (side >= cell * size) return cell;
+  return null;
 }
 
 /**
  * The model input straight from a JPEG's DCT coefficients: the area average of the luma, each cell (an
- * 8x8 block, or its 4x4 quarters for a product's frame finer than the blocks) standing for its
+ * 8x8 block, or its 4x4 or 2x2 parts for a product's frame finer than the blocks) standing for its
  * mean, weighted by the pixels it really holds on the right and bottom edges, then turned upright
  * for the EXIF orientation (area-averaging to a fixed square commutes with the turn). Null for a JPEG
  * this reader does not cover or one with a side under blockMeansMinSide(size): decode those in full.
  *
  * Under `content` framing the frames are found on the blocks too (the whole content's and, for a shot
- * of a few objects, each object's: `framesOf`), and read from them when the smallest spans at least
- * blockMeansMinSide(size) pixels, from their quarters when under quarterMeansBelow(size); a smaller
- * frame, or a turned photo (the frame is placed on upright pixels), is null: decode those in full.
+ * of a few objects, each object's: `framesOf`), and read from the cells `frameCellSide` gives the
+ * smallest; a frame too small for any, or a turned photo (the frame is placed on upright pixels), is
+ * null: decode those in full.
  */
 export function jpegToInput(
   bytes: Uint8Array,
@@ -716,7 +760,6 @@ export function jpegToInput(
   size = INPUT_SIZE,
 ): FramedInput | null {
   const minSide = blockMeansMinSide(size);
-  const quartersBelow = quarterMeansBelow(size);
   let cells = readOrNull(bytes, { reuse: true, minSide });
   if (!cells) return null;
   if (framing === 'content') {
@@ -724,14 +767,15 @@ export function jpegToInput(
     // Every frame the check looks through (the whole content's and each object's) is read alike.
     const smallest = (f: Frames) => Math.min(...[f.frame, ...f.objects].map((x) => x?.side ?? 0));
     if (found.frame) {
-      if (orientation > 1 || smallest(found) < minSide) return null;
-      if (smallest(found) < quartersBelow) {
-        const finer = readOrNull(bytes, { reuse: true, minSide, quarters: true });
+      const cell = frameCellSide(smallest(found), size);
+      if (orientation > 1 || cell == null) return null;
+      if (cell < 8) {
+        const finer = readOrNull(bytes, { reuse: true, minSide, cell });
         if (!finer) return null;
         cells = finer;
         // Found again on the finer cells: the same rule, closer to the pixels a full decode frames on.
         found = framesOf(lumaCells(cells));
-        if (!found.frame || smallest(found) < minSide) return null;
+        if (!found.frame || frameCellSide(smallest(found), size) == null) return null;
       }
       const src = lumaCells(cells);
       const objects = found.objects.map((frame) => ({ input: frameToInput(src, frame, size), frame }));

@@ -12,10 +12,13 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
   jpegLumaBlockMeans,
+  jpegLumaPairMeans,
   jpegLumaQuarterMeans,
   jpegToInput,
   preprocess,
+  frameToInput,
   preprocessFramed,
+  rgbaCells,
   type JpegBlockMeans,
   type JpegLumaCells,
 } from '@blankspot/core';
@@ -48,7 +51,7 @@ async function subsampled422(name: string): Promise<Buffer> {
   return jpeg;
 }
 
-/** Rec.601 luma of each full cell of the decoded image (8x8 blocks, or 4x4 quarters), next to the reader's mean for it. */
+/** Rec.601 luma of each full cell of the decoded image (8x8 blocks, 4x4 quarters or 2x2 cells), next to the reader's mean for it. */
 async function compareBlocks(jpeg: Buffer, cells: JpegBlockMeans | JpegLumaCells): Promise<number[]> {
   const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
   const ch = info.channels;
@@ -116,25 +119,34 @@ describe('jpegLumaBlockMeans', async () => {
     });
   }
 
-  for (const [name, make, limit] of cases) {
-    it(`reads the mean luma of each 4x4 quarter of a block: ${name}`, async () => {
-      const jpeg = await make();
-      const cells = jpegLumaQuarterMeans(new Uint8Array(jpeg));
-      const meta = await sharp(jpeg).metadata();
-      if (meta.isProgressive) {
-        // Its AC coefficients come in refinement scans: decoded in full where quarters are wanted.
-        expect(cells).toBeNull();
-        return;
-      }
-      if (!cells) throw new Error('a baseline JPEG the reader covers gave no quarters');
-      expect([cells.width, cells.height]).toEqual([meta.width, meta.height]);
-      expect([cells.cell, cells.cols, cells.rows]).toEqual([4, Math.ceil(meta.width! / 4), Math.ceil(meta.height! / 4)]);
-      const diffs = await compareBlocks(jpeg, cells);
-      // As exact as the block means (measured 0.06 mean, under 0.5 at the 99th percentile, in colour).
-      expect(mean(diffs)).toBeLessThan(limit.mean);
-      expect(quantile(diffs, 0.99)).toBeLessThan(limit.p99);
-    });
-  }
+  const finer = [
+    ['4x4 quarter', 4, jpegLumaQuarterMeans],
+    ['2x2 cell', 2, jpegLumaPairMeans],
+  ] as const;
+  for (const [part, side, read] of finer)
+    for (const [name, make, limit] of cases) {
+      it(`reads the mean luma of each ${part} of a block: ${name}`, async () => {
+        const jpeg = await make();
+        const cells = read(new Uint8Array(jpeg));
+        const meta = await sharp(jpeg).metadata();
+        if (meta.isProgressive) {
+          // Its AC coefficients come in refinement scans: decoded in full where finer cells are wanted.
+          expect(cells).toBeNull();
+          return;
+        }
+        if (!cells) throw new Error(`a baseline JPEG the reader covers gave no ${part}s`);
+        expect([cells.width, cells.height]).toEqual([meta.width, meta.height]);
+        expect([cells.cell, cells.cols, cells.rows]).toEqual([
+          side,
+          Math.ceil(meta.width! / side),
+          Math.ceil(meta.height! / side),
+        ]);
+        const diffs = await compareBlocks(jpeg, cells);
+        // As exact as the block means (quarters measured 0.06 mean, under 0.5 at the 99th percentile, in colour).
+        expect(mean(diffs)).toBeLessThan(limit.mean);
+        expect(quantile(diffs, 0.99)).toBeLessThan(limit.p99);
+      });
+    }
 
   it('refuses what it does not cover, so it is decoded in full: CMYK, truncated, damaged, not a JPEG', async () => {
     const jpeg = await at(700, 600).jpeg({ quality: 85 }).toBuffer();
@@ -154,7 +166,7 @@ describe('jpegLumaBlockMeans', async () => {
     for (let i = 0; i < 300; i++) {
       const bad = jpeg.slice();
       for (let k = 0; k < 1 + (i % 8); k++) bad[next() % bad.length] = next() & 0xff;
-      for (const got of [jpegLumaBlockMeans(bad), jpegLumaQuarterMeans(bad)])
+      for (const got of [jpegLumaBlockMeans(bad), jpegLumaQuarterMeans(bad), jpegLumaPairMeans(bad)])
         if (got) expect(got.means.every((v) => v >= 0 && v <= 255)).toBe(true);
     }
   });
@@ -269,8 +281,32 @@ describe('jpegToInput under content framing', () => {
     expect(jpegToInput(new Uint8Array(progressive), 1, 'content', 64)).not.toBeNull();
   });
 
-  it('leaves a frame under 512 px, and turned photos, to a full decode; natural photos are read whole', async () => {
-    expect(jpegToInput(new Uint8Array(await productOnWhite('animal_seagull.png', 1000, 0.3)), 1, 'content')).toBeNull();
+  it('reads a 128 input for a frame under 512 px from 2x2 cells, as near a full decode', async () => {
+    const jpeg = await productOnWhite('animal_seahorse.png', 1000, 0.3);
+    const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const exact = preprocessFramed({ width: info.width, height: info.height, data: new Uint8Array(data) }, 'content', 128);
+    const got = jpegToInput(new Uint8Array(jpeg), 1, 'content', 128)!;
+    expect(exact.frame!.side).toBeLessThan(512);
+    expect(exact.frame!.side).toBeGreaterThanOrEqual(256);
+    expect(got).not.toBeNull();
+    // The frame is found on a grid of 7.8 px cells made of 2x2 cells, not pixels: a cell at the content
+    // threshold may tip (measured: the same side, placed 3 px apart).
+    expect(got.frame!.side).toBe(exact.frame!.side);
+    expect(Math.abs(got.frame!.x - exact.frame!.x)).toBeLessThanOrEqual(4);
+    expect(Math.abs(got.frame!.y - exact.frame!.y)).toBeLessThanOrEqual(4);
+    // Through the same frame, the pixels' input and the cells' are under a grey level apart on average
+    // (measured 0.71/255: a 2x2 cell split by an input pixel's edge counts as even).
+    const pixels = frameToInput(
+      rgbaCells({ width: info.width, height: info.height, data: new Uint8Array(data) }),
+      got.frame!,
+      128,
+    );
+    expect(mean(Array.from(pixels, (v, k) => Math.abs(v - got.input[k])))).toBeLessThan(1 / 255);
+  });
+
+  it('leaves a frame under 2 px per input pixel, and turned photos, to a full decode; natural photos are read whole', async () => {
+    // A 700 px shot's frame is at least 30% of it, 210 px: under 256 for a 128 input.
+    expect(jpegToInput(new Uint8Array(await productOnWhite('animal_seagull.png', 700, 0.2)), 1, 'content', 128)).toBeNull();
     const large = new Uint8Array(await productOnWhite('animal_seagull.png', 2000, 0.4));
     expect(jpegToInput(large, 6, 'content')).toBeNull();
     const photo = new Uint8Array(
