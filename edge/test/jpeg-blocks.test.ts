@@ -267,11 +267,20 @@ describe('jpegToInput under content framing', () => {
     }
   });
 
+  /** A product shot's 128 input framed on its fully decoded pixels, and as the DCT-domain reader frames it. */
+  async function framedBothWays(jpeg: Buffer) {
+    const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const pixels = { width: info.width, height: info.height, data: new Uint8Array(data) };
+    return {
+      pixels,
+      exact: preprocessFramed(pixels, 'content', 128),
+      got: jpegToInput(new Uint8Array(jpeg), 1, 'content', 128)!,
+    };
+  }
+
   it('reads a 128 input for a frame under 1024 px of a larger photo from quarters, as near a full decode', async () => {
     const jpeg = await productOnWhite('animal_seahorse.png', 2000, 0.4);
-    const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-    const exact = preprocessFramed({ width: info.width, height: info.height, data: new Uint8Array(data) }, 'content', 128);
-    const got = jpegToInput(new Uint8Array(jpeg), 1, 'content', 128)!;
+    const { exact, got } = await framedBothWays(jpeg);
     expect(exact.frame!.side).toBeLessThan(1024);
     expect(got.frame).toEqual(exact.frame);
     expect(mean(Array.from(exact.input, (v, k) => Math.abs(v - got.input[k])))).toBeLessThan(1 / 255);
@@ -282,10 +291,7 @@ describe('jpegToInput under content framing', () => {
   });
 
   it('reads a 128 input for a frame under 512 px from 2x2 cells, as near a full decode', async () => {
-    const jpeg = await productOnWhite('animal_seahorse.png', 1000, 0.3);
-    const { data, info } = await sharp(jpeg).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-    const exact = preprocessFramed({ width: info.width, height: info.height, data: new Uint8Array(data) }, 'content', 128);
-    const got = jpegToInput(new Uint8Array(jpeg), 1, 'content', 128)!;
+    const { pixels: decoded, exact, got } = await framedBothWays(await productOnWhite('animal_seahorse.png', 1000, 0.3));
     expect(exact.frame!.side).toBeLessThan(512);
     expect(exact.frame!.side).toBeGreaterThanOrEqual(256);
     expect(got).not.toBeNull();
@@ -296,11 +302,7 @@ describe('jpegToInput under content framing', () => {
     expect(Math.abs(got.frame!.y - exact.frame!.y)).toBeLessThanOrEqual(4);
     // Through the same frame, the pixels' input and the cells' are under a grey level apart on average
     // (measured 0.71/255: a 2x2 cell split by an input pixel's edge counts as even).
-    const pixels = frameToInput(
-      rgbaCells({ width: info.width, height: info.height, data: new Uint8Array(data) }),
-      got.frame!,
-      128,
-    );
+    const pixels = frameToInput(rgbaCells(decoded), got.frame!, 128);
     expect(mean(Array.from(pixels, (v, k) => Math.abs(v - got.input[k])))).toBeLessThan(1 / 255);
   });
 
