@@ -145,7 +145,7 @@ export function exampleImage(ex: Examples, i: number): Float32Array {
 }
 
 /** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
-const GENERATOR_VERSION = 5;
+const GENERATOR_VERSION = 6; // 6: the upload protocol draws again a rectangle that barely shows
 
 /**
  * buildSplits, cached in `cacheDir`: sets are deterministic from their options, and building a

@@ -163,13 +163,26 @@ export function placeAcrossOutline(image: RgbaImage, w: number, h: number, rng: 
 }
 
 /**
+ * A rectangle that changed at least VISIBLE_MIN_PIXELS input pixels but fewer than this is damage (the
+ * label rule above holds everywhere) that hardly shows: a sliver off an outline. The upload generator
+ * draws such a rectangle again, up to UPLOAD_REDRAWS times (the last draw stands, damage or clean as the
+ * rule says), so that most of what the trainer is shown as damage is damage it can learn the look of.
+ * GENERATOR_VERSION 6; before, every visible draw stood. (Measured: localiser-128 1.1.0 fine-tuned 6
+ * epochs on it, products recall at 1% / 0.33% false alarms on the validation catalogue cal11s 84.3% /
+ * 80.8% -> 86.1% / 83.3%; `localiser-128` 1.2.0.)
+ */
+export const UPLOAD_CLEAR_PIXELS = 20;
+const UPLOAD_REDRAWS = 7;
+
+/**
  * Upload: what sellers' photos go through. With probability 1/2 a rectangle of any aspect, each side
- * 5-40% of the photo's, is pasted at the photo's resolution: across an object's outline two times in
- * five, over content two in five, anywhere one in five (GENERATOR_VERSION 3; before, over content
- * four in five and anywhere one in five); its fill
- * is pure white, or near-white (250-254) one time in five. The label is whether it is visible (above).
- * Then every image, damaged or not, may be resized (half the time, to 50-95%, which also softens the
- * rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma three times in four.
+ * UPLOAD_SIDES of the photo's, is pasted at the photo's resolution: across an object's outline two times
+ * in five, over content two in five, anywhere one in five (GENERATOR_VERSION 3; before, over content
+ * four in five and anywhere one in five); its fill is pure white, or near-white (250-254) one time in
+ * five. The label is whether it is visible (above); one that barely shows is drawn again
+ * (UPLOAD_CLEAR_PIXELS). Then every image, damaged or not, may be resized (half the time, to 50-95%,
+ * which also softens the rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma
+ * three times in four.
  */
 export async function applyUploadProtocol(
   source: RgbaImage,
@@ -177,39 +190,54 @@ export async function applyUploadProtocol(
   framing: Framing = 'full',
   size = INPUT_SIZE,
 ): Promise<Example> {
-  let image = source;
-  let box: Box | null = null;
-  let label: 0 | 1 = 0;
-  if (rng.chance(0.5)) {
-    const w = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.width));
-    const h = Math.max(1, Math.round(rng.uniform(0.05, 0.4) * source.height));
-    const where = rng.float();
-    const { x, y } =
-      where < 0.4
-        ? placeAcrossOutline(source, w, h, rng)
-        : where < 0.8
-          ? placeOverContent(source, w, h, rng)
-          : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
-    const fill = rng.chance(0.8) ? 255 : rng.intBetween(250, 254);
-    const data = Uint8Array.from(source.data);
-    for (let r = y; r < y + h; r++) {
-      for (let p = (r * source.width + x) * 4; p < (r * source.width + x + w) * 4; p += 4) {
-        data[p] = data[p + 1] = data[p + 2] = fill;
-        data[p + 3] = 255;
-      }
-    }
-    image = { width: source.width, height: source.height, data };
-    if (isVisibleChange(preprocess(source), preprocess(image))) {
-      label = 1;
-      box = { x, y, w, h };
-    } else {
-      image = source;
-    }
-  }
+  const damage = rng.chance(0.5) ? uploadDamage(source, rng) : null;
+  const image = damage?.image ?? source;
+  const box = damage?.box ?? null;
+  const label: 0 | 1 = damage ? 1 : 0;
   const scale = rng.chance(0.5) ? rng.uniform(0.5, 0.95) : 1;
   const quality = rng.intBetween(60, 98);
   const uploaded = await uploadRoundTrip(image, scale, quality, rng.chance(0.25));
   return { ...framedInput(uploaded, box, framing, source, size), label, hidden: false };
+}
+
+/**
+ * The upload protocol's rectangle pasted into a copy of `source`, drawn again while it barely shows
+ * (UPLOAD_CLEAR_PIXELS), with the input pixels it changed; null when it is not visible at all, so
+ * the example is clean and the photo as it was.
+ */
+export function uploadDamage(source: RgbaImage, rng: Rng): { image: RgbaImage; box: Box; changed: number } | null {
+  const clean = preprocess(source);
+  for (let draw = 0; ; draw++) {
+    const damaged = pasteUploadRectangle(source, rng);
+    const changed = changedPixels(clean, preprocess(damaged.image));
+    if (changed < VISIBLE_MIN_PIXELS) return null;
+    if (changed >= UPLOAD_CLEAR_PIXELS || draw === UPLOAD_REDRAWS) return { ...damaged, changed };
+  }
+}
+
+/** Each side of an upload rectangle, as a share of the photo's. */
+export const UPLOAD_SIDES = { min: 0.05, max: 0.4 } as const;
+
+/** One draw of the upload protocol's rectangle: its size, place and fill, pasted into a copy of `source`. */
+function pasteUploadRectangle(source: RgbaImage, rng: Rng): { image: RgbaImage; box: Box } {
+  const w = Math.max(1, Math.round(rng.uniform(UPLOAD_SIDES.min, UPLOAD_SIDES.max) * source.width));
+  const h = Math.max(1, Math.round(rng.uniform(UPLOAD_SIDES.min, UPLOAD_SIDES.max) * source.height));
+  const where = rng.float();
+  const { x, y } =
+    where < 0.4
+      ? placeAcrossOutline(source, w, h, rng)
+      : where < 0.8
+        ? placeOverContent(source, w, h, rng)
+        : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
+  const fill = rng.chance(0.8) ? 255 : rng.intBetween(250, 254);
+  const data = Uint8Array.from(source.data);
+  for (let r = y; r < y + h; r++) {
+    for (let p = (r * source.width + x) * 4; p < (r * source.width + x + w) * 4; p += 4) {
+      data[p] = data[p + 1] = data[p + 2] = fill;
+      data[p + 3] = 255;
+    }
+  }
+  return { image: { width: source.width, height: source.height, data }, box: { x, y, w, h } };
 }
 
 /**
