@@ -109,8 +109,13 @@ export function changedPixels(clean: Float32Array, damaged: Float32Array): numbe
   return n;
 }
 
+/** The rule on a count of changed input pixels (`changedPixels`): damage, or a photo as it was. */
+export function isVisibleCount(changed: number): boolean {
+  return changed >= VISIBLE_MIN_PIXELS;
+}
+
 export function isVisibleChange(clean: Float32Array, damaged: Float32Array): boolean {
-  return changedPixels(clean, damaged) >= VISIBLE_MIN_PIXELS;
+  return isVisibleCount(changedPixels(clean, damaged));
 }
 
 /** Where a rectangle of w x h goes: over content (a non-white pixel inside it) when the photo has any. */
@@ -210,7 +215,7 @@ export function uploadDamage(source: RgbaImage, rng: Rng): { image: RgbaImage; b
   for (let draw = 0; ; draw++) {
     const damaged = pasteUploadRectangle(source, rng);
     const changed = changedPixels(clean, preprocess(damaged.image));
-    if (changed < VISIBLE_MIN_PIXELS) return null;
+    if (!isVisibleCount(changed)) return null;
     if (changed >= UPLOAD_CLEAR_PIXELS || draw === UPLOAD_REDRAWS) return { ...damaged, changed };
   }
 }
