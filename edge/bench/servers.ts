@@ -1,6 +1,6 @@
 /** Local servers for benchmarks and tests: free ports, and the Worker in workerd (via `wrangler dev`, or bare). */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,16 +34,21 @@ export interface WranglerDev {
   output?(): string;
 }
 
-/** A started server process group: its URL, its pid for memory sampling, and how to stop it. */
-function running(proc: ChildProcess, url: string): WranglerDev {
+/**
+ * A started server process group: its URL, its pid for memory sampling, and how to stop it. `scratch`:
+ * a folder of its own that stopping removes (a bundle is 18 MB; tests and benchmarks start many).
+ */
+function running(proc: ChildProcess, url: string, scratch?: string): WranglerDev {
   return {
     url,
     pid: proc.pid!,
     close: async () => {
-      if (proc.exitCode != null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      process.kill(-proc.pid!, 'SIGTERM');
-      await exited;
+      if (proc.exitCode == null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        process.kill(-proc.pid!, 'SIGTERM');
+        await exited;
+      }
+      if (scratch != null) await rm(scratch, { recursive: true, force: true });
     },
   };
 }
@@ -95,6 +100,16 @@ export async function startBareWorkerd({
   modelsDir = fileURLToPath(new URL('../../models', import.meta.url)),
 }: { ready?: 'healthz' | 'socket'; modelsDir?: string } = {}): Promise<WranglerDev> {
   const dir = await mkdtemp(join(tmpdir(), 'blankspot-workerd-'));
+  try {
+    return await serveBundle(dir, ready, modelsDir);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Bundles the Worker into `dir`, serves it from there in workerd and waits until it is `ready`. */
+async function serveBundle(dir: string, ready: 'healthz' | 'socket', modelsDir: string): Promise<WranglerDev> {
   await promisify(execFile)(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', dir], {
     cwd: EDGE_DIR,
     env: WRANGLER_ENV,
@@ -140,8 +155,11 @@ ${wasm.map((f) => `    (name = ${JSON.stringify(f)}, wasm = embed ${JSON.stringi
             () => false,
           );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`workerd was not ready (${ready}) in 60 s`);
+    if (Date.now() > deadline) {
+      process.kill(-proc.pid!, 'SIGTERM');
+      throw new Error(`workerd was not ready (${ready}) in 60 s`);
+    }
     await new Promise((r) => setTimeout(r, ready === 'socket' ? 5 : 200));
   }
-  return running(proc, url);
+  return running(proc, url, dir);
 }

@@ -4,7 +4,7 @@
  * because the core has no decoder to check it against.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,12 +28,18 @@ const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.
 
 /** A progressive JPEG with restart markers, written by OpenCV's libjpeg (Debian's python3-opencv). */
 async function progressiveWithRestarts(photo: string): Promise<Buffer> {
-  const out = join(await mkdtemp(join(tmpdir(), 'blankspot-rst-')), 'p.jpg');
+  const dir = await mkdtemp(join(tmpdir(), 'blankspot-rst-'));
+  const out = join(dir, 'p.jpg');
   const script =
     'import cv2,sys; i=cv2.resize(cv2.imread(sys.argv[1]),(1000,777),interpolation=cv2.INTER_AREA); ' +
     'cv2.imwrite(sys.argv[2],i,[cv2.IMWRITE_JPEG_QUALITY,85,cv2.IMWRITE_JPEG_PROGRESSIVE,1,cv2.IMWRITE_JPEG_RST_INTERVAL,3])';
-  await promisify(execFile)('/usr/bin/python3', ['-c', script, photo, out]);
-  const jpeg = await readFile(out);
+  let jpeg: Buffer;
+  try {
+    await promisify(execFile)('/usr/bin/python3', ['-c', script, photo, out]);
+    jpeg = await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   // It is what it says: a progressive frame (SOF2) and a restart interval (DRI), with restart markers.
   expect(jpeg.includes(Buffer.from([0xff, 0xc2]))).toBe(true);
   expect(jpeg.includes(Buffer.from([0xff, 0xdd]))).toBe(true);
