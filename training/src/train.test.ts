@@ -7,6 +7,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { buildSplits, emptyExamples, type Splits } from './datasets/build.js';
 import { NETWORKS, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
+import { Rng } from './rng.js';
 import { runTraining } from './run.js';
 
 let dir: string;
@@ -139,6 +140,32 @@ describe('the trainer', () => {
     const { log } = await runTraining(data, { ...run, network: 'localiser-deep', initFrom: first }, join(dir, 'grow-b'));
     expect(log.epochs).toHaveLength(1);
     expect(() => growValues(NETWORKS['cnn-relu'], values)).toThrow(/cannot grow/);
+  });
+
+  it('grows localiser-128-deep from a localiser-128: the same predictions at the start', async () => {
+    const [small, deep] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-deep']];
+    expect(deep.inputSize).toBe(128);
+    const params = initParams(small, 'grow-128-deep');
+    const values: Record<string, Float32Array> = {};
+    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
+    disposeParams(params);
+    const grown = growValues(deep, values);
+    // No stem this time: the same input size, so every trained layer keeps its place.
+    expect(grown['conv1/kernel']).toBe(values['conv1/kernel']);
+    expect(grown['conv5/kernel']).toBe(values['conv5/kernel']);
+    expect(Array.from(grown['conv7/kernel']).filter((v) => v !== 0)).toEqual(new Array<number>(32).fill(1));
+    const rng = new Rng('grow-128-deep-input');
+    const input = tf.tensor4d(
+      Float32Array.from({ length: 4 * 128 * 128 }, () => rng.float()),
+      [4, 128, 128, 1],
+    );
+    const [a, b] = [paramsFromValues(small, values), paramsFromValues(deep, grown)];
+    const [pa, pb] = [predict(small, a, input), predict(deep, b, input)];
+    const [va, vb] = [await pa.data(), await pb.data()];
+    for (let i = 0; i < va.length; i++) expect(Math.abs(vb[i] - va[i])).toBeLessThan(0.02);
+    tf.dispose([input, pa, pb]);
+    disposeParams(a);
+    disposeParams(b);
   });
 
   it('grows localiser-128 from a localiser-wide: the same scores on flat inputs, then trains on 128x128 data', async () => {
