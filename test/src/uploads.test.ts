@@ -63,8 +63,13 @@ describe('held-out uploads through the API', () => {
     for (const l of labels) {
       expect(l.source).toMatch(/\.(png|jpe?g)(\+|$)/i);
       // A damaged photo's rectangle crosses content somewhere along its outline (a tenth of it hides content).
-      if (l.damaged) expect(l.cut).toBeGreaterThan(0);
-      else expect(l.cut).toBeNull();
+      if (l.damaged) {
+        expect(l.cut).toBeGreaterThan(0);
+        expect([0, 1, 2, 3, 4]).toContain(l.sides);
+      } else {
+        expect(l.cut).toBeNull();
+        expect(l.sides).toBeNull();
+      }
     }
   });
 
@@ -90,6 +95,15 @@ describe('held-out uploads through the API', () => {
       ).toBe(r.recall.total);
       expect(
         r.recallByCut.reduce((a, c) => a + c.recall.hits, 0),
+        r.kind,
+      ).toBe(r.recall.hits);
+      // ...and in one group of its cut's shape.
+      expect(
+        r.recallBySides.reduce((a, c) => a + c.recall.total, 0),
+        r.kind,
+      ).toBe(r.recall.total);
+      expect(
+        r.recallBySides.reduce((a, c) => a + c.recall.hits, 0),
         r.kind,
       ).toBe(r.recall.hits);
       expect(r.byObject.falseAlarms.low).toBeLessThanOrEqual(r.falseAlarms.rate);

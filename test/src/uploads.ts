@@ -24,6 +24,11 @@ export interface UploadLabel {
   source: string;
   /** Damaged only: the length of the rectangle's outline over content, as a share of the photo's longer side. */
   cut: number | null;
+  /**
+   * Damaged only: how many of the rectangle's sides run over content (0-4), the cut's shape: 1 an end sliced
+   * off flat, 2 a corner, 3 a notch, 4 a hole. Null in catalogues from before.
+   */
+  sides: number | null;
 }
 
 /**
@@ -59,7 +64,7 @@ export async function composeUploads(
 export async function readLabels(dir: string): Promise<UploadLabel[]> {
   const [, ...rows] = (await readFile(join(dir, 'labels.csv'), 'utf8')).trim().split(/\r?\n/);
   return rows.map((row) => {
-    const [file, kind, damaged, x, y, width, height, source = '', , cut = ''] = row.split(',');
+    const [file, kind, damaged, x, y, width, height, source = '', , cut = '', sides = ''] = row.split(',');
     return {
       file,
       kind: kind as UploadLabel['kind'],
@@ -67,6 +72,7 @@ export async function readLabels(dir: string): Promise<UploadLabel[]> {
       box: damaged === '1' ? { x: Number(x), y: Number(y), width: Number(width), height: Number(height) } : null,
       source,
       cut: cut === '' ? null : Number(cut),
+      sides: sides === '' ? null : Number(sides),
     };
   });
 }
@@ -90,6 +96,8 @@ export interface UploadScores {
   falseAlarmObjects: Array<{ object: string; falseAlarms: number; photos: number }>;
   /** Recall by how long the rectangle's cut through content is (CUT_BINS, shares of the longer side). */
   recallByCut: Array<{ from: number; to: number; recall: Rate }>;
+  /** Recall by the cut's shape: how many of the rectangle's sides run over content (0-4; empty for old catalogues). */
+  recallBySides: Array<{ sides: number; recall: Rate }>;
 }
 
 export interface Interval {
@@ -99,6 +107,9 @@ export interface Interval {
 
 /** Bins of a rectangle's visible cut (its outline over content) as a share of the photo's longer side. */
 export const CUT_BINS = [0, 0.1, 0.2, 0.3, 0.5, Infinity] as const;
+
+/** How many of a rectangle's sides can run over content. */
+const SIDES = [0, 1, 2, 3, 4] as const;
 
 /** The object a photo is clustered under: its first-drawn source (the only one for four products in five). */
 const objectOf = (l: UploadLabel) => l.source.split('+')[0] || l.file;
@@ -195,6 +206,10 @@ export async function judgeUploads(
         const inBin = damaged.filter((i) => labels[i].cut != null && labels[i].cut! >= from && labels[i].cut! < to);
         return { from, to, recall: wilson(inBin.filter(flagged).length, inBin.length) };
       }),
+      recallBySides: SIDES.filter((n) => damaged.some((i) => labels[i].sides === n)).map((n) => {
+        const withSides = damaged.filter((i) => labels[i].sides === n);
+        return { sides: n, recall: wilson(withSides.filter(flagged).length, withSides.length) };
+      }),
     });
   }
   return out;
@@ -204,6 +219,8 @@ const pct = (r: Rate) =>
   `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total}; 95% CI ${(100 * r.low).toFixed(1)}-${(100 * r.high).toFixed(1)}%)`;
 
 const span = (i: Interval) => `${(100 * i.low).toFixed(1)}-${(100 * i.high).toFixed(1)}%`;
+
+const SIDE_NAMES = ['0 (under, not along)', '1 (an end cut flat)', '2 (a corner)', '3 (a notch)', '4 (a hole)'];
 
 export function uploadsTable(rows: UploadScores[], title: string): string {
   const lines = [
@@ -236,5 +253,17 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
           .join(' | ')} |`,
     ),
   ];
+  if (rows.some((r) => r.recallBySides.length)) {
+    const cell = (r: UploadScores, n: number) => {
+      const c = r.recallBySides.find((s) => s.sides === n)?.recall;
+      return c?.total ? `${(100 * c.rate).toFixed(1)}% (${c.hits}/${c.total})` : '-';
+    };
+    lines.push(
+      '',
+      `| ${title}: recall by the cut's shape (sides of the rectangle over content) | ${SIDES.map((n) => SIDE_NAMES[n]).join(' | ')} |`,
+      `|---|${SIDES.map(() => '---').join('|')}|`,
+      ...rows.map((r) => `| ${r.kind} | ${SIDES.map((n) => cell(r, n)).join(' | ')} |`),
+    );
+  }
   return lines.join('\n');
 }

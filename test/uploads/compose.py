@@ -6,11 +6,14 @@ half of them damaged by a white rectangle of 15-30% of each side that covers vis
 
 Usage: compose.py SOURCES.json OUT_DIR --products N --photos N [--seed S]
 SOURCES.json: {"cutouts": [paths], "photos": [paths]}, the held-out test sources only.
-Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height,source,covered,cut):
+Writes OUT_DIR/*.jpg and OUT_DIR/labels.csv (file,kind,damaged,x,y,width,height,source,covered,cut,sides):
 `source` is the file name of the photo or cut-out(s) it was composed from ("+" between two), so figures
 can be resampled by source (a catalogue's objects vary more than its images do); for a damaged photo,
 `covered` is the share of the rectangle that hides content and `cut` the length of its outline over
-content as a share of the photo's longer side (how much of the damage a person can see).
+content as a share of the photo's longer side (how much of the damage a person can see); `sides` how
+many of its four sides run over content for at least 2% of the longer side: the cut's shape (1: an end
+sliced off flat, which an object's own flat side can look like; 2: a corner; 3: a notch; 4: a hole; 0:
+content under it but hardly along its outline).
 """
 import argparse
 import csv
@@ -104,7 +107,9 @@ def damage(img, background, rng):
             # How visible the damage is: the share of the rectangle over content, and the length of its
             # outline that crosses content (the straight cut a person sees), over the photo's longer side.
             cut = hidden[0].sum() + hidden[-1].sum() + hidden[1:-1, 0].sum() + hidden[1:-1, -1].sum()
-            return out, (x, y, rw, rh), (round(float(hidden.mean()), 4), round(float(cut) / max(h, w), 4))
+            edges = (hidden[0], hidden[-1], hidden[:, 0], hidden[:, -1])
+            sides = sum(1 for e in edges if e.sum() >= 0.02 * max(h, w))
+            return out, (x, y, rw, rh), (round(float(hidden.mean()), 4), round(float(cut) / max(h, w), 4), sides)
     return None, None, None
 
 
@@ -132,7 +137,7 @@ def main():
                 img, background, used = make(pool, rng)
                 damaged = i % 2 == 1
                 box = None
-                visibility = ("", "")
+                visibility = ("", "", "")
                 if damaged:
                     img2, box, visibility = damage(img, background, rng)
                     if img2 is None:
@@ -146,7 +151,7 @@ def main():
             rows.append([name, kind, int(damaged), *(box if box else ("", "", "", "")), source, *visibility])
     with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height", "source", "covered", "cut"])
+        writer.writerow(["file", "kind", "damaged", "x", "y", "width", "height", "source", "covered", "cut", "sides"])
         writer.writerows(rows)
 
 
