@@ -53,6 +53,10 @@ afterAll(async () => {
 
 const row = (rows: UploadScores[], kind: string) => rows.find((r) => r.kind === kind)!;
 
+/** The hits or photos of a split of the damage, added up. */
+const sumOf = (groups: ReadonlyArray<{ recall: { hits: number; total: number } }>, key: 'hits' | 'total') =>
+  groups.reduce((a, g) => a + g.recall[key], 0);
+
 describe('held-out uploads through the API', () => {
   it('composes what it says: half of each kind damaged, every rectangle 15-30% of a side', () => {
     for (const kind of ['product', 'natural'] as const) {
@@ -89,23 +93,11 @@ describe('held-out uploads through the API', () => {
         r.falseAlarmObjects.reduce((a, o) => a + o.falseAlarms, 0),
         r.kind,
       ).toBe(r.falseAlarms.hits);
-      expect(
-        r.recallByCut.reduce((a, c) => a + c.recall.total, 0),
-        r.kind,
-      ).toBe(r.recall.total);
-      expect(
-        r.recallByCut.reduce((a, c) => a + c.recall.hits, 0),
-        r.kind,
-      ).toBe(r.recall.hits);
       // ...and in one group of its cut's shape.
-      expect(
-        r.recallBySides.reduce((a, c) => a + c.recall.total, 0),
-        r.kind,
-      ).toBe(r.recall.total);
-      expect(
-        r.recallBySides.reduce((a, c) => a + c.recall.hits, 0),
-        r.kind,
-      ).toBe(r.recall.hits);
+      for (const groups of [r.recallByCut, r.recallBySides]) {
+        expect(sumOf(groups, 'total'), r.kind).toBe(r.recall.total);
+        expect(sumOf(groups, 'hits'), r.kind).toBe(r.recall.hits);
+      }
       expect(r.byObject.falseAlarms.low).toBeLessThanOrEqual(r.falseAlarms.rate);
       expect(r.byObject.falseAlarms.high).toBeGreaterThanOrEqual(r.falseAlarms.rate);
       expect(r.byObject.recall.low).toBeLessThanOrEqual(r.recall.rate);
