@@ -4,7 +4,7 @@
  * because the core has no decoder to check it against.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +40,8 @@ async function progressiveWithRestarts(photo: string): Promise<Buffer> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  // Its folder goes with it: a run of these tests leaves nothing in the temp folder.
+  await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   // It is what it says: a progressive frame (SOF2) and a restart interval (DRI), with restart markers.
   expect(jpeg.includes(Buffer.from([0xff, 0xc2]))).toBe(true);
   expect(jpeg.includes(Buffer.from([0xff, 0xdd]))).toBe(true);

@@ -108,9 +108,6 @@ export interface Interval {
 /** Bins of a rectangle's visible cut (its outline over content) as a share of the photo's longer side. */
 export const CUT_BINS = [0, 0.1, 0.2, 0.3, 0.5, Infinity] as const;
 
-/** How many of a rectangle's sides can run over content. */
-const SIDES = [0, 1, 2, 3, 4] as const;
-
 /** The object a photo is clustered under: its first-drawn source (the only one for four products in five). */
 const objectOf = (l: UploadLabel) => l.source.split('+')[0] || l.file;
 
@@ -206,10 +203,10 @@ export async function judgeUploads(
         const inBin = damaged.filter((i) => labels[i].cut != null && labels[i].cut! >= from && labels[i].cut! < to);
         return { from, to, recall: wilson(inBin.filter(flagged).length, inBin.length) };
       }),
-      recallBySides: SIDES.filter((n) => damaged.some((i) => labels[i].sides === n)).map((n) => {
+      recallBySides: CUT_SHAPES.map((_, n) => {
         const withSides = damaged.filter((i) => labels[i].sides === n);
         return { sides: n, recall: wilson(withSides.filter(flagged).length, withSides.length) };
-      }),
+      }).filter((g) => g.recall.total > 0),
     });
   }
   return out;
@@ -220,7 +217,11 @@ const pct = (r: Rate) =>
 
 const span = (i: Interval) => `${(100 * i.low).toFixed(1)}-${(100 * i.high).toFixed(1)}%`;
 
-const SIDE_NAMES = ['0 (under, not along)', '1 (an end cut flat)', '2 (a corner)', '3 (a notch)', '4 (a hole)'];
+/** A cut's shape by how many of the rectangle's sides run over content (the index), as the tables name it. */
+const CUT_SHAPES = ['0 (under, not along)', '1 (an end cut flat)', '2 (a corner)', '3 (a notch)', '4 (a hole)'] as const;
+
+/** A recall cell of the split tables: rate and count, or '-' for an empty group. */
+const recallCell = (r: Rate | undefined) => (r?.total ? `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total})` : '-');
 
 export function uploadsTable(rows: UploadScores[], title: string): string {
   const lines = [
@@ -246,23 +247,17 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
     `|---|${CUT_BINS.slice(0, -1)
       .map(() => '---')
       .join('|')}|`,
-    ...rows.map(
-      (r) =>
-        `| ${r.kind} | ${r.recallByCut
-          .map((c) => (c.recall.total ? `${(100 * c.recall.rate).toFixed(1)}% (${c.recall.hits}/${c.recall.total})` : '-'))
-          .join(' | ')} |`,
-    ),
+    ...rows.map((r) => `| ${r.kind} | ${r.recallByCut.map((c) => recallCell(c.recall)).join(' | ')} |`),
   ];
   if (rows.some((r) => r.recallBySides.length)) {
-    const cell = (r: UploadScores, n: number) => {
-      const c = r.recallBySides.find((s) => s.sides === n)?.recall;
-      return c?.total ? `${(100 * c.rate).toFixed(1)}% (${c.hits}/${c.total})` : '-';
-    };
     lines.push(
       '',
-      `| ${title}: recall by the cut's shape (sides of the rectangle over content) | ${SIDES.map((n) => SIDE_NAMES[n]).join(' | ')} |`,
-      `|---|${SIDES.map(() => '---').join('|')}|`,
-      ...rows.map((r) => `| ${r.kind} | ${SIDES.map((n) => cell(r, n)).join(' | ')} |`),
+      `| ${title}: recall by the cut's shape (sides of the rectangle over content) | ${CUT_SHAPES.join(' | ')} |`,
+      `|---|${CUT_SHAPES.map(() => '---').join('|')}|`,
+      ...rows.map(
+        (r) =>
+          `| ${r.kind} | ${CUT_SHAPES.map((_, n) => recallCell(r.recallBySides.find((g) => g.sides === n)?.recall)).join(' | ')} |`,
+      ),
     );
   }
   return lines.join('\n');
