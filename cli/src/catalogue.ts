@@ -23,7 +23,7 @@ const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.jfif']);
 
 /**
  * Files from paths: files as given, folders recursively (image extensions only), plus paths listed in
- * list files. A folder that cannot be read (permissions, a disk error) does not stop the run: it is
+ * list files, each file once. A folder that cannot be read (permissions, a disk error) does not stop the run: it is
  * returned in `unreadable`, with its reason, to be reported with the results.
  */
 export async function collectFiles(
@@ -55,7 +55,8 @@ export async function collectFiles(
       files.push(p);
     }
   }
-  return { files: files.map((f) => resolve(f)), unreadable };
+  // A photo named twice (in a folder given and in a list) is checked and reported once.
+  return { files: [...new Set(files.map((f) => resolve(f)))], unreadable };
 }
 
 /** Image files under `dir`, each folder read on its own so one that fails is reported and the rest still read. */
