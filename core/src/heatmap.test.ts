@@ -212,6 +212,32 @@ describe('snapBoxToInput', () => {
     expect(iou(got, truth)).toBeGreaterThan(0.7);
   });
 
+  it('tells the rectangle from a near-white canvas (251 of 255) and reads its edges there; not from 254', () => {
+    // A framed product on a canvas a few levels below white, both with JPEG-like noise of a level: the
+    // rectangle takes the object's corner off and runs into the canvas on its right and bottom.
+    const onCanvas = (level: number) => {
+      let s = 7;
+      const noise = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5) / 255;
+      const img = objectOnWhite(13, { x: 0, y: 0, w: 30, h: 28 });
+      for (let i = 0; i < img.length; i++) if (img[i] === 1) img[i] = level + noise();
+      paste(img, truth, () => 1 - Math.abs(noise()));
+      return img;
+    };
+    const truth = { x: 22, y: 18, w: 20, h: 20 };
+    const sides = { x: [14, 28], y: [14, 28] } as const;
+    // The heatmap sees the whole rectangle: it shows against the canvas too.
+    const heatmapBox = { x: 22.5, y: 18.5, w: 19, h: 19 };
+    const got = snapBoxToInput(heatmapBox, onCanvas(251 / 255), 64, sides, true);
+    expect(iou(got, truth)).toBeGreaterThan(0.9);
+    expect(Math.abs(got.x + got.w - 42), `right edge ${got.x + got.w}`).toBeLessThan(1);
+    expect(Math.abs(got.y + got.h - 38), `bottom edge ${got.y + got.h}`).toBeLessThan(1);
+    // A level below white is within a JPEG's noise: the canvas passes for white, the two sides are guessed.
+    const [w, h] = unseenSides(sides.x, sides.y);
+    const guessed = snapBoxToInput(heatmapBox, onCanvas(254 / 255), 64, sides, true);
+    expect(guessed.w).toBeCloseTo(w, 6);
+    expect(guessed.h).toBeCloseTo(h, 6);
+  });
+
   it('does not take the border of an upload on white for an edge: the side comes from the range', () => {
     // A whole photo (no frame), white with an object right of column 30; the rectangle covers the
     // object's left side, so its right edge shows and its left edge lies in white up to the border.
