@@ -212,6 +212,24 @@ describe('snapBoxToInput', () => {
     expect(iou(got, truth)).toBeGreaterThan(0.7);
   });
 
+  it('takes an unseen side at least as far as the cut along the seen edge runs', () => {
+    // The rectangle clips a wide object's corner: its top edge runs over the object from its left edge
+    // (x 22) to where the object ends (x 44), then on over white to its right edge (x 48), unseen.
+    const img = objectOnWhite(13, { x: 0, y: 0, w: 44, h: 28 });
+    const truth = { x: 22, y: 18, w: 26, h: 20 };
+    paste(img, truth);
+    const sides = { x: [14, 28], y: [14, 28] } as const;
+    const got = snapBoxToInput({ x: 22.5, y: 18.5, w: 20, h: 8 }, img, 64, sides, true);
+    expect(Math.abs(got.x - truth.x), `left edge ${got.x}`).toBeLessThan(0.6);
+    expect(Math.abs(got.y - truth.y), `top edge ${got.y}`).toBeLessThan(0.6);
+    // The range alone would give the width it gives any corner (under 22): the box would stop short of
+    // what the rectangle hid along its top edge.
+    expect(unseenSides(sides.x, sides.y)[0]).toBeLessThan(22);
+    expect(got.x + got.w).toBeGreaterThanOrEqual(44);
+    expect(got.x + got.w).toBeLessThanOrEqual(truth.x + 28);
+    expect(iou(got, truth)).toBeGreaterThan(0.75);
+  });
+
   it('tells the rectangle from a near-white canvas (251 of 255) and reads its edges there; not from 254', () => {
     // A framed product on a canvas a few levels below white, both with JPEG-like noise of a level: the
     // rectangle takes the object's corner off and runs into the canvas on its right and bottom.

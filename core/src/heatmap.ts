@@ -370,22 +370,55 @@ export function snapBoxToInput(
     if (!loSeen && !hiSeen) return { lo: start, hi: start + size, heatmap, loSeen, hiSeen, near, far };
     return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
   };
+  /**
+   * How far an axis's unseen edge lies at least: along each seen edge of the other axis, the rectangle
+   * hides what ran from its seen corner up to where the object's outline leaves that edge (what is just
+   * outside the edge is dark from the corner on), so it reaches at least that far. Where the rectangle
+   * clips an object's corner, this is where the cut along the seen edge ends (less a pixel, for the
+   * outline's blur). 0 when nothing says.
+   */
+  const hiddenAlong = (a: AxisReading, b: AxisReading, horizontal: boolean): number => {
+    if (a.loSeen === a.hiSeen) return 0;
+    let most = 0;
+    const outside = [b.loSeen ? Math.floor(b.lo) - 1 : -1, b.hiSeen ? Math.ceil(b.hi) : -1].filter((o) => o >= 0 && o < S);
+    for (const o of outside) {
+      const isDark = (p: number) => p >= 0 && p < S && (horizontal ? input[o * S + p] : input[p * S + o]) < 1 - MIN_EDGE_CONTRAST;
+      if (a.loSeen) {
+        // From the first whole pixel past the seen edge, as far as the dark runs on.
+        let p = Math.ceil(a.lo) + 1;
+        if (!isDark(p)) continue;
+        while (isDark(p + 1)) p++;
+        most = Math.max(most, p - a.lo);
+      } else {
+        let p = Math.floor(a.hi) - 2;
+        if (!isDark(p)) continue;
+        while (isDark(p - 1)) p--;
+        most = Math.max(most, a.hi - p - 1);
+      }
+    }
+    return most;
+  };
   /** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
   const place = (
     x: AxisReading,
     y: AxisReading,
   ): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
     const known = (a: AxisReading) => a.loSeen === a.hiSeen;
-    // How long the side can be: the range, cut where the white ends.
-    const span = (a: AxisReading, range: readonly [number, number] | undefined): number | readonly [number, number] => {
+    // How long the side can be: the range, from no shorter than what it hides along the other axis's
+    // seen edges, cut where the white ends.
+    const span = (
+      a: AxisReading,
+      range: readonly [number, number] | undefined,
+      hidden: number,
+    ): number | readonly [number, number] => {
       if (known(a)) return a.hi - a.lo;
       const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
       // No range: out to the heatmap's box when it reaches further than the typical side.
       if (!range) return Math.min(room, Math.max(whole, a.loSeen ? a.heatmap[1] - a.lo : a.hi - a.heatmap[0]));
-      const [min, max] = range;
+      const [min, max] = [Math.min(Math.max(range[0], hidden), range[1]), range[1]];
       return room <= min ? room : [min, Math.min(max, room)];
     };
-    const [w, h] = unseenSides(span(x, sides?.x), span(y, sides?.y));
+    const [w, h] = unseenSides(span(x, sides?.x, hiddenAlong(x, y, true)), span(y, sides?.y, hiddenAlong(y, x, false)));
     const edges = (a: AxisReading, side: number): [number, number] =>
       known(a) ? [a.lo, a.hi] : a.loSeen ? [a.lo, a.lo + side] : [a.hi - side, a.hi];
     return { x: edges(x, w), y: edges(y, h), readings: { x, y } };
