@@ -2,9 +2,9 @@
  * `npm run eval:uploads`: the README's figures on real uploads. Composes a held-out catalogue with the
  * independent compositor, starts the API on the shipped models and posts every file through it.
  *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--reuse]
- *     [--sensitivity s ...] [--model NAME] [--models DIR] [--split test|val] [--compose-only] [--box-ceiling]
- * `--box-ceiling` also works out, for the caught rectangles, the share the best possible box reader would
- * fit (test/uploads/box_ceiling.py; about a tenth of a second per damaged photo).
+ *     [--sensitivity s ...] [--model NAME] [--models DIR] [--split test|val] [--compose-only] [--box-oracle]
+ * `--box-oracle` also boxes the caught rectangles by an oracle reader that reads every side that shows
+ * exactly (test/uploads/box_oracle.py; about a twentieth of a second per damaged photo).
  * `--split val --compose-only` writes a calibration catalogue from the validation split's sources (never
  * the test split's) for `blankspot export --operating-catalogue DIR`, and stops there.
  */
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseManifest } from '@blankspot/core';
 import { startNodeServer } from '@blankspot/edge/node';
-import { boxCeilings, composeUploads, judgeUploads, readLabels, uploadsTable } from './uploads.js';
+import { composeUploads, judgeUploads, oracleBoxes, readLabels, uploadsTable, type OracleBox } from './uploads.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     models: { type: 'string' },
     split: { type: 'string', default: 'test' },
     'compose-only': { type: 'boolean', default: false },
-    'box-ceiling': { type: 'boolean', default: false },
+    'box-oracle': { type: 'boolean', default: false },
   },
 });
 if (values.split !== 'test' && values.split !== 'val') throw new Error(`--split is test or val, not ${values.split}`);
@@ -53,16 +53,16 @@ console.error(
   `composed ${labels.length} uploads from the ${split} split's sources in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
 );
 if (values['compose-only']) process.exit(0);
-let ceilings: Map<string, number> | undefined;
-if (values['box-ceiling']) {
+let oracle: Map<string, OracleBox> | undefined;
+if (values['box-oracle']) {
   const t0 = Date.now();
-  ceilings = await boxCeilings(dir);
-  console.error(`box ceilings of ${ceilings.size} damaged photos (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  oracle = await oracleBoxes(dir);
+  console.error(`oracle boxes of ${oracle.size} damaged photos (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 const server = await startNodeServer({ port: 0, modelsDir, config: { maxQueue: 10_000 } });
 try {
   for (const sensitivity of values.sensitivity ?? ['balanced']) {
-    const rows = await judgeUploads(server.url, dir, labels, { sensitivity, model: modelName, ceilings });
+    const rows = await judgeUploads(server.url, dir, labels, { sensitivity, model: modelName, oracle });
     console.log(`\n${modelName}, sensitivity ${sensitivity}, ${labels.length} uploads (compositor seed ${values.seed}):\n`);
     console.log(uploadsTable(rows, 'photos'));
   }

@@ -12,7 +12,7 @@ import { iou } from '@blankspot/core';
 import { heldOutSources, Rng, wilson, type Rate } from '@blankspot/training';
 
 const COMPOSER = fileURLToPath(new URL('../uploads/compose.py', import.meta.url));
-const BOX_CEILING = fileURLToPath(new URL('../uploads/box_ceiling.py', import.meta.url));
+const BOX_ORACLE = fileURLToPath(new URL('../uploads/box_oracle.py', import.meta.url));
 /** Debian's Python, where python3-opencv and python3-numpy are installed (.ci/run installs them). */
 const PYTHON = process.env.BLANKSPOT_PYTHON ?? '/usr/bin/python3';
 
@@ -78,16 +78,24 @@ export async function readLabels(dir: string): Promise<UploadLabel[]> {
   });
 }
 
+/** What the oracle box reader (test/uploads/box_oracle.py) makes of one damaged photo. */
+export interface OracleBox {
+  /** Its box has IoU >= 0.7 with the rectangle. */
+  fits: boolean;
+  /** The share of the rectangles that could have made the photo its box fits. */
+  chance: number;
+}
+
 /**
- * For every damaged photo of a catalogue, the chance that the best box any reader could place has IoU >=
- * 0.7 with the rectangle (test/uploads/box_ceiling.py): a side on pure white shows nothing, so where it
- * lies can only be guessed. Keyed by file name.
+ * For every damaged photo of a catalogue, whether a reader that read every side of the rectangle that
+ * shows exactly, and guessed the sides on white as well as their sizes allow, would box it: what a box
+ * reader misses beyond that is edges it did not read. Keyed by file name.
  */
-export async function boxCeilings(dir: string): Promise<Map<string, number>> {
-  const out = join(dir, 'box-ceilings.json');
-  await promisify(execFile)(PYTHON, [BOX_CEILING, dir, '--json', out], { maxBuffer: 16 << 20 });
-  const rows = JSON.parse(await readFile(out, 'utf8')) as Array<{ file: string; ceiling: number }>;
-  return new Map(rows.map((r) => [r.file, r.ceiling]));
+export async function oracleBoxes(dir: string): Promise<Map<string, OracleBox>> {
+  const out = join(dir, 'oracle-boxes.json');
+  await promisify(execFile)(PYTHON, [BOX_ORACLE, dir, '--json', out], { maxBuffer: 16 << 20 });
+  const rows = JSON.parse(await readFile(out, 'utf8')) as Array<OracleBox & { file: string }>;
+  return new Map(rows.map((r) => [r.file, { fits: r.fits, chance: r.chance }]));
 }
 
 type Box = NonNullable<UploadLabel['box']>;
@@ -99,11 +107,8 @@ export interface UploadScores {
   recall: Rate;
   /** Of the caught rectangles, those whose box has IoU >= 0.7 with the true one. */
   boxes: Rate;
-  /**
-   * Of the same caught rectangles, the share the best possible reader would box with IoU >= 0.7 (the
-   * mean of their boxCeilings); null when no ceilings were given.
-   */
-  boxCeiling: number | null;
+  /** Of the same caught rectangles, those the oracle reader boxes (see oracleBoxes); null without it. */
+  oracleBoxes: Rate | null;
   errors: number;
   /**
    * 95% intervals with the catalogue's objects resampled (see objectInterval): a catalogue's photos of
@@ -173,7 +178,7 @@ export async function judgeUploads(
   apiUrl: string,
   dir: string,
   labels: UploadLabel[],
-  options: { sensitivity?: string; model?: string; concurrency?: number; ceilings?: Map<string, number> } = {},
+  options: { sensitivity?: string; model?: string; concurrency?: number; oracle?: Map<string, OracleBox> } = {},
 ): Promise<UploadScores[]> {
   const query = new URLSearchParams();
   if (options.sensitivity) query.set('sensitivity', options.sensitivity);
@@ -206,8 +211,9 @@ export async function judgeUploads(
       falseAlarms: wilson(clean.filter(flagged).length, clean.length),
       recall: wilson(caught.length, damaged.length),
       boxes: wilson(goodBoxes.length, caught.length),
-      boxCeiling:
-        options.ceilings && caught.length ? mean(caught.map((i) => options.ceilings!.get(labels[i].file) ?? NaN)) : null,
+      oracleBoxes: options.oracle
+        ? wilson(caught.filter((i) => options.oracle!.get(labels[i].file)?.fits).length, caught.length)
+        : null,
       errors: idx.filter((i) => answers[i] == null).length,
       byObject: {
         falseAlarms: objectInterval([...cleanObjects.values()]),
@@ -232,8 +238,6 @@ export async function judgeUploads(
   return out;
 }
 
-const mean = (values: number[]) => values.reduce((a, v) => a + v, 0) / values.length;
-
 const pct = (r: Rate) =>
   `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total}; 95% CI ${(100 * r.low).toFixed(1)}-${(100 * r.high).toFixed(1)}%)`;
 
@@ -242,17 +246,17 @@ const span = (i: Interval) => `${(100 * i.low).toFixed(1)}-${(100 * i.high).toFi
 /** A cut's shape by how many of the rectangle's sides run over content (the index), as the tables name it. */
 const CUT_SHAPES = ['0 (under, not along)', '1 (an end cut flat)', '2 (a corner)', '3 (a notch)', '4 (a hole)'] as const;
 
-/** A recall cell of the split tables: rate and count, or '-' for an empty group. */
-const recallCell = (r: Rate | undefined) => (r?.total ? `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total})` : '-');
+/** A cell of the tables: rate and count, or '-' for an empty group. */
+const rateCell = (r: Rate | undefined) => (r?.total ? `${(100 * r.rate).toFixed(1)}% (${r.hits}/${r.total})` : '-');
 
 export function uploadsTable(rows: UploadScores[], title: string): string {
   const lines = [
-    `| ${title} | false alarms on clean photos | recall on damage | boxes with IoU >= 0.7 (of caught) | the best any reader could (of the same) | errors |`,
+    `| ${title} | false alarms on clean photos | recall on damage | boxes with IoU >= 0.7 (of caught) | an oracle reader's (of the same) | errors |`,
     '|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
         `| ${r.kind} | ${pct(r.falseAlarms)} | ${pct(r.recall)} | ${pct(r.boxes)} | ${
-          r.boxCeiling == null ? '-' : `${(100 * r.boxCeiling).toFixed(1)}%`
+          r.oracleBoxes ? rateCell(r.oracleBoxes) : '-'
         } | ${r.errors} |`,
     ),
     '',
@@ -274,7 +278,7 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
     `|---|${CUT_BINS.slice(0, -1)
       .map(() => '---')
       .join('|')}|`,
-    ...rows.map((r) => `| ${r.kind} | ${r.recallByCut.map((c) => recallCell(c.recall)).join(' | ')} |`),
+    ...rows.map((r) => `| ${r.kind} | ${r.recallByCut.map((c) => rateCell(c.recall)).join(' | ')} |`),
   ];
   if (rows.some((r) => r.recallBySides.length)) {
     lines.push(
@@ -283,7 +287,7 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
       `|---|${CUT_SHAPES.map(() => '---').join('|')}|`,
       ...rows.map(
         (r) =>
-          `| ${r.kind} | ${CUT_SHAPES.map((_, n) => recallCell(r.recallBySides.find((g) => g.sides === n)?.recall)).join(' | ')} |`,
+          `| ${r.kind} | ${CUT_SHAPES.map((_, n) => rateCell(r.recallBySides.find((g) => g.sides === n)?.recall)).join(' | ')} |`,
       ),
     );
   }

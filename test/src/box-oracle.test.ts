@@ -1,5 +1,5 @@
 /**
- * test/uploads/box_ceiling.py on photos whose answer is known: a grey block on pure white, cut by a
+ * test/uploads/box_oracle.py on photos whose answer is known: a grey block on pure white, cut by a
  * white rectangle in three ways. Where all four of the rectangle's sides run over the block, the box is
  * there to read; where two lie on the white, it is a guess; where three do, a worse one.
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boxCeilings } from './uploads.js';
+import { oracleBoxes, type OracleBox } from './uploads.js';
 
 const SIDE = 1000;
 type Rect = { x: number; y: number; w: number; h: number };
@@ -43,39 +43,42 @@ const CASES: Record<string, { blocks: Rect[]; cut: Rect; sides: number }> = {
 };
 
 let dir: string;
-let ceilings: Map<string, number>;
+let oracle: Map<string, OracleBox>;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'blankspot-ceiling-'));
+  dir = await mkdtemp(join(tmpdir(), 'blankspot-oracle-'));
   const rows = ['file,kind,damaged,x,y,width,height,source,covered,cut,sides'];
   for (const [name, c] of Object.entries(CASES)) {
     await writeFile(join(dir, `${name}.jpg`), await photo(c.blocks, c.cut));
     rows.push(`${name}.jpg,product,1,${c.cut.x},${c.cut.y},${c.cut.w},${c.cut.h},block,,,${c.sides}`);
   }
   await writeFile(join(dir, 'labels.csv'), rows.join('\n') + '\n');
-  ceilings = await boxCeilings(dir);
+  oracle = await oracleBoxes(dir);
 }, 120_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('the best box any reader could place', () => {
-  it('is certain where every side of the rectangle shows', () => {
-    expect(ceilings.get('hole.jpg')).toBe(1);
+const chance = (file: string) => oracle.get(file)!.chance;
+
+describe('the oracle box reader', () => {
+  it('is certain where every side of the rectangle shows, and right', () => {
+    expect(chance('hole.jpg')).toBe(1);
+    expect(oracle.get('hole.jpg')!.fits).toBe(true);
   });
 
   it('is a guess where sides lie on the white', () => {
     // Two unseen sides, each anywhere in 15-30% of the photo: some sizes of guess fit more of the
     // could-have-been rectangles than others, none fits them all.
-    const corner = ceilings.get('corner.jpg')!;
+    const corner = chance('corner.jpg');
     expect(corner).toBeGreaterThan(0.3);
     expect(corner).toBeLessThan(0.9);
     // Three unseen sides, but the rectangle must span the block's end it sliced off.
-    expect(ceilings.get('slice.jpg')).toBeGreaterThan(0.3);
-    expect(ceilings.get('slice.jpg')).toBeLessThan(0.9);
+    expect(chance('slice.jpg')).toBeGreaterThan(0.3);
+    expect(chance('slice.jpg')).toBeLessThan(0.9);
   });
 
   it('counts only rectangles that could have made the picture: none hides what still shows', () => {
-    expect(ceilings.get('cornerBesideBlock.jpg')).toBeGreaterThan(ceilings.get('corner.jpg')! + 0.1);
+    expect(chance('cornerBesideBlock.jpg')).toBeGreaterThan(chance('corner.jpg') + 0.1);
   });
 });
