@@ -77,7 +77,7 @@ def oracle(luma, x, y, w, h):
     """(chance, sides that show, could-have-been rectangles, whether the drawn one passes the tests, and
     the best guess as x, y, width, height) for one damaged photo."""
     H, W = luma.shape
-    minside = max(H, W)
+    longer = max(H, W)
     level = float(np.median(luma[y : y + h, x : x + w]))
     border = np.concatenate([luma[0], luma[-1], luma[:, 0], luma[:, -1]])
     if np.median(border) < level:
@@ -90,7 +90,7 @@ def oracle(luma, x, y, w, h):
     for side in ("left", "right", "top", "bottom"):
         profile = outside_profile(luma, x, y, w, h, side)
         hit = np.flatnonzero(profile < level - STEP) if profile is not None else np.zeros(0, np.int64)
-        shows[side] = hit.size >= 0.02 * minside
+        shows[side] = hit.size >= 0.02 * longer
         if shows[side]:
             spans[side] = (int(hit[0]), int(hit[-1]))
     wmin, wmax = int(W * SIDE_MIN), int(W * SIDE_MAX)
@@ -148,7 +148,7 @@ def oracle(luma, x, y, w, h):
             a = box_sum(near, l, np.maximum(t - 3, 0), r, t)
         else:
             a = box_sum(near, l, b, r, np.minimum(b + 3, H))
-        ok &= a < 0.02 * minside
+        ok &= a < 0.02 * longer
     truth = (l == x) & (r == x + w) & (t == y) & (b == y + h)
     ok |= truth  # the rectangle that was drawn is always one that could have been
     l, t, r, b = l[ok], t[ok], r[ok], b[ok]
