@@ -370,6 +370,8 @@ export function snapBoxToInput(
     if (!loSeen && !hiSeen) return { lo: start, hi: start + size, heatmap, loSeen, hiSeen, near, far };
     return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
   };
+  /** Both edges seen, or neither (the heatmap's extent stands): nothing to guess along this axis. */
+  const known = (a: AxisReading) => a.loSeen === a.hiSeen;
   /**
    * How far an axis's unseen edge lies at least: along each seen edge of the other axis, the rectangle
    * hides what ran from its seen corner up to where the object's outline leaves that edge (what is just
@@ -378,7 +380,7 @@ export function snapBoxToInput(
    * outline's blur). 0 when nothing says.
    */
   const hiddenAlong = (a: AxisReading, b: AxisReading, horizontal: boolean): number => {
-    if (a.loSeen === a.hiSeen) return 0;
+    if (known(a)) return 0;
     let most = 0;
     const outside = [b.loSeen ? Math.floor(b.lo) - 1 : -1, b.hiSeen ? Math.ceil(b.hi) : -1].filter((o) => o >= 0 && o < S);
     for (const o of outside) {
@@ -403,7 +405,6 @@ export function snapBoxToInput(
     x: AxisReading,
     y: AxisReading,
   ): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
-    const known = (a: AxisReading) => a.loSeen === a.hiSeen;
     // How long the side can be: the range, from no shorter than what it hides along the other axis's
     // seen edges, cut where the white ends.
     const span = (

@@ -255,9 +255,7 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
     '|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.kind} | ${pct(r.falseAlarms)} | ${pct(r.recall)} | ${pct(r.boxes)} | ${
-          r.oracleBoxes ? rateCell(r.oracleBoxes) : '-'
-        } | ${r.errors} |`,
+        `| ${r.kind} | ${pct(r.falseAlarms)} | ${pct(r.recall)} | ${pct(r.boxes)} | ${rateCell(r.oracleBoxes ?? undefined)} | ${r.errors} |`,
     ),
     '',
     `| ${title}, objects resampled | objects | false alarms, 95% CI | recall, 95% CI | false alarms from (object: alarms/clean photos) |`,

@@ -89,7 +89,7 @@ def oracle(luma, x, y, w, h):
     spans = {}
     for side in ("left", "right", "top", "bottom"):
         profile = outside_profile(luma, x, y, w, h, side)
-        hit = np.flatnonzero(profile < level - STEP) if profile is not None else np.zeros(0, np.int64)
+        hit = np.flatnonzero(profile < level - STEP) if profile is not None else np.zeros(0, np.int64)  # as `differs`
         shows[side] = hit.size >= 0.02 * longer
         if shows[side]:
             spans[side] = (int(hit[0]), int(hit[-1]))
@@ -136,7 +136,8 @@ def oracle(luma, x, y, w, h):
     # As white as the rectangle inside (but for the ringing band), and no step against an unseen side.
     inner = (r - l - 2 * RINGING) * (b - t - 2 * RINGING)
     ok = box_sum(near, l + RINGING, t + RINGING, r - RINGING, b - RINGING) <= 0.001 * inner
-    truth_fits = bool(ok[(l == x) & (r == x + w) & (t == y) & (b == y + h)].all())
+    truth = (l == x) & (r == x + w) & (t == y) & (b == y + h)
+    truth_fits = bool(ok[truth].all())
     for side in ("left", "right", "top", "bottom"):
         if shows[side]:
             continue
@@ -149,7 +150,6 @@ def oracle(luma, x, y, w, h):
         else:
             a = box_sum(near, l, b, r, np.minimum(b + 3, H))
         ok &= a < 0.02 * longer
-    truth = (l == x) & (r == x + w) & (t == y) & (b == y + h)
     ok |= truth  # the rectangle that was drawn is always one that could have been
     l, t, r, b = l[ok], t[ok], r[ok], b[ok]
     n = l.size
