@@ -32,6 +32,7 @@ export {
   type ModelMetrics,
   type Sensitivity,
   type Views,
+  type Zoom,
 } from './manifest.js';
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';

@@ -56,3 +56,20 @@ describe('manifest inputSize', () => {
     for (const bad of [0, 12.5, 8, 4096, '128']) expect(() => parseManifest(manifest({ inputSize: bad }))).toThrow(/inputSize/);
   });
 });
+
+describe('manifest zoom', () => {
+  it('takes a closer look larger than the input, starting at or below every threshold', () => {
+    expect(parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.2 } })).models[0].zoom).toEqual({
+      inputSize: 256,
+      above: 0.2,
+    });
+    expect(parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.4 } })).models[0].zoom?.above).toBe(0.4);
+  });
+
+  it('refuses a zoom no larger than the input, out of range, or starting above a threshold', () => {
+    for (const inputSize of [128, 100, 255.5, 1024])
+      expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize, above: 0.2 } }))).toThrow(/zoom inputSize/);
+    for (const above of [0, -1, 0.5, Number.NaN])
+      expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above } }))).toThrow(/zoom must start/);
+  });
+});

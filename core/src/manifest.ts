@@ -63,10 +63,23 @@ export interface ModelEntry {
   inputSize?: number;
   /** What the model is run on (`pipeline/views.ts`): `mirror`, the input and its mirror image; `flips`, its four flips; absent means `single`. */
   views?: Views;
+  /**
+   * A second, closer look (a fully convolutional model whose ONNX input takes any side): a photo whose
+   * first look scores `above` or more (and below the threshold) is looked at again on an `inputSize`
+   * input of the same framing; its score is the higher of the two looks', its box that look's. Absent:
+   * one look.
+   */
+  zoom?: Zoom;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
   card?: string;
+}
+
+/** See ModelEntry.zoom. */
+export interface Zoom {
+  inputSize: number;
+  above: number;
 }
 
 /**
@@ -118,6 +131,16 @@ export function parseManifest(json: unknown): ModelManifest {
       fail(`model ${e.name} has a bad inputSize '${String(e.inputSize)}' (an integer 16-${MAX_INPUT_SIZE})`);
     if (e.views != null && !(VIEWS as readonly string[]).includes(e.views))
       fail(`model ${e.name} has unknown views '${String(e.views)}'`);
+    if (e.zoom != null) {
+      const z = e.zoom;
+      if (!(Number.isInteger(z.inputSize) && z.inputSize > inputSizeOf(e) && z.inputSize <= MAX_INPUT_SIZE))
+        fail(
+          `model ${e.name} has a bad zoom inputSize '${String(z.inputSize)}' (an integer above its inputSize, up to ${MAX_INPUT_SIZE})`,
+        );
+      // A photo that never reaches the zoom is scored on its first look: no threshold may lie below it.
+      const lowest = Math.min(e.threshold, ...Object.values(e.thresholds ?? {}));
+      if (!(z.above > 0 && z.above <= lowest)) fail(`model ${e.name}: its zoom must start in (0, its lowest threshold]`);
+    }
     if (e.thresholds != null) {
       const t = e.thresholds;
       if (!SENSITIVITIES.every((k) => t[k] > 0 && t[k] < 1)) fail(`model ${e.name} has a sensitivity threshold outside (0,1)`);

@@ -53,7 +53,8 @@ async function inputOf(bytes: Buffer, entry: ModelEntry): Promise<ModelInput> {
 }
 
 describe('checkImage under a model framing', () => {
-  const framed: ModelEntry = { ...base, framing: 'content' };
+  // One look: the closer look (`zoom`) has its own tests below.
+  const framed: ModelEntry = { ...base, framing: 'content', zoom: undefined };
   const whole: ModelEntry = { ...base, framing: undefined };
 
   it('runs the frame around a product on white, from decoded pixels (PNG) and from block means (large JPEG)', async () => {
@@ -128,5 +129,92 @@ describe('checkImage under a model framing', () => {
     expect(made.input).toEqual(
       preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) }, inputSizeOf(base)),
     );
+  });
+});
+
+describe("checkImage's closer look (a manifest's zoom)", () => {
+  // A product on white, a white rectangle erasing a corner of it: the first look's score decides
+  // whether the second is taken, whatever the model scores it (the zoom's start is set round it).
+  async function damagedProduct(): Promise<{ png: Buffer; pixels: { width: number; height: number; data: Uint8Array } }> {
+    const side = 1000;
+    const object = await sharp(new URL('../../data/cutouts/household_mug.png', import.meta.url).pathname)
+      .resize(600, 600, { fit: 'inside' })
+      .toBuffer();
+    const patch = await sharp({ create: { width: 180, height: 160, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
+    const png = await sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff' } })
+      .composite([
+        { input: object, gravity: 'centre' },
+        { input: patch, left: 620, top: 280 },
+      ])
+      .png()
+      .toBuffer();
+    const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { png, pixels: { width: info.width, height: info.height, data: new Uint8Array(data) } };
+  }
+  const scoreOf = async (input: Float32Array, entry: ModelEntry) =>
+    anomalyScores((await runModel(session, input, 1, viewsOf(entry))).prob)[0];
+
+  /** A session that counts the batches it runs: one look is one batch for a single-object shot. */
+  const counting = () => {
+    const counter = { looks: 0, session: undefined as unknown as InferenceSession };
+    counter.session = { run: (input, n) => (counter.looks++, session.run(input, n)), release: async () => {} };
+    return counter;
+  };
+
+  it('looks again on the larger input between the start and the threshold; the score is the higher look, the box from it', async () => {
+    const { png, pixels } = await damagedProduct();
+    const probe: ModelEntry = { ...base, framing: 'content', zoom: undefined };
+    const first = await scoreOf(framedInputs(pixels, 'content', inputSizeOf(base)).input, probe);
+    const closer = await scoreOf(framedInputs(pixels, 'content', 256).input, probe);
+    expect(Math.abs(first - closer)).toBeGreaterThan(1e-4); // the two looks differ, so the test can tell them apart
+    const zoom = { inputSize: 256, above: 1e-6 };
+    const entry: ModelEntry = { ...probe, zoom, threshold: 0.9999999, thresholds: undefined };
+    const c = counting();
+    const result = await checkImage(new Uint8Array(png), { entry, session: c.session }, runtime.decoder, LIMITS);
+    expect(c.looks).toBe(2);
+    expect(result.score).toBeCloseTo(Math.max(first, closer), 5);
+    // At a threshold between the two looks' scores the photo is flagged, the box read from the look that
+    // flagged (the first look alone when it is the higher), in the photo's pixels.
+    const [low, high] = [Math.min(first, closer), Math.max(first, closer)];
+    const between: ModelEntry = { ...entry, threshold: (low + high) / 2 };
+    const flagged = await checkImage(new Uint8Array(png), { entry: between, session }, runtime.decoder, LIMITS);
+    expect(flagged.flagged).toBe(true); // the higher look is above it, whichever look that is
+    const box = flagged.box!;
+    const damage = { x: 620, y: 280, w: 180, h: 160 };
+    const overlap =
+      Math.max(0, Math.min(box.x + box.width, damage.x + damage.w) - Math.max(box.x, damage.x)) *
+      Math.max(0, Math.min(box.y + box.height, damage.y + damage.h) - Math.max(box.y, damage.y));
+    expect(overlap / (box.width * box.height + damage.w * damage.h - overlap)).toBeGreaterThan(0.5);
+  });
+
+  it('stops at the first look below the start, and at one that flags: one look, its score', async () => {
+    const { png, pixels } = await damagedProduct();
+    const probe: ModelEntry = { ...base, framing: 'content', zoom: undefined };
+    const first = await scoreOf(framedInputs(pixels, 'content', inputSizeOf(base)).input, probe);
+    const below: ModelEntry = {
+      ...probe,
+      threshold: 0.9999999,
+      thresholds: undefined,
+      zoom: { inputSize: 256, above: Math.min(0.999999, first + 1e-4) },
+    };
+    const flags: ModelEntry = {
+      ...probe,
+      threshold: first / 2,
+      thresholds: undefined,
+      zoom: { inputSize: 256, above: first / 4 },
+    };
+    for (const entry of [below, flags]) {
+      const c = counting();
+      const result = await checkImage(new Uint8Array(png), { entry, session: c.session }, runtime.decoder, LIMITS);
+      expect(result.score).toBeCloseTo(first, 5);
+      expect(c.looks).toBe(1);
+    }
+  });
+
+  it('the shipped default takes it from its manifest, with an ONNX input of any side', () => {
+    expect(base.zoom).toEqual({ inputSize: 256, above: expect.any(Number) });
+    expect(base.zoom!.above).toBeLessThanOrEqual(base.thresholds!.high);
   });
 });

@@ -17,6 +17,7 @@ import {
   type Framing,
   type ImageDecoder,
   type Views,
+  type Zoom,
 } from '@blankspot/core';
 import { sharpDecoder } from '@blankspot/edge/node/adapter';
 import { viewScores } from './export.js';
@@ -61,12 +62,38 @@ export async function catalogueScores(
   framing: Framing,
   views: Views = 'single',
   inputSize = INPUT_SIZE,
+  zoom?: Zoom,
 ): Promise<Array<CatalogueRow & { score: number }>> {
   const rows = await readCatalogue(dir);
+  const scores = await lookScores(model, dir, rows, framing, views, inputSize);
+  // The closer look, as checkImage takes it, for the photos whose first look reached `above`: the higher
+  // of the two scores (checkImage skips it when the first look flags, the same verdict at any threshold).
+  if (zoom != null) {
+    const suspect = rows.flatMap((_, i) => (scores[i] >= zoom.above ? [i] : []));
+    const closer = await lookScores(
+      model,
+      dir,
+      suspect.map((i) => rows[i]),
+      framing,
+      views,
+      zoom.inputSize,
+    );
+    suspect.forEach((i, k) => (scores[i] = Math.max(scores[i], closer[k])));
+  }
+  return rows.map((row, i) => ({ ...row, score: scores[i] }));
+}
+
+/** Each photo's score on one look: of every look the check takes (the content's frame, or each object's), the highest, as checkImage scores it. */
+async function lookScores(
+  model: Uint8Array,
+  dir: string,
+  rows: readonly CatalogueRow[],
+  framing: Framing,
+  views: Views,
+  inputSize: number,
+): Promise<Float32Array> {
   // Decoding only; the DCT-domain reader runs in this thread (no worker pool to shut down).
   const decoder: ImageDecoder = { decode: sharpDecoder(LIMITS).decode };
-  // Every look the check takes (the content's frame, or each object's), and whose it is: a photo's
-  // score is its highest, as checkImage scores it.
   const looks: Float32Array[] = [];
   const owner: number[] = [];
   for (const [i, row] of rows.entries()) {
@@ -76,10 +103,10 @@ export async function catalogueScores(
       owner.push(i);
     }
   }
-  const lookScores = await viewScores(model, batchOf(looks), views, inputSize);
+  const perLook = await viewScores(model, batchOf(looks), views, inputSize);
   const scores = new Float32Array(rows.length).fill(-Infinity);
-  owner.forEach((i, k) => (scores[i] = Math.max(scores[i], lookScores[k])));
-  return rows.map((row, i) => ({ ...row, score: scores[i] }));
+  owner.forEach((i, k) => (scores[i] = Math.max(scores[i], perLook[k])));
+  return scores;
 }
 
 /**

@@ -150,12 +150,32 @@ export async function evaluateModels(
         }
         return t.then((ex) => examplesAtSide(ex, side));
       };
+      // The paper's 16x16 square at 64x64 is a quarter of any input side.
+      const sidesAt = (side: number): RectangleSides | undefined =>
+        protocol === 'paper' ? { x: [side / 4, side / 4], y: [side / 4, side / 4] } : undefined;
       for (const { entry, session } of sessions) {
-        const test = await testFor(framingOf(entry), inputSizeOf(entry));
-        // The paper's 16x16 square at 64x64 is a quarter of any input side.
-        const square = test.side / 4;
-        const sides: RectangleSides | undefined = protocol === 'paper' ? { x: [square, square], y: [square, square] } : undefined;
-        const ev = await score(session, test, viewsOf(entry), sides);
+        let test = await testFor(framingOf(entry), inputSizeOf(entry));
+        const ev = await score(session, test, viewsOf(entry), sidesAt(test.side));
+        // The closer look (ModelEntry.zoom), as checkImage takes it: the same photos at the larger side,
+        // for those whose first look reached its start and scored higher there; their scores, boxes and
+        // (for the box fit) the rectangle as that look's frame shows it, in the first look's pixels.
+        const zoom = entry.zoom;
+        if (zoom != null) {
+          const closer = await testFor(framingOf(entry), zoom.inputSize);
+          const near = await score(session, closer, viewsOf(entry), sidesAt(closer.side));
+          const f = test.side / closer.side;
+          const boxes = Float32Array.from(test.boxes);
+          for (let i = 0; i < test.count; i++) {
+            const first = ev.scores[i];
+            if (first < zoom.above || first >= entry.threshold || near.scores[i] <= first) continue;
+            ev.scores[i] = near.scores[i];
+            const box = near.boxes?.[i];
+            if (ev.boxes) ev.boxes[i] = box ? { x: box.x * f, y: box.y * f, w: box.w * f, h: box.h * f } : null;
+            for (let k = 0; k < 4; k++)
+              boxes[i * 4 + k] = closer.boxes[i * 4 + k] < 0 ? closer.boxes[i * 4 + k] : closer.boxes[i * 4 + k] * f;
+          }
+          test = { ...test, boxes };
+        }
         for (const [s, set] of test.sets.entries()) {
           const only = (i: number) => test.setIndex[i] === s;
           rows.push({

@@ -305,6 +305,68 @@ describe('export to ONNX', () => {
     await expect(readCatalogue(catalogue)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
+  it('exports a closer look (zoom): an input of any side, thresholds chosen on the higher of the two looks' scores', async () => {
+    // The catalogue of the test before (its files; labels written again, that test ends by breaking them).
+    const catalogue = join(dir, 'catalogue');
+    const files = (await readdir(catalogue)).filter((f) => f.endsWith('.jpg'));
+    const index = (f: string) => Number(/-(\d+)\.jpg$/.exec(f)![1]);
+    await writeFile(
+      join(catalogue, 'labels.csv'),
+      ['file,kind,damaged,x,y,width,height', ...files.map((f) => `${f},${f.split('-')[0]},${index(f) % 2},,,,`)].join('\n') +
+        '\n',
+    );
+    const ckpt = join(dir, 'runs', 'realistic', 'binary+photos', 'localiser-128-modern');
+    // A start below any score: every photo gets the closer look, so its score is the higher of the two.
+    const zoom = { inputSize: 256, above: 1e-9 };
+    const out = join(dir, 'zoomed.onnx');
+    const result = await exportCheckpoint(ckpt, out, {
+      probe: wide.probe,
+      falseAlarmTarget: 0.1,
+      operatingCatalogue: catalogue,
+      zoom,
+    });
+    expect(result.zoom).toEqual(zoom);
+    // The file takes 256x256 inputs (a 32x32 heatmap) as well as 128x128 ones (16x16).
+    const inputAt = (file: string, side: number) =>
+      sharp(join(catalogue, file))
+        .ensureAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true })
+        .then(({ data, info }) => preprocess({ width: info.width, height: info.height, data: new Uint8Array(data) }, side));
+    const score = async (file: string) => {
+      const near = await onnxOutputs(out, await inputAt(file, 256), 256);
+      expect(near.length).toBe(2 + 32 * 32);
+      const first = await onnxOutputs(out, await inputAt(file, 128), 128);
+      expect(first.length).toBe(2 + 16 * 16);
+      return Math.max(first[1], near[1]);
+    };
+    const clean: number[] = [];
+    const damaged: number[] = [];
+    for (const f of files.filter((f) => f.startsWith('product'))) (index(f) % 2 ? damaged : clean).push(await score(f));
+    const op = result.operatingPoint!;
+    for (const s of ['high', 'balanced', 'low'] as const) {
+      const t = op.thresholds[s];
+      expect(clean.filter((v) => v >= t).length).toBeLessThanOrEqual(Math.floor(op.falseAlarmTargets[s] * clean.length) + 1);
+      expect(Math.abs(op.recall[s] - damaged.filter((v) => v >= t).length / damaged.length)).toBeLessThanOrEqual(0.1);
+    }
+    // Refused: a zoom no larger than the input, thresholds for it from a generated split, a zoom starting above them.
+    await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, zoom: { inputSize: 128, above: 0.2 } })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, falseAlarmTarget: 0.1, zoom })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('--operating-catalogue'),
+    });
+    await expect(
+      exportCheckpoint(ckpt, out, {
+        probe: wide.probe,
+        falseAlarmTarget: 0.1,
+        operatingCatalogue: catalogue,
+        zoom: { ...zoom, above: 0.999999 },
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('--zoom-above') });
+  });
+
   it('refuses an unknown or corrupt checkpoint clearly', async () => {
     await expect(exportCheckpoint(join(dir, 'missing'), join(dir, 'x.onnx'))).rejects.toMatchObject({ code: 'BAD_MODEL_FILE' });
     const broken = join(dir, 'broken');

@@ -14,6 +14,7 @@ import {
   preprocessingDescription,
   type Framing,
   type Views,
+  type Zoom,
   runModel,
 } from '@blankspot/core';
 import {
@@ -85,6 +86,11 @@ export interface ExportOptions {
   operatingCatalogue?: string;
   /** Views the model is run on (core's `runModel`), stored in the manifest; thresholds are chosen on them. */
   views?: Views;
+  /**
+   * A second, closer look for suspect photos (core's ModelEntry.zoom), stored in the manifest: the ONNX
+   * input is declared of any side, and thresholds (on a catalogue only) are chosen on the scores with it.
+   */
+  zoom?: Zoom;
   /** Keep and reuse generated validation sets here (see buildSplitsCached). */
   cacheDir?: string;
 }
@@ -108,6 +114,7 @@ export interface ExportResult {
   probeCount: number;
   operatingPoint?: OperatingPoint;
   views: Views;
+  zoom?: Zoom;
 }
 
 /**
@@ -304,7 +311,20 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (${side}/H)x(${side}/W) input pixels the share the rectangle covers`
         : ''),
   };
-  const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION });
+  const zoom = options.zoom;
+  if (zoom != null) {
+    if (!localises(spec))
+      throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a zoom`);
+    if (!(Number.isInteger(zoom.inputSize) && zoom.inputSize > side))
+      throw new BlankspotError('BAD_REQUEST', `a zoom's input side must be an integer above the model's ${side}`);
+    // The closer look needs the photos themselves at the larger side: a generated validation split has only the first.
+    if (options.falseAlarmTarget != null && options.operatingCatalogue == null)
+      throw new BlankspotError(
+        'BAD_REQUEST',
+        'with a zoom, thresholds are chosen on a catalogue of real files (--operating-catalogue)',
+      );
+  }
+  const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide: zoom != null });
 
   if (activeBackend() == null) await useBackend('auto');
   const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
@@ -332,7 +352,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     };
     if (options.operatingCatalogue != null) {
       const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
-      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side);
+      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
       operatingPoint = operatingPointFromScores(
         rows,
         options.falseAlarmTarget,
@@ -351,6 +371,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       );
     }
   }
+  if (zoom != null && operatingPoint != null && zoom.above > Math.min(...Object.values(operatingPoint.thresholds)))
+    throw new BlankspotError('BAD_REQUEST', `the zoom starts at ${zoom.above}, above the chosen thresholds: lower --zoom-above`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
   return {
@@ -366,5 +388,6 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     probeCount: countOf(probe, side),
     ...(operatingPoint ? { operatingPoint } : {}),
     views,
+    ...(zoom ? { zoom } : {}),
   };
 }

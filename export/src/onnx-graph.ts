@@ -85,10 +85,15 @@ export interface OnnxModelInput {
   metadata: Record<string, string>;
   producerVersion: string;
   docString?: string;
+  /**
+   * Declare the input's side (and the heatmap's) as any, not the trained one: a fully convolutional
+   * network runs on a larger input as it is (a manifest's `zoom`).
+   */
+  anySide?: boolean;
 }
 
 /** The ONNX model as bytes. */
-export function buildOnnxModel({ spec, values, metadata, producerVersion, docString }: OnnxModelInput): Uint8Array {
+export function buildOnnxModel({ spec, values, metadata, producerVersion, docString, anySide }: OnnxModelInput): Uint8Array {
   const shapes = Object.fromEntries(spec.params.map((p) => [p.name, p.shape]));
   const nodes: proto.INodeProto[] = [];
   const initializers: proto.ITensorProto[] = [];
@@ -224,10 +229,10 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
       name: spec.name,
       node: nodes,
       initializer: initializers,
-      input: [valueInfo(MODEL_INPUT_NAME, ['N', 1, spec.inputSize, spec.inputSize])],
+      input: [valueInfo(MODEL_INPUT_NAME, anySide ? ['N', 1, 'H', 'W'] : ['N', 1, spec.inputSize, spec.inputSize])],
       output: [
         valueInfo(MODEL_OUTPUT_NAME, ['N', NUM_CLASSES]),
-        ...(heatmapShape ? [valueInfo(MODEL_HEATMAP_NAME, ['N', ...heatmapShape])] : []),
+        ...(heatmapShape ? [valueInfo(MODEL_HEATMAP_NAME, anySide ? ['N', 1, 'h', 'w'] : ['N', ...heatmapShape])] : []),
       ],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),

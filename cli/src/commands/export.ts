@@ -46,6 +46,13 @@ export function registerExport(program: Command): void {
         .choices([...VIEWS])
         .default('single'),
     )
+    .option(
+      '--zoom <side>',
+      'a closer look for suspect photos: one scoring --zoom-above or more on the first look is looked at again on a ' +
+        'side x side input (fully convolutional localisers; thresholds chosen with it, on a catalogue)',
+      positiveInt,
+    )
+    .option('--zoom-above <score>', "the first look's score from which the closer look is taken", positiveNumber, 0.2)
     .action(async (checkpoint: string, o) => {
       // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
       const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -63,6 +70,7 @@ export function registerExport(program: Command): void {
           operatingProtocol: o.operatingProtocol as Protocol | undefined,
           operatingSize: o.operatingSize as number,
           views: o.views as Views,
+          ...(o.zoom != null ? { zoom: { inputSize: o.zoom as number, above: o.zoomAbove as number } } : {}),
           operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
         },
