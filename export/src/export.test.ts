@@ -305,7 +305,7 @@ describe('export to ONNX', () => {
     await expect(readCatalogue(catalogue)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
-  it('exports a closer look (zoom): an input of any side, thresholds chosen on the higher of the two looks' scores', async () => {
+  it("exports a closer look (zoom): an input of any side, thresholds chosen on the higher of the two looks' scores", async () => {
     // The catalogue of the test before (its files; labels written again, that test ends by breaking them).
     const catalogue = join(dir, 'catalogue');
     const files = (await readdir(catalogue)).filter((f) => f.endsWith('.jpg'));
