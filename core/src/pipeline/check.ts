@@ -104,7 +104,9 @@ export async function checkImage(
   const t2 = now();
   let seen = await look(model, made, threshold);
   let size = inputSizeOf(model.entry);
-  let { decodeMs, preprocessMs } = made;
+  // The closer look's decoding and preprocessing, counted as such rather than as inference.
+  let closerDecodeMs = 0;
+  let closerPreprocessMs = 0;
   const zoom = model.entry.zoom;
   // The closer look (ModelEntry.zoom), for a photo the first look found suspect but did not flag: a
   // clean photo costs one look, and so does one the first look flags. The score is the higher of the
@@ -113,8 +115,8 @@ export async function checkImage(
     const closer = await modelInput(bytes, { framing: model.entry.framing, inputSize: zoom.inputSize }, decoder, limits);
     const near = await look(model, closer, threshold);
     if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
-    decodeMs += closer.decodeMs;
-    preprocessMs += closer.preprocessMs;
+    closerDecodeMs = closer.decodeMs;
+    closerPreprocessMs = closer.preprocessMs;
   }
   const verdict = verdictFromScore(seen.score, threshold);
   const t3 = now();
@@ -132,11 +134,10 @@ export async function checkImage(
       size,
     ),
     image: { type: made.type, width, height },
-    // The closer look's decoding and preprocessing are counted as such, not as inference.
     timings: {
-      decodeMs: ms(decodeMs),
-      preprocessMs: ms(preprocessMs),
-      inferenceMs: ms(t3 - t2 - (decodeMs - made.decodeMs) - (preprocessMs - made.preprocessMs)),
+      decodeMs: ms(made.decodeMs + closerDecodeMs),
+      preprocessMs: ms(made.preprocessMs + closerPreprocessMs),
+      inferenceMs: ms(t3 - t2 - closerDecodeMs - closerPreprocessMs),
       totalMs: ms(t3 - t0),
     },
   };
