@@ -26,6 +26,8 @@ export {
   sha256Hex,
   thresholdFor,
   verifyModelBytes,
+  wantsCloserLook,
+  zoomProblem,
   type LocalisationMetrics,
   type ModelEntry,
   type ModelManifest,

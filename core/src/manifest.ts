@@ -132,14 +132,8 @@ export function parseManifest(json: unknown): ModelManifest {
     if (e.views != null && !(VIEWS as readonly string[]).includes(e.views))
       fail(`model ${e.name} has unknown views '${String(e.views)}'`);
     if (e.zoom != null) {
-      const z = e.zoom;
-      if (!(Number.isInteger(z.inputSize) && z.inputSize > inputSizeOf(e) && z.inputSize <= MAX_INPUT_SIZE))
-        fail(
-          `model ${e.name} has a bad zoom inputSize '${String(z.inputSize)}' (an integer above its inputSize, up to ${MAX_INPUT_SIZE})`,
-        );
-      // A photo that never reaches the zoom is scored on its first look: no threshold may lie below it.
-      const lowest = Math.min(e.threshold, ...Object.values(e.thresholds ?? {}));
-      if (!(z.above > 0 && z.above <= lowest)) fail(`model ${e.name}: its zoom must start in (0, its lowest threshold]`);
+      const problem = zoomProblem(e.zoom, inputSizeOf(e), [e.threshold, ...Object.values(e.thresholds ?? {})]);
+      if (problem) fail(`model ${e.name}: ${problem}`);
     }
     if (e.thresholds != null) {
       const t = e.thresholds;
@@ -151,6 +145,24 @@ export function parseManifest(json: unknown): ModelManifest {
   }
   if (!names.has(m.default)) fail(`default model ${String(m.default)} is not listed`);
   return m;
+}
+
+/**
+ * What is wrong with a zoom for a model of this input side and these thresholds (none yet: only the
+ * side and the start are checked); null when nothing. The manifest and the exporter both ask.
+ */
+export function zoomProblem(zoom: Zoom, inputSize: number, thresholds: readonly number[]): string | null {
+  if (!(Number.isInteger(zoom.inputSize) && zoom.inputSize > inputSize && zoom.inputSize <= MAX_INPUT_SIZE))
+    return `bad zoom inputSize '${String(zoom.inputSize)}' (an integer above the input's ${inputSize}, up to ${MAX_INPUT_SIZE})`;
+  // A photo that never reaches the zoom is decided on its first look: no threshold may lie below its start.
+  if (!(zoom.above > 0 && zoom.above <= Math.min(1, ...thresholds)))
+    return `its zoom must start in (0, its lowest threshold] (it starts at ${String(zoom.above)})`;
+  return null;
+}
+
+/** Whether a first look's score calls for the closer look (ModelEntry.zoom): from its start up to the threshold. */
+export function wantsCloserLook(entry: Pick<ModelEntry, 'zoom'>, score: number, threshold: number): boolean {
+  return entry.zoom != null && score >= entry.zoom.above && score < threshold;
 }
 
 /** The side of a model's square input. */

@@ -23,6 +23,7 @@ import {
   type InputBox,
   type Views,
   runModel,
+  wantsCloserLook,
   viewsOf,
 } from '@blankspot/core';
 import { createNodeSession } from '@blankspot/edge/node/adapter';
@@ -166,8 +167,7 @@ export async function evaluateModels(
           const f = test.side / closer.side;
           const boxes = Float32Array.from(test.boxes);
           for (let i = 0; i < test.count; i++) {
-            const first = ev.scores[i];
-            if (first < zoom.above || first >= entry.threshold || near.scores[i] <= first) continue;
+            if (!wantsCloserLook(entry, ev.scores[i], entry.threshold) || near.scores[i] <= ev.scores[i]) continue;
             ev.scores[i] = near.scores[i];
             const box = near.boxes?.[i];
             if (ev.boxes) ev.boxes[i] = box ? { x: box.x * f, y: box.y * f, w: box.w * f, h: box.h * f } : null;

@@ -16,6 +16,7 @@ import {
   type Views,
   type Zoom,
   runModel,
+  zoomProblem,
 } from '@blankspot/core';
 import {
   NETWORKS,
@@ -315,8 +316,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   if (zoom != null) {
     if (!localises(spec))
       throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a zoom`);
-    if (!(Number.isInteger(zoom.inputSize) && zoom.inputSize > side))
-      throw new BlankspotError('BAD_REQUEST', `a zoom's input side must be an integer above the model's ${side}`);
+    const problem = zoomProblem(zoom, side, []);
+    if (problem) throw new BlankspotError('BAD_REQUEST', problem);
     // The closer look needs the photos themselves at the larger side: a generated validation split has only the first.
     if (options.falseAlarmTarget != null && options.operatingCatalogue == null)
       throw new BlankspotError(
@@ -371,8 +372,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       );
     }
   }
-  if (zoom != null && operatingPoint != null && zoom.above > Math.min(...Object.values(operatingPoint.thresholds)))
-    throw new BlankspotError('BAD_REQUEST', `the zoom starts at ${zoom.above}, above the chosen thresholds: lower --zoom-above`);
+  const late = zoom && operatingPoint && zoomProblem(zoom, side, Object.values(operatingPoint.thresholds));
+  if (late) throw new BlankspotError('BAD_REQUEST', `${late}: lower --zoom-above`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, bytes);
   return {

@@ -7,7 +7,7 @@ import { framedInputs, type Frame, type FramedLook } from '../framing.js';
 import { heatmapOf, resultBox, type Heatmap } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
 import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
-import { framingOf, inputSizeOf, thresholdFor, type ModelEntry, type Sensitivity } from '../manifest.js';
+import { framingOf, inputSizeOf, thresholdFor, wantsCloserLook, type ModelEntry, type Sensitivity } from '../manifest.js';
 import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
@@ -111,7 +111,7 @@ export async function checkImage(
   // The closer look (ModelEntry.zoom), for a photo the first look found suspect but did not flag: a
   // clean photo costs one look, and so does one the first look flags. The score is the higher of the
   // two looks' (at any threshold the same verdict as taking both), the box read from that look.
-  if (zoom != null && seen.score >= zoom.above && seen.score < threshold) {
+  if (zoom != null && wantsCloserLook(model.entry, seen.score, threshold)) {
     const closer = await modelInput(bytes, { framing: model.entry.framing, inputSize: zoom.inputSize }, decoder, limits);
     const near = await look(model, closer, threshold);
     if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
