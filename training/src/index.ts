@@ -2,6 +2,7 @@ export { activeBackend, tf, useBackend, type BackendName, type BackendOptions } 
 export {
   NETWORKS,
   NETWORK_NAMES,
+  atSide,
   PAPER_NETWORK_NAMES,
   disposeParams,
   forward,

@@ -336,6 +336,21 @@ export function localises(spec: NetworkSpec): boolean {
   return spec.layers.some((l) => l.op === 'heatmap');
 }
 
+/**
+ * A fully convolutional localiser run on a `side` x `side` input instead of its own: the same weights,
+ * a grid `side / inputSize` times larger. Training `localiser-128` at 256 tunes its weights for the
+ * closer look (the manifest's `zoom`), which runs them at 256; the first look still runs them at 128.
+ */
+export function atSide(spec: NetworkSpec, side: number): NetworkSpec {
+  if (side === spec.inputSize) return spec;
+  if (!localises(spec))
+    throw new Error(`${spec.name} is not fully convolutional: it takes ${spec.inputSize}x${spec.inputSize} only`);
+  const pools = spec.layers.filter((l) => l.op === 'maxPool').length;
+  if (!Number.isInteger(side) || side <= 0 || side % POOL ** pools !== 0)
+    throw new Error(`${spec.name} takes sides that are multiples of ${POOL ** pools}, not ${side}`);
+  return { ...spec, inputSize: side, description: `${spec.description}; trained on ${side}x${side} inputs` };
+}
+
 export type Params = Record<string, tf.Variable>;
 
 /** Fresh weights for a network, deterministic from the seed. */

@@ -1,7 +1,7 @@
 /** A gradient worker thread: holds a copy of the network and computes gradient sums for shards. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { tf, useBackend } from './backend.js';
-import { NETWORKS, initParams } from './networks.js';
+import { NETWORKS, atSide, initParams } from './networks.js';
 import { shardGradients, unshareExamples, type WorkerInit } from './parallel.js';
 import { NativeTrainingStep } from './native-step.js';
 
@@ -9,7 +9,7 @@ const init = workerData as WorkerInit;
 const examples = unshareExamples(init.examples);
 const ready = (async () => {
   await useBackend(init.backend);
-  const spec = NETWORKS[init.network];
+  const spec = atSide(NETWORKS[init.network], init.side);
   const params = initParams(spec, 0);
   return { spec, params, native: NativeTrainingStep.create(spec, params) };
 })();

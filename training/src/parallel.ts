@@ -107,6 +107,8 @@ export function shardGradients(
 
 export interface WorkerInit {
   network: NetworkSpec['name'];
+  /** The side the network trains at (`atSide`). */
+  side: number;
   backend: BackendName;
   examples: SharedExamples;
 }
@@ -205,7 +207,7 @@ export class ParallelGradients {
     const extra = Math.max(0, Math.min(threads, 64) - 1);
     this.workers = Array.from(
       { length: extra },
-      () => new GradientWorker({ network: spec.name, backend, examples: shareExamples(examples) }),
+      () => new GradientWorker({ network: spec.name, side: spec.inputSize, backend, examples: shareExamples(examples) }),
     );
     this.native = NativeTrainingStep.create(spec, params);
   }

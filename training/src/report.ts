@@ -9,7 +9,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { loadCheckpoint } from './checkpoint.js';
 import type { Examples } from './datasets/build.js';
-import { NETWORKS, disposeParams, paramsFromValues } from './networks.js';
+import { NETWORKS, atSide, disposeParams, paramsFromValues } from './networks.js';
 import { rebuildTestSplit, type RunLog } from './run.js';
 import { evaluate, localisation, type Localisation } from './train.js';
 import { quality, type ModelQuality, type Rate } from './metrics.js';
@@ -197,13 +197,13 @@ export async function writeReport(runsRoot: string, outDir: string): Promise<{ r
   const scored: SetScore[] = [];
   for (const run of runs) {
     const c = run.log.config;
-    const key = JSON.stringify([c.protocol, c.framing ?? 'full', c.data, c.seed, c.counts]);
+    const key = JSON.stringify([c.protocol, c.framing ?? 'full', c.data, c.seed, c.counts, c.side ?? null]);
     if (!testSets.has(key)) {
       testSets.set(key, rebuildTestSplit(c));
     }
     const test = await testSets.get(key)!;
     const ckpt = await loadCheckpoint(run.dir);
-    const spec = NETWORKS[ckpt.meta.network];
+    const spec = atSide(NETWORKS[ckpt.meta.network], test.side);
     const params = paramsFromValues(spec, ckpt.values);
     const ev = evaluate(spec, params, test);
     disposeParams(params);

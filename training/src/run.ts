@@ -38,6 +38,8 @@ export interface RunConfig {
   threads?: number;
   /** The checkpoint the weights started from, when fine-tuning. */
   initFrom?: string;
+  /** A localiser trained on inputs of this side rather than its own (`atSide`); absent means its own. */
+  side?: number;
 }
 
 export interface RunLog {
@@ -58,8 +60,12 @@ export interface SplitScores {
   localisation?: Localisation;
 }
 
-export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'framing' | 'data' | 'network' | 'recipe'>): string {
-  return join(root, c.protocol, c.data, `${c.network}-${c.recipe}${c.framing === 'content' ? '-framed' : ''}`);
+export function runDir(
+  root: string,
+  c: Pick<RunConfig, 'protocol' | 'framing' | 'data' | 'network' | 'recipe' | 'side'>,
+): string {
+  const at = c.side != null && c.side !== NETWORKS[c.network].inputSize ? `-at${c.side}` : '';
+  return join(root, c.protocol, c.data, `${c.network}-${c.recipe}${c.framing === 'content' ? '-framed' : ''}${at}`);
 }
 
 /**
@@ -67,13 +73,13 @@ export function runDir(root: string, c: Pick<RunConfig, 'protocol' | 'framing' |
  * by file, so the test images are the very ones the run was scored on, without building train or val.
  */
 export async function rebuildTestSplit(
-  c: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts' | 'network'>,
+  c: Pick<RunConfig, 'data' | 'protocol' | 'framing' | 'seed' | 'counts' | 'network' | 'side'>,
 ): Promise<Examples> {
   const { test } = await buildSplits({
     sets: c.data.split('+') as DatasetName[],
     protocol: c.protocol,
     framing: c.framing,
-    inputSize: NETWORKS[c.network].inputSize,
+    inputSize: c.side ?? NETWORKS[c.network].inputSize,
     seed: c.seed,
     counts: { train: 0, val: 0, test: c.counts.test },
   });
@@ -125,6 +131,7 @@ export async function runTraining(
   const result = await train(data, {
     initialValues,
     network: config.network,
+    ...(config.side != null ? { side: config.side } : {}),
     recipe: RECIPES[config.recipe],
     seed: config.seed,
     epochs: config.epochs,
@@ -153,6 +160,7 @@ export async function runTraining(
     seed: config.seed,
     counts: config.counts,
     ...(config.initFrom ? { initFrom: config.initFrom } : {}),
+    ...(config.side != null ? { side: config.side } : {}),
     backend: config.backend,
     epochs: log.epochs.length,
     validation: log.validation,

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { buildSplits, emptyExamples, type Splits } from './datasets/build.js';
-import { NETWORKS, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
+import { NETWORKS, atSide, forward, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
 import { Rng } from './rng.js';
-import { runTraining } from './run.js';
+import { rebuildTestSplit, runTraining } from './run.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -231,6 +231,54 @@ describe('the trainer', () => {
     await expect(
       buildSplits({ sets: ['solid'], protocol: 'paper', seed: 1, counts: growCounts, inputSize: 128 }),
     ).rejects.toThrow(/64x64/);
+  });
+
+  it('trains a localiser at another side than its own (the closer look): on two threads, recorded in the run', async () => {
+    const sideCounts = { train: 64, val: 32, test: 32 };
+    const data = await buildSplits({
+      sets: ['solid'],
+      protocol: 'realistic',
+      seed: 't-side',
+      counts: sideCounts,
+      inputSize: 128,
+    });
+    const run = {
+      recipe: 'modern',
+      protocol: 'realistic',
+      data: 'solid',
+      seed: 3,
+      counts: sideCounts,
+      backend: 'wasm',
+      epochs: 1,
+      threads: 2,
+      network: 'localiser',
+    } as const;
+    // Its own side is 64: data of 128 is refused unless it is asked to train at 128.
+    await expect(runTraining(data, run, join(dir, 'side-a'))).rejects.toThrow(/64x64 inputs; the data's are 128x128/);
+    const { dir: at, log } = await runTraining(data, { ...run, side: 128 }, join(dir, 'side-b'));
+    expect(at).toMatch(/localiser-modern-at128$/);
+    expect(log.config.side).toBe(128);
+    expect(Number.isFinite(log.epochs[0].trainLoss)).toBe(true);
+    expect(log.test!.localisation).toBeDefined();
+    const ckpt = await loadCheckpoint(at);
+    expect(ckpt.meta.network).toBe('localiser');
+    expect(ckpt.meta.training.side).toBe(128);
+    const spec = atSide(NETWORKS.localiser, 128);
+    const params = paramsFromValues(spec, ckpt.values);
+    // The same weights on a 128 input: a 32x32 heatmap (16x16 at its own 64).
+    const x = tf.tensor4d(data.test.images.slice(0, 2 * 128 * 128), [2, 128, 128, 1]);
+    let heatmapShape: number[] = [];
+    tf.tidy(() => {
+      heatmapShape = forward(spec, params, x).heatmapLogits!.shape;
+    });
+    expect(heatmapShape).toEqual([2, 32, 32]);
+    x.dispose();
+    disposeParams(params);
+    // Its test split is rebuilt at the side it trained at.
+    expect((await rebuildTestSplit(log.config)).side).toBe(128);
+    // Only fully convolutional networks take another side, and only multiples of their pooling.
+    expect(() => atSide(NETWORKS['cnn-relu'], 128)).toThrow(/not fully convolutional/);
+    expect(() => atSide(NETWORKS.localiser, 130)).toThrow(/multiples of 4/);
   });
 
   it('computes the same gradient on two threads as on one', async () => {

@@ -3,6 +3,7 @@ import { tf } from './backend.js';
 import { exampleImage, type Examples, type Splits } from './datasets/build.js';
 import { DEFAULT_THRESHOLD, anomalyScores, boxFromHeatmap, iou, verdictFromScore, type InputBox } from '@blankspot/core';
 import {
+  atSide,
   crossEntropy,
   forward,
   initParams,
@@ -69,6 +70,8 @@ export interface EpochLog {
 
 export interface TrainOptions {
   network: NetworkName;
+  /** Train a localiser on inputs of this side rather than its own (`atSide`); the data must match. */
+  side?: number;
   recipe: Recipe;
   seed: string | number;
   /** Start from these weights (a checkpoint's) instead of fresh ones: fine-tuning. */
@@ -206,7 +209,11 @@ export function deadUnitFraction(spec: NetworkSpec, params: Params, ex: Examples
 }
 
 export async function train(data: Splits, options: TrainOptions): Promise<TrainResult> {
-  const spec = NETWORKS[options.network];
+  const spec = atSide(NETWORKS[options.network], options.side ?? NETWORKS[options.network].inputSize);
+  if (data.train.side !== spec.inputSize)
+    throw new Error(
+      `${spec.name} trains on ${spec.inputSize}x${spec.inputSize} inputs; the data's are ${data.train.side}x${data.train.side}`,
+    );
   const recipe: Recipe = {
     ...options.recipe,
     epochs: options.epochs ?? options.recipe.epochs,

@@ -51,6 +51,11 @@ export function registerTrain(program: Command): void {
       .option('--lr <rate>', 'override the recipe learning rate', positiveNumber)
       .option('--threads <n>', 'CPU threads to train on (default: every core)', positiveInt)
       .option('--init <checkpoint>', "start from this run's weights (fine-tuning) instead of fresh ones")
+      .option(
+        '--side <n>',
+        "train localisers on inputs of this side rather than their own (localiser-128 at 256: its closer look's side)",
+        positiveInt,
+      )
       .option('--train-size <n>', 'training examples', positiveInt, 8000)
       .option('--val-size <n>', 'validation examples', positiveInt, 1000)
       .option('--test-size <n>', 'test examples', positiveInt, 1000)
@@ -73,7 +78,8 @@ export function registerTrain(program: Command): void {
         const data = sets.join('+');
         const counts = { train: o.trainSize as number, val: o.valSize as number, test: o.testSize as number };
         // One data set per input side the networks take (a 128-input network needs its own).
-        const sides = [...new Set((o.network as NetworkName[]).map((n) => NETWORKS[n].inputSize))];
+        const sideOf = (n: NetworkName) => (o.side as number | undefined) ?? NETWORKS[n].inputSize;
+        const sides = [...new Set((o.network as NetworkName[]).map(sideOf))];
         for (const side of sides) {
           const dataBar = showBar
             ? new cliProgress.SingleBar(
@@ -96,7 +102,7 @@ export function registerTrain(program: Command): void {
           };
           const splits = await buildSplitsCached(options, o.cache === false ? undefined : resolve(o.cache));
           dataBar?.stop();
-          for (const network of (o.network as NetworkName[]).filter((n) => NETWORKS[n].inputSize === side)) {
+          for (const network of (o.network as NetworkName[]).filter((n) => sideOf(n) === side)) {
             const recipe = RECIPES[o.recipe as RecipeName];
             const epochs = (o.epochs as number | undefined) ?? recipe.epochs;
             const bar = showBar
@@ -125,6 +131,7 @@ export function registerTrain(program: Command): void {
                 learningRate: o.lr,
                 threads: o.threads,
                 ...(o.init ? { initFrom: resolve(o.init) } : {}),
+                ...(side !== NETWORKS[network].inputSize ? { side } : {}),
               },
               resolve(o.out),
               {
