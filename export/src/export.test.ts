@@ -326,6 +326,9 @@ describe('export to ONNX', () => {
       zoom,
     });
     expect(result.zoom).toEqual(zoom);
+    // Its contract says so too, for teams reading the file's metadata rather than the manifest.
+    expect(result.metadata.contract).toContain('float32 [N,1,H,W] (128x128; 256x256 for the closer look)');
+    expect(result.metadata.trained_side).toBeUndefined();
     // The file takes 256x256 inputs (a 32x32 heatmap) as well as 128x128 ones (16x16).
     const inputAt = (file: string, side: number) =>
       sharp(join(catalogue, file))
@@ -365,6 +368,22 @@ describe('export to ONNX', () => {
         zoom: { ...zoom, above: 0.999999 },
       }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('--zoom-above') });
+    // Weights trained at the closer look's side (`blankspot train --side 256`) say so in the file and its card.
+    const atZoom = join(dir, 'trained-at-256');
+    await mkdir(atZoom, { recursive: true });
+    const meta = JSON.parse(await readFile(join(ckpt, 'model.json'), 'utf8'));
+    await writeFile(join(atZoom, 'model.json'), JSON.stringify({ ...meta, training: { ...meta.training, side: 256 } }));
+    await writeFile(join(atZoom, 'weights.bin'), await readFile(join(ckpt, 'weights.bin')));
+    const trained = await exportCheckpoint(atZoom, join(dir, 'models-at-256', 'at256.onnx'), {
+      probe: wide.probe,
+      zoom,
+      name: 'at256',
+    });
+    expect(trained.metadata.trained_side).toBe('256');
+    expect(trained.inputSize).toBe(128);
+    await publishModel(trained, join(dir, 'models-at-256', 'manifest.json'), true);
+    const card = await readFile(join(dir, 'models-at-256', 'at256.md'), 'utf8');
+    expect(card).toContain('[N,1,H,W] (trained on 256x256, run on 128x128 and 256x256)');
   });
 
   it('refuses an unknown or corrupt checkpoint clearly', async () => {

@@ -306,8 +306,10 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     preprocessing: preprocessingDescription(side) + (framing === 'content' ? `; ${CONTENT_FRAMING_DESCRIPTION}` : ''),
     framing,
     input_size: String(side),
+    // A localiser trained on another side than its first look's (`blankspot train --side`).
+    ...(t.side != null && Number(t.side) !== side ? { trained_side: String(t.side) } : {}),
     contract:
-      `input '${MODEL_INPUT_NAME}' float32 [N,1,${side},${side}] in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
+      `input '${MODEL_INPUT_NAME}' float32 ${options.zoom ? `[N,1,H,W] (${side}x${side}; ${options.zoom.inputSize}x${options.zoom.inputSize} for the closer look)` : `[N,1,${side},${side}]`} in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
       (localises(spec)
         ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (${side}/H)x(${side}/W) input pixels the share the rectangle covers`
         : ''),

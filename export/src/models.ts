@@ -99,7 +99,7 @@ export function modelCard(entry: ModelEntry, result: ExportResult): string {
 ${md.architecture}
 
 - File: \`${entry.file}\` (${entry.size} bytes, sha256 \`${entry.sha256}\`), ONNX opset 13.
-- Input \`image\`: float32 [N,1,${entry.zoom ? `H,W] (trained on ${side}x${side}, run on ${side}x${side} and ${entry.zoom.inputSize}x${entry.zoom.inputSize})` : `${side},${side}]`} in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
+- Input \`image\`: float32 [N,1,${entry.zoom ? `H,W] (trained on ${md.trained_side ?? side}x${md.trained_side ?? side}, run on ${side}x${side} and ${entry.zoom.inputSize}x${entry.zoom.inputSize})` : `${side},${side}]`} in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
     entry.localises
       ? `\n- Output \`heatmap\`: float32 [N,1,H,W], for each cell of (${side}/H)x(${side}/W) input pixels the share of it the rectangle covers; ` +
         'the API and the widget read the box from it (`boxFromHeatmap` in @blankspot/core).'
