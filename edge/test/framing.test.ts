@@ -20,6 +20,7 @@ import {
   framedInputs,
   runModel,
   viewsOf,
+  type ImageDecoder,
   type InferenceSession,
   type ModelEntry,
   type ModelInput,
@@ -172,8 +173,15 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
     const zoom = { inputSize: 256, above: 1e-6 };
     const entry: ModelEntry = { ...probe, zoom, threshold: 0.9999999, thresholds: undefined };
     const c = counting();
-    const result = await checkImage(new Uint8Array(png), { entry, session: c.session }, runtime.decoder, LIMITS);
+    // The PNG is decoded once: the closer look frames the first look's pixels again.
+    let decodes = 0;
+    const decoder = {
+      ...runtime.decoder,
+      decode: (...a: Parameters<ImageDecoder['decode']>) => (decodes++, runtime.decoder.decode(...a)),
+    };
+    const result = await checkImage(new Uint8Array(png), { entry, session: c.session }, decoder, LIMITS);
     expect(c.looks).toBe(2);
+    expect(decodes).toBe(1);
     expect(result.score).toBeCloseTo(Math.max(first, closer), 5);
     // At a threshold between the two looks' scores the photo is flagged, the box read from the look that
     // flagged (the first look alone when it is the higher), in the photo's pixels.

@@ -11,6 +11,7 @@ import { framingOf, inputSizeOf, thresholdFor, wantsCloserLook, type ModelEntry,
 import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
+import type { RgbaImage } from '../preprocess.js';
 import type { ImageDecoder, InferenceSession } from './ports.js';
 import { batchOf, runModel, viewsOf } from './views.js';
 
@@ -47,7 +48,15 @@ export async function modelInput(
   entry: Pick<ModelEntry, 'framing' | 'inputSize'>,
   decoder: ImageDecoder,
   limits: ImageLimits,
-): Promise<ModelInput & { type: CheckResult['image']['type']; decodeMs: number; preprocessMs: number }> {
+): Promise<
+  ModelInput & {
+    type: CheckResult['image']['type'];
+    decodeMs: number;
+    preprocessMs: number;
+    /** The decoded photo, when the input was made from its pixels: a closer look frames it again. */
+    pixels?: RgbaImage;
+  }
+> {
   const t0 = now();
   const info = inspectImage(bytes, limits);
   const framing = framingOf(entry);
@@ -79,7 +88,29 @@ export async function modelInput(
     type: info.type,
     decodeMs: ms(t1 - t0),
     preprocessMs: ms(now() - t1),
+    pixels: rgba,
   };
+}
+
+/**
+ * The closer look's input: framed again from the first look's pixels when it decoded them (the larger
+ * side would not be read from a JPEG's blocks where the smaller was not: blockMeansMinSide and
+ * frameCellSide grow with the side), else made afresh (a JPEG's blocks may cover the first look and not
+ * this one: then it is decoded).
+ */
+async function closerInput(
+  bytes: Uint8Array,
+  first: Awaited<ReturnType<typeof modelInput>>,
+  entry: Pick<ModelEntry, 'framing'>,
+  inputSize: number,
+  decoder: ImageDecoder,
+  limits: ImageLimits,
+): Promise<ModelInput & { decodeMs: number; preprocessMs: number }> {
+  if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits);
+  const t0 = now();
+  const { input, frame, objects } = framedInputs(first.pixels, framingOf(entry), inputSize);
+  const { width, height } = first;
+  return { input, frame, objects, width, height, from: 'pixels', decodeMs: 0, preprocessMs: ms(now() - t0) };
 }
 
 export interface CheckOptions {
@@ -112,7 +143,7 @@ export async function checkImage(
   // clean photo costs one look, and so does one the first look flags. The score is the higher of the
   // two looks' (at any threshold the same verdict as taking both), the box read from that look.
   if (zoom != null && wantsCloserLook(model.entry, seen.score, threshold)) {
-    const closer = await modelInput(bytes, { framing: model.entry.framing, inputSize: zoom.inputSize }, decoder, limits);
+    const closer = await closerInput(bytes, made, model.entry, zoom.inputSize, decoder, limits);
     const near = await look(model, closer, threshold);
     if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
     closerDecodeMs = closer.decodeMs;
