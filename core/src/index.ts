@@ -92,7 +92,7 @@ export {
   type ModelRuntime,
 } from './pipeline/ports.js';
 export { ModelRegistry, type ModelState } from './pipeline/registry.js';
-export { batchOf, flipInputs, mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
+export { batchOf, closerViewsOf, flipInputs, mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
 export {
   checkImage,
   modelInput,

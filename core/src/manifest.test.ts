@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inputSizeOf, parseManifest, thresholdFor, type ModelManifest } from './manifest.js';
+import { closerViewsOf, viewsOf } from './pipeline/views.js';
 
 const entry = {
   name: 'm',
@@ -64,6 +65,19 @@ describe('manifest zoom', () => {
       above: 0.2,
     });
     expect(parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.4 } })).models[0].zoom?.above).toBe(0.4);
+  });
+
+  it("runs the closer look on its own views when it names them, else on the model's", () => {
+    const own = parseManifest(
+      manifest({ inputSize: 128, views: 'mirror', zoom: { inputSize: 256, above: 0.2, views: 'flips' } }),
+    );
+    expect(closerViewsOf(own.models[0])).toBe('flips');
+    expect(viewsOf(own.models[0])).toBe('mirror');
+    const same = parseManifest(manifest({ inputSize: 128, views: 'mirror', zoom: { inputSize: 256, above: 0.2 } }));
+    expect(closerViewsOf(same.models[0])).toBe('mirror');
+    expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.2, views: 'rotations' } }))).toThrow(
+      /unknown zoom views 'rotations'/,
+    );
   });
 
   it('refuses a zoom no larger than the input, out of range, or starting above a threshold', () => {

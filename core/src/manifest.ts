@@ -80,6 +80,11 @@ export interface ModelEntry {
 export interface Zoom {
   inputSize: number;
   above: number;
+  /**
+   * What the closer look runs on (`pipeline/views.ts`); absent means the model's own `views`. Only the
+   * suspect photos take it, so it can afford more views than the first look.
+   */
+  views?: Views;
 }
 
 /**
@@ -157,6 +162,8 @@ export function zoomProblem(zoom: Zoom, inputSize: number, thresholds: readonly 
   // A photo that never reaches the zoom is decided on its first look: no threshold may lie below its start.
   if (!(zoom.above > 0 && zoom.above <= Math.min(1, ...thresholds)))
     return `its zoom must start in (0, its lowest threshold] (it starts at ${String(zoom.above)})`;
+  if (zoom.views != null && !(VIEWS as readonly string[]).includes(zoom.views))
+    return `unknown zoom views '${String(zoom.views)}'`;
   return null;
 }
 

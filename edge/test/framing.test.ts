@@ -183,6 +183,16 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
     expect(c.looks).toBe(2);
     expect(decodes).toBe(1);
     expect(result.score).toBeCloseTo(Math.max(first, closer), 5);
+    // A closer look on views of its own (zoom.views): there the four flips (one batch of 4), the first look
+    // still the model's mirror (a batch of 2); the score the higher look's.
+    const closerFlips = await scoreOf(framedInputs(pixels, 'content', 256).input, { ...probe, views: 'flips' });
+    expect(Math.abs(closerFlips - closer)).toBeGreaterThan(1e-5);
+    const flipsEntry: ModelEntry = { ...entry, zoom: { ...zoom, views: 'flips' } };
+    const batches: number[] = [];
+    const recording: InferenceSession = { run: (input, n) => (batches.push(n), session.run(input, n)), release: async () => {} };
+    const withFlips = await checkImage(new Uint8Array(png), { entry: flipsEntry, session: recording }, runtime.decoder, LIMITS);
+    expect(batches).toEqual([2, 4]);
+    expect(withFlips.score).toBeCloseTo(Math.max(first, closerFlips), 5);
     // At a threshold between the two looks' scores the photo is flagged, the box read from the look that
     // flagged (the first look alone when it is the higher), in the photo's pixels.
     const [low, high] = [Math.min(first, closer), Math.max(first, closer)];

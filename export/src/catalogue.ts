@@ -75,7 +75,7 @@ export async function catalogueScores(
       dir,
       suspect.map((i) => rows[i]),
       framing,
-      views,
+      zoom.views ?? views,
       zoom.inputSize,
     );
     suspect.forEach((i, k) => (scores[i] = Math.max(scores[i], closer[k])));

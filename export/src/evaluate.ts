@@ -24,6 +24,7 @@ import {
   type Views,
   runModel,
   wantsCloserLook,
+  closerViewsOf,
   viewsOf,
 } from '@blankspot/core';
 import { createNodeSession } from '@blankspot/edge/node/adapter';
@@ -163,7 +164,7 @@ export async function evaluateModels(
         const zoom = entry.zoom;
         if (zoom != null) {
           const closer = await testFor(framingOf(entry), zoom.inputSize);
-          const near = await score(session, closer, viewsOf(entry), sidesAt(closer.side));
+          const near = await score(session, closer, closerViewsOf(entry), sidesAt(closer.side));
           const f = test.side / closer.side;
           const boxes = Float32Array.from(test.boxes);
           for (let i = 0; i < test.count; i++) {

@@ -17,10 +17,10 @@ import {
   useBackend,
   type Splits,
 } from '@blankspot/training';
-import { PARITY_TOLERANCE, exportCheckpoint, onnxOutputs, probeInputs, tfjsOutputs } from './export.js';
+import { PARITY_TOLERANCE, exportCheckpoint, onnxOutputs, probeInputs, tfjsOutputs, viewScores } from './export.js';
 import { denseToGemmB, hwioToOihw, readOnnxMetadata } from './onnx-graph.js';
 import { publishModel } from './models.js';
-import { readCatalogue } from './catalogue.js';
+import { catalogueScores, readCatalogue } from './catalogue.js';
 
 const PHOTOS_DIR = fileURLToPath(new URL('../../data/photos/natural', import.meta.url));
 const CHECK_SCRIPT = fileURLToPath(new URL('../scripts/check_onnx.py', import.meta.url));
@@ -351,6 +351,16 @@ describe('export to ONNX', () => {
       const t = op.thresholds[s];
       expect(clean.filter((v) => v >= t).length).toBeLessThanOrEqual(Math.floor(op.falseAlarmTargets[s] * clean.length) + 1);
       expect(Math.abs(op.recall[s] - damaged.filter((v) => v >= t).length / damaged.length)).toBeLessThanOrEqual(0.1);
+    }
+    // A closer look on views of its own (zoom.views): the catalogue's scores take the second look on them.
+    const bytes = new Uint8Array(await readFile(out));
+    const mirrored = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, { ...zoom, views: 'mirror' });
+    const plain = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, zoom);
+    expect(mirrored.some((r, i) => Math.abs(r.score - plain[i].score) > 1e-4)).toBe(true);
+    for (const row of mirrored.filter((r) => r.kind === 'product').slice(0, 6)) {
+      const first = (await onnxOutputs(out, await inputAt(row.file, 128), 128))[1];
+      const near = (await viewScores(bytes, await inputAt(row.file, 256), 'mirror', 256))[0];
+      expect(row.score).toBeCloseTo(Math.max(first, near), 5);
     }
     // Refused: a zoom no larger than the input, thresholds for it from a generated split, a zoom starting above them.
     await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, zoom: { inputSize: 128, above: 0.2 } })).rejects.toMatchObject({

@@ -116,8 +116,9 @@ ${md.architecture}
       : ''
   }${
     entry.zoom
-      ? `\n- Zoom (\`zoom\` in the manifest): a photo scoring ${entry.zoom.above} or more and below the threshold is looked at again on a ${entry.zoom.inputSize}x${entry.zoom.inputSize} input of the same framing (the network is fully convolutional; the ONNX input's side is declared as any); its score is the higher of the two looks', its box read from that look (\`checkImage\` in @blankspot/core). ` +
-        'The thresholds were chosen on these scores.'
+      ? `\n- Zoom (\`zoom\` in the manifest): a photo scoring ${entry.zoom.above} or more and below the threshold is looked at again on a ${entry.zoom.inputSize}x${entry.zoom.inputSize} input of the same framing (the network is fully convolutional; the ONNX input's side is declared as any); its score is the higher of the two looks', its box read from that look (\`checkImage\` in @blankspot/core)${
+          entry.zoom.views != null && entry.zoom.views !== entry.views ? `; the closer look runs on \`${entry.zoom.views}\`` : ''
+        }. ` + 'The thresholds were chosen on these scores.'
       : ''
   }
 - Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.${

@@ -53,6 +53,11 @@ export function registerExport(program: Command): void {
       positiveInt,
     )
     .option('--zoom-above <score>', "the first look's score from which the closer look is taken", positiveNumber, 0.2)
+    .addOption(
+      new Option('--zoom-views <views>', "what the closer look runs on (default: --views'): only suspect photos take it").choices(
+        [...VIEWS],
+      ),
+    )
     .action(async (checkpoint: string, o) => {
       // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
       const { exportCheckpoint, publishModel } = await import('@blankspot/export');
@@ -70,7 +75,15 @@ export function registerExport(program: Command): void {
           operatingProtocol: o.operatingProtocol as Protocol | undefined,
           operatingSize: o.operatingSize as number,
           views: o.views as Views,
-          ...(o.zoom != null ? { zoom: { inputSize: o.zoom as number, above: o.zoomAbove as number } } : {}),
+          ...(o.zoom != null
+            ? {
+                zoom: {
+                  inputSize: o.zoom as number,
+                  above: o.zoomAbove as number,
+                  ...(o.zoomViews != null ? { views: o.zoomViews as Views } : {}),
+                },
+              }
+            : {}),
           operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
         },

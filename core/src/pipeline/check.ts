@@ -7,13 +7,21 @@ import { framedInputs, type Frame, type FramedLook } from '../framing.js';
 import { heatmapOf, resultBox, type Heatmap } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
 import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
-import { framingOf, inputSizeOf, thresholdFor, wantsCloserLook, type ModelEntry, type Sensitivity } from '../manifest.js';
+import {
+  framingOf,
+  inputSizeOf,
+  thresholdFor,
+  wantsCloserLook,
+  type ModelEntry,
+  type Sensitivity,
+  type Views,
+} from '../manifest.js';
 import { readExifOrientation } from '../orientation.js';
 import { anomalyScores } from '../contract.js';
 import { verdictFromScore, type CheckResult } from '../verdict.js';
 import type { RgbaImage } from '../preprocess.js';
 import type { ImageDecoder, InferenceSession } from './ports.js';
-import { batchOf, runModel, viewsOf } from './views.js';
+import { batchOf, closerViewsOf, runModel, viewsOf } from './views.js';
 
 /** A check's result before the request id is added. */
 export type CheckOutcome = Omit<CheckResult, 'requestId'>;
@@ -133,7 +141,7 @@ export async function checkImage(
   options.onInput?.({ input, width, height, frame, objects, from });
   const threshold = thresholdFor(model.entry, options.sensitivity);
   const t2 = now();
-  let seen = await look(model, made, threshold);
+  let seen = await look(model, made, threshold, viewsOf(model.entry));
   let size = inputSizeOf(model.entry);
   // The closer look's decoding and preprocessing, counted as such rather than as inference.
   let closerDecodeMs = 0;
@@ -144,7 +152,7 @@ export async function checkImage(
   // two looks' (at any threshold the same verdict as taking both), the box read from that look.
   if (zoom != null && wantsCloserLook(model.entry, seen.score, threshold)) {
     const closer = await closerInput(bytes, made, model.entry, zoom.inputSize, decoder, limits);
-    const near = await look(model, closer, threshold);
+    const near = await look(model, closer, threshold, closerViewsOf(model.entry));
     if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
     closerDecodeMs = closer.decodeMs;
     closerPreprocessMs = closer.preprocessMs;
@@ -187,15 +195,16 @@ async function look(
   model: { entry: ModelEntry; session: InferenceSession },
   made: ModelInput,
   threshold: number,
+  views: Views,
 ): Promise<{ score: number; boxLook: { input: Float32Array; frame: Frame | null }; heatmap: Heatmap | undefined }> {
   const { input, frame, objects } = made;
   const looks = objects.length ? objects : [{ input, frame }];
-  const outputs = await runModel(model.session, batchOf(looks.map((l) => l.input)), looks.length, viewsOf(model.entry));
+  const outputs = await runModel(model.session, batchOf(looks.map((l) => l.input)), looks.length, views);
   const scores = Array.from(anomalyScores(outputs.prob));
   const best = scores.indexOf(Math.max(...scores));
   let boxFrom = { boxLook: looks[best], heatmap: outputs.heatmap && heatmapOf(outputs.heatmap, best) };
   if (objects.length && scores[best] >= threshold && outputs.heatmap) {
-    const whole = await runModel(model.session, input, 1, viewsOf(model.entry));
+    const whole = await runModel(model.session, input, 1, views);
     if (anomalyScores(whole.prob)[0] >= threshold) boxFrom = { boxLook: { input, frame }, heatmap: whole.heatmap };
   }
   return { score: scores[best], ...boxFrom };

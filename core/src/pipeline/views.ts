@@ -15,6 +15,11 @@ export function viewsOf(entry: Pick<ModelEntry, 'views'>): Views {
   return entry.views ?? 'single';
 }
 
+/** Views the closer look (ModelEntry.zoom) runs on: its own, else the model's. */
+export function closerViewsOf(entry: Pick<ModelEntry, 'views' | 'zoom'>): Views {
+  return entry.zoom?.views ?? viewsOf(entry);
+}
+
 /** The flips (left-right, top-bottom) of each view a model runs on; the first is the input itself. */
 const VIEW_FLIPS: Record<Views, readonly (readonly [boolean, boolean])[]> = {
   single: [[false, false]],
