@@ -149,6 +149,12 @@ describe('findFrames', () => {
     expect(looks.input).toEqual(preprocessFramed(img, 'content', 128).input);
     expect(framedInputs(img, 'content', 128, false).objects).toEqual([]);
     expect(framedInputs(img, 'full', 128).objects).toEqual([]);
+    // The closer look at 256 takes the frames the first look found on the same pixels: the same inputs as
+    // finding them again, and those frames are used as given.
+    const found = { frame: looks.frame, objects: looks.objects.map((o) => o.frame) };
+    expect(framedInputs(img, 'content', 256, true, found)).toEqual(framedInputs(img, 'content', 256));
+    const other = { frame: looks.objects[1].frame, objects: [] };
+    expect(framedInputs(img, 'content', 256, true, other).input).toEqual(frameToInput(rgbaCells(img), other.frame, 256));
   });
 });
 

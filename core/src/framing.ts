@@ -342,16 +342,19 @@ export interface FramedInput {
 /**
  * What a check looks at: the input `preprocessFramed` makes and, where the content is a few separate
  * objects (`findFrames`), each object's own input (`withObjects`; training makes only the first).
+ * `found`: the frames an earlier look at the same pixels found (they do not depend on the input's side;
+ * finding them is most of the work, 26 ms of a 1200x1200 photo's 35 in Node).
  */
 export function framedInputs(
   image: RgbaImage,
   framing: Framing = 'full',
   size = INPUT_SIZE,
   withObjects = true,
+  found?: Frames,
 ): Omit<FramedInput, 'width' | 'height'> {
   if (framing === 'full') return { input: preprocess(image, size), frame: null, objects: [] };
   const cells = rgbaCells(image);
-  const { frame, objects } = framesOf(cells);
+  const { frame, objects } = found ?? framesOf(cells);
   if (!frame) return { input: preprocess(image, size), frame: null, objects: [] };
   const looks = withObjects ? objects.map((f) => ({ input: frameToInput(cells, f, size), frame: f })) : [];
   return { input: frameToInput(cells, frame, size), frame, objects: looks };

@@ -101,10 +101,10 @@ export async function modelInput(
 }
 
 /**
- * The closer look's input: framed again from the first look's pixels when it decoded them (the larger
+ * The closer look's input: from the first look's pixels and frames when it decoded them (the larger
  * side would not be read from a JPEG's blocks where the smaller was not: blockMeansMinSide and
- * frameCellSide grow with the side), else made afresh (a JPEG's blocks may cover the first look and not
- * this one: then it is decoded).
+ * frameCellSide grow with the side; the frames found on the same pixels do not depend on the side),
+ * else made afresh (a JPEG's blocks may cover the first look and not this one: then it is decoded).
  */
 async function closerInput(
   bytes: Uint8Array,
@@ -116,7 +116,8 @@ async function closerInput(
 ): Promise<ModelInput & { decodeMs: number; preprocessMs: number }> {
   if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits);
   const t0 = now();
-  const { input, frame, objects } = framedInputs(first.pixels, framingOf(entry), inputSize);
+  const found = { frame: first.frame, objects: first.objects.map((o) => o.frame) };
+  const { input, frame, objects } = framedInputs(first.pixels, framingOf(entry), inputSize, true, found);
   const { width, height } = first;
   return { input, frame, objects, width, height, from: 'pixels', decodeMs: 0, preprocessMs: ms(now() - t0) };
 }
