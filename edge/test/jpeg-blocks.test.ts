@@ -286,6 +286,26 @@ describe('jpegToInput under content framing', () => {
     };
   }
 
+  it('reads a closer look from the frames an earlier look found on the whole blocks: the same input, and its frames as given', async () => {
+    // A 3000 px shot whose frame (about 1,400 px) reads a 128 input from whole blocks and a 256 one from quarters.
+    const jpeg = new Uint8Array(await productOnWhite('animal_rooster.png', 3000, 0.45));
+    const first = jpegToInput(jpeg, 1, 'content', 128)!;
+    expect(first.frame!.side).toBeGreaterThanOrEqual(1024);
+    expect(first.blockFrames!.frame).toEqual(first.frame);
+    const fresh = jpegToInput(jpeg, 1, 'content', 256)!;
+    const hinted = jpegToInput(jpeg, 1, 'content', 256, first.blockFrames)!;
+    expect(hinted).toEqual(fresh);
+    // The hint is what decides the cells: a frame of 600 px wants 2x2 cells at 256, read instead of quarters
+    // (the frames found again on them, the input a little different).
+    const small = { frame: { ...first.frame!, side: 600 }, objects: [] };
+    const fromPairs = jpegToInput(jpeg, 1, 'content', 256, small)!;
+    expect(fromPairs.input).not.toEqual(fresh.input);
+    expect(Math.abs(fromPairs.frame!.side - fresh.frame!.side)).toBeLessThan(16);
+    // A hint under full framing, or without a frame, changes nothing.
+    expect(jpegToInput(jpeg, 1, 'full', 256, first.blockFrames)).toEqual(jpegToInput(jpeg, 1, 'full', 256));
+    expect(jpegToInput(jpeg, 1, 'content', 256, { frame: null, objects: [] })).toEqual(fresh);
+  });
+
   it('reads a 128 input for a frame under 1024 px of a larger photo from quarters, as near a full decode', async () => {
     const jpeg = await productOnWhite('animal_seahorse.png', 2000, 0.4);
     const { exact, got } = await framedBothWays(jpeg);

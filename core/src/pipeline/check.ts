@@ -3,7 +3,7 @@
  * `blankspot check`): inspect the header, decode, make the model input under the model's framing, run
  * the model, decide, read the box.
  */
-import { framedInputs, type Frame, type FramedLook } from '../framing.js';
+import { framedInputs, type Frame, type FramedLook, type Frames } from '../framing.js';
 import { heatmapOf, resultBox, type Heatmap } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
 import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
@@ -56,6 +56,7 @@ export async function modelInput(
   entry: Pick<ModelEntry, 'framing' | 'inputSize'>,
   decoder: ImageDecoder,
   limits: ImageLimits,
+  blockFrames?: Frames,
 ): Promise<
   ModelInput & {
     type: CheckResult['image']['type'];
@@ -63,6 +64,8 @@ export async function modelInput(
     preprocessMs: number;
     /** The decoded photo, when the input was made from its pixels: a closer look frames it again. */
     pixels?: RgbaImage;
+    /** The frames found on a JPEG's whole blocks, when the input was read from them (`jpegToInput`). */
+    blockFrames?: Frames;
   }
 > {
   const t0 = now();
@@ -74,8 +77,8 @@ export async function modelInput(
   if (info.type === 'image/jpeg' && blockMeansCover(info, size)) {
     const orientation = readExifOrientation(bytes, info.type);
     const blocks = decoder.jpegToInput
-      ? await decoder.jpegToInput(bytes, orientation, framing, size)
-      : jpegToInput(bytes, orientation, framing, size);
+      ? await decoder.jpegToInput(bytes, orientation, framing, size, blockFrames)
+      : jpegToInput(bytes, orientation, framing, size, blockFrames);
     if (blocks) return { ...blocks, from: 'blocks', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
   }
   if (framing === 'full' && decoder.decodeToInput) {
@@ -104,7 +107,8 @@ export async function modelInput(
  * The closer look's input: from the first look's pixels and frames when it decoded them (the larger
  * side would not be read from a JPEG's blocks where the smaller was not: blockMeansMinSide and
  * frameCellSide grow with the side; the frames found on the same pixels do not depend on the side),
- * else made afresh (a JPEG's blocks may cover the first look and not this one: then it is decoded).
+ * else made afresh (a JPEG's blocks may cover the first look and not this one: then it is decoded),
+ * from the frames the first look found on its whole blocks where it read them (the same frames again).
  */
 async function closerInput(
   bytes: Uint8Array,
@@ -114,7 +118,7 @@ async function closerInput(
   decoder: ImageDecoder,
   limits: ImageLimits,
 ): Promise<ModelInput & { decodeMs: number; preprocessMs: number }> {
-  if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits);
+  if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits, first.blockFrames);
   const t0 = now();
   const found = { frame: first.frame, objects: first.objects.map((o) => o.frame) };
   const { input, frame, objects } = framedInputs(first.pixels, framingOf(entry), inputSize, true, found);

@@ -4,7 +4,7 @@
  * ONNX Runtime build.
  */
 import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME } from '../contract.js';
-import type { FramedInput, Framing } from '../framing.js';
+import type { FramedInput, Framing, Frames } from '../framing.js';
 import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
 import type { ImageInfo } from '../image-format.js';
 import type { ModelEntry, ModelManifest } from '../manifest.js';
@@ -17,7 +17,13 @@ export interface ImageDecoder {
    */
   decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage>;
   /** The core's `jpegToInput`, where the runtime can run it off the request's thread. */
-  jpegToInput?(bytes: Uint8Array, orientation: number, framing: Framing, size: number): Promise<FramedInput | null>;
+  jpegToInput?(
+    bytes: Uint8Array,
+    orientation: number,
+    framing: Framing,
+    size: number,
+    blockFrames?: Frames,
+  ): Promise<(FramedInput & { blockFrames?: Frames }) | null>;
   /**
    * The whole photo's model input (`full` framing) where the runtime computes it better than from
    * decoded pixels (the browser's WebGL shader); null to decode and preprocess as usual.

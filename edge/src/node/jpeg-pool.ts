@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { FramedInput, Framing } from '@blankspot/core';
+import type { FramedInput, Framing, Frames } from '@blankspot/core';
 
 let pool: Piscina | undefined;
 
@@ -14,7 +14,8 @@ export function jpegToInputOnThreads(
   orientation: number,
   framing: Framing,
   size: number,
-): Promise<FramedInput | null> {
+  blockFrames?: Frames,
+): Promise<(FramedInput & { blockFrames?: Frames }) | null> {
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
     // load plain JavaScript, and both folders sit two levels under the package.
@@ -25,7 +26,7 @@ export function jpegToInputOnThreads(
     // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
     atomics: 'disabled',
   });
-  return pool.run({ bytes, orientation, framing, size });
+  return pool.run({ bytes, orientation, framing, size, blockFrames });
 }
 
 export async function closeJpegThreads(): Promise<void> {
