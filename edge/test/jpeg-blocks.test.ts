@@ -301,6 +301,8 @@ describe('jpegToInput under content framing', () => {
     const fromPairs = jpegToInput(jpeg, 1, 'content', 256, small)!;
     expect(fromPairs.input).not.toEqual(fresh.input);
     expect(Math.abs(fromPairs.frame!.side - fresh.frame!.side)).toBeLessThan(16);
+    // Frames too small for any cell at 256 leave the photo to a full decode without reading it.
+    expect(jpegToInput(jpeg, 1, 'content', 256, { frame: { ...first.frame!, side: 300 }, objects: [] })).toBeNull();
     // A hint under full framing, or without a frame, changes nothing.
     expect(jpegToInput(jpeg, 1, 'full', 256, first.blockFrames)).toEqual(jpegToInput(jpeg, 1, 'full', 256));
     expect(jpegToInput(jpeg, 1, 'content', 256, { frame: null, objects: [] })).toEqual(fresh);
