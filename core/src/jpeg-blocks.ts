@@ -764,13 +764,10 @@ export function jpegToInput(
   // Every frame the check looks through (the whole content's and each object's) is read alike.
   const smallest = (f: Frames) => Math.min(...[f.frame, ...f.objects].map((x) => x?.side ?? 0));
   // The frames an earlier look found on this JPEG's whole blocks (its answer's `blockFrames`): where
-  // they call for finer cells, reading the blocks again would only find them again (a 12 MP photo's
-  // closer look at 256: 8 of its 28 ms in Node).
+  // they call for finer cells, or for none (a full decode), reading the blocks again would only find
+  // them again (a 12 MP photo's closer look at 256: 8 of its 28 ms in Node).
   const hint = framing === 'content' && blockFrames?.frame != null ? blockFrames : null;
-  // Frames too small for any cell at this side: the blocks would say so again (decode the photo in full).
-  if (hint && frameCellSide(smallest(hint), size) == null) return null;
-  const hinted = hint && frameCellSide(smallest(hint), size);
-  const known = hinted != null && hinted < 8 ? hint : null;
+  const known = hint != null && (frameCellSide(smallest(hint), size) ?? 0) < 8 ? hint : null;
   let cells = known ? null : readOrNull(bytes, { reuse: true, minSide });
   if (!known && !cells) return null;
   if (framing === 'content') {

@@ -209,7 +209,7 @@ export function deadUnitFraction(spec: NetworkSpec, params: Params, ex: Examples
 }
 
 export async function train(data: Splits, options: TrainOptions): Promise<TrainResult> {
-  const spec = atSide(NETWORKS[options.network], options.side ?? NETWORKS[options.network].inputSize);
+  const spec = options.side == null ? NETWORKS[options.network] : atSide(NETWORKS[options.network], options.side);
   if (data.train.side !== spec.inputSize)
     throw new Error(
       `${spec.name} trains on ${spec.inputSize}x${spec.inputSize} inputs; the data's are ${data.train.side}x${data.train.side}`,
