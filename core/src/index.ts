@@ -65,9 +65,12 @@ export {
   frameCellSide,
   jpegLumaPairMeans,
   jpegLumaQuarterMeans,
+  jpegScanIndex,
   jpegToInput,
+  type BlockRead,
   type JpegBlockMeans,
   type JpegLumaCells,
+  type JpegScanIndex,
   type LumaCellSide,
 } from './jpeg-blocks.js';
 export {

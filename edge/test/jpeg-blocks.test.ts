@@ -4,7 +4,7 @@
  * because the core has no decoder to check it against.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import {
   jpegLumaBlockMeans,
   jpegLumaPairMeans,
   jpegLumaQuarterMeans,
+  jpegScanIndex,
   jpegToInput,
   preprocess,
   frameToInput,
@@ -47,6 +48,27 @@ async function progressiveWithRestarts(photo: string): Promise<Buffer> {
   expect(jpeg.includes(Buffer.from([0xff, 0xdd]))).toBe(true);
   expect(jpeg.includes(Buffer.from([0xff, 0xd0]))).toBe(true);
   return jpeg;
+}
+
+/** A JPEG re-encoded baseline by OpenCV's libjpeg with a restart marker every `restarts` MCUs, in colour or grey. */
+async function baselineWithRestarts(jpeg: Buffer, restarts: number, grey = false): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'blankspot-rst-'));
+  const [from, to] = [join(dir, 'in.jpg'), join(dir, 'out.jpg')];
+  const script =
+    `import cv2,sys; i=cv2.imread(sys.argv[1],${grey ? 'cv2.IMREAD_GRAYSCALE' : 'cv2.IMREAD_COLOR'}); ` +
+    `cv2.imwrite(sys.argv[2],i,[cv2.IMWRITE_JPEG_QUALITY,88,cv2.IMWRITE_JPEG_RST_INTERVAL,${restarts}])`;
+  try {
+    await writeFile(from, jpeg);
+    await promisify(execFile)('/usr/bin/python3', ['-c', script, from, to]);
+    const out = await readFile(to);
+    // Baseline (SOF0) with restart markers, and one component when grey.
+    expect(out.includes(Buffer.from([0xff, 0xc0]))).toBe(true);
+    expect(out.includes(Buffer.from([0xff, 0xd0]))).toBe(true);
+    expect(out[out.indexOf(Buffer.from([0xff, 0xc0])) + 9]).toBe(grey ? 1 : 3);
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A committed 4:2:2 fixture, checked to be one: luma sampled 2x1, both chroma components 1x1. */
@@ -253,6 +275,54 @@ async function productOnWhite(name: string, side: number, fill: number): Promise
     .toBuffer();
 }
 
+describe('jpegScanIndex', () => {
+  it('lets a read of finer cells decode only the units holding AC coefficients, with the same means as decoding them all', async () => {
+    const product = await productOnWhite('animal_rooster.png', 1200, 0.4);
+    const [photo] = await photoFiles('natural', 1);
+    const cases: Array<[string, Buffer, boolean]> = [
+      ['a product on white, 4:2:0', product, true],
+      ['the same, 4:4:4', await sharp(product).jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer(), true],
+      ['the same, restart markers (OpenCV)', await baselineWithRestarts(product, 3), true],
+      ['the same, greyscale with restart markers (OpenCV)', await baselineWithRestarts(product, 7, true), true],
+      ['4:2:2, restart markers', await subsampled422('baseline-422-700x560.jpg'), false],
+      ['a natural photo', await sharp(photo).resize(1000, 777, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer(), false],
+    ];
+    for (const [name, jpeg, onWhite] of cases) {
+      const bytes = new Uint8Array(jpeg);
+      const read = jpegScanIndex(bytes)!;
+      const index = read.index!;
+      expect(index, name).toBeDefined();
+      // Noting where the units start changes nothing of the read.
+      expect(read.means, name).toEqual(jpegLumaBlockMeans(bytes)!.means);
+      for (const finer of [jpegLumaQuarterMeans, jpegLumaPairMeans])
+        expect(finer(bytes, index)!.means, `${name}, ${finer.name}`).toEqual(finer(bytes)!.means);
+      const units = index.starts.length;
+      const decoded = (index.x1 - index.x0 + 1) * (index.y1 - index.y0 + 1);
+      // A product on white: only the units around it (the rooster fills 40% of the side); a photo: all of them.
+      if (onWhite) expect(decoded, name).toBeLessThan(0.4 * units);
+      else expect(decoded, name).toBe(units);
+    }
+  });
+
+  it('decodes the units its index says and takes every other block as flat', async () => {
+    const bytes = new Uint8Array(await productOnWhite('animal_rooster.png', 1200, 0.4));
+    const { index, means: blockMeans, blocksWide } = jpegScanIndex(bytes)!;
+    const quarters = jpegLumaQuarterMeans(bytes)!;
+    // An index that says no unit holds an AC coefficient: every block's quarters are its mean.
+    const flat = jpegLumaQuarterMeans(bytes, { ...index!, x0: 1, x1: 0 })!;
+    expect(flat.means).not.toEqual(quarters.means);
+    for (let cy = 0; cy < flat.rows; cy += 7)
+      for (let cx = 0; cx < flat.cols; cx += 5)
+        expect(flat.means[cy * flat.cols + cx]).toBeCloseTo(blockMeans[(cy >> 1) * blocksWide + (cx >> 1)], 3);
+    // An index of other bytes (another shape) is not used: the read decodes every unit.
+    const other = jpegScanIndex(new Uint8Array(await productOnWhite('animal_rooster.png', 1000, 0.4)))!.index!;
+    expect(jpegLumaQuarterMeans(bytes, other)!.means).toEqual(quarters.means);
+    // A progressive JPEG keeps no index (its finer cells are not read).
+    const progressive = await sharp(Buffer.from(bytes)).jpeg({ quality: 90, progressive: true }).toBuffer();
+    expect(jpegScanIndex(new Uint8Array(progressive))!.index).toBeUndefined();
+  });
+});
+
 describe('jpegToInput under content framing', () => {
   it('frames a product on white from the block means as a full decode frames it, and gives nearly its input', async () => {
     for (const [name, side, fill] of [
@@ -291,21 +361,21 @@ describe('jpegToInput under content framing', () => {
     const jpeg = new Uint8Array(await productOnWhite('animal_rooster.png', 3000, 0.45));
     const first = jpegToInput(jpeg, 1, 'content', 128)!;
     expect(first.frame!.side).toBeGreaterThanOrEqual(1024);
-    expect(first.blockFrames!.frame).toEqual(first.frame);
+    expect(first.blockRead!.frames.frame).toEqual(first.frame);
     const fresh = jpegToInput(jpeg, 1, 'content', 256)!;
-    const hinted = jpegToInput(jpeg, 1, 'content', 256, first.blockFrames)!;
+    const hinted = jpegToInput(jpeg, 1, 'content', 256, first.blockRead)!;
     expect(hinted).toEqual(fresh);
     // The hint is what decides the cells: a frame of 600 px wants 2x2 cells at 256, read instead of quarters
     // (the frames found again on them, the input a little different).
-    const small = { frame: { ...first.frame!, side: 600 }, objects: [] };
+    const small = { frames: { frame: { ...first.frame!, side: 600 }, objects: [] } };
     const fromPairs = jpegToInput(jpeg, 1, 'content', 256, small)!;
     expect(fromPairs.input).not.toEqual(fresh.input);
     expect(Math.abs(fromPairs.frame!.side - fresh.frame!.side)).toBeLessThan(16);
     // Frames too small for any cell at 256 leave the photo to a full decode without reading it.
-    expect(jpegToInput(jpeg, 1, 'content', 256, { frame: { ...first.frame!, side: 300 }, objects: [] })).toBeNull();
+    expect(jpegToInput(jpeg, 1, 'content', 256, { frames: { frame: { ...first.frame!, side: 300 }, objects: [] } })).toBeNull();
     // A hint under full framing, or without a frame, changes nothing.
-    expect(jpegToInput(jpeg, 1, 'full', 256, first.blockFrames)).toEqual(jpegToInput(jpeg, 1, 'full', 256));
-    expect(jpegToInput(jpeg, 1, 'content', 256, { frame: null, objects: [] })).toEqual(fresh);
+    expect(jpegToInput(jpeg, 1, 'full', 256, first.blockRead)).toEqual(jpegToInput(jpeg, 1, 'full', 256));
+    expect(jpegToInput(jpeg, 1, 'content', 256, { frames: { frame: null, objects: [] } })).toEqual(fresh);
   });
 
   it('reads a 128 input for a frame under 1024 px of a larger photo from quarters, as near a full decode', async () => {

@@ -36,6 +36,14 @@ const photos: Array<[string, Buffer]> = [
   ['4000x3000 product, a corner erased', await suspectProduct()],
 ];
 
+// `--runs N` (default 5) checks each photo N times; `--only TEXT` keeps the photos whose label holds TEXT.
+const argAfter = (flag: string) => {
+  const at = process.argv.indexOf(flag);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const RUNS = Math.max(3, Number(argAfter('--runs') ?? 5));
+const ONLY = argAfter('--only');
+
 const server = await startNodeServer({ port: 0 });
 const browser = await launchChromium();
 try {
@@ -96,13 +104,13 @@ try {
   await Promise.all(pending);
   const lazy = downloads.slice(beforeFirst);
   const rows: string[] = [];
-  for (const [label, bytes] of photos) {
+  for (const [label, bytes] of photos.filter(([label]) => ONLY == null || label.includes(ONLY))) {
     const runs: Array<[number, Timings]> = [];
-    for (let i = 0; i < 5; i++) runs.push([await choose(bytes), lastTimings!]);
+    for (let i = 0; i < RUNS; i++) runs.push([await choose(bytes), lastTimings!]);
     runs.sort((a, b) => a[0] - b[0]);
-    const [median, t] = runs[2];
+    const [median, t] = runs[Math.floor(RUNS / 2)];
     rows.push(
-      `| ${label} | ${median.toFixed(0)} | ${runs[0][0].toFixed(0)} | ${runs[4][0].toFixed(0)} | ` +
+      `| ${label} | ${median.toFixed(0)} | ${runs[0][0].toFixed(0)} | ${runs[RUNS - 1][0].toFixed(0)} | ` +
         `${t.decodeMs.toFixed(0)} / ${t.preprocessMs.toFixed(0)} / ${t.inferenceMs.toFixed(0)} / ${t.totalMs.toFixed(0)} | ${t.score.toFixed(3)} |`,
     );
   }

@@ -3,10 +3,10 @@
  * `blankspot check`): inspect the header, decode, make the model input under the model's framing, run
  * the model, decide, read the box.
  */
-import { framedInputs, type Frame, type FramedLook, type Frames } from '../framing.js';
+import { framedInputs, type Frame, type FramedLook } from '../framing.js';
 import { heatmapOf, resultBox, type Heatmap } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
-import { blockMeansCover, jpegToInput } from '../jpeg-blocks.js';
+import { blockMeansCover, jpegToInput, type BlockRead } from '../jpeg-blocks.js';
 import {
   framingOf,
   inputSizeOf,
@@ -56,7 +56,7 @@ export async function modelInput(
   entry: Pick<ModelEntry, 'framing' | 'inputSize'>,
   decoder: ImageDecoder,
   limits: ImageLimits,
-  blockFrames?: Frames,
+  earlier?: BlockRead,
 ): Promise<
   ModelInput & {
     type: CheckResult['image']['type'];
@@ -64,8 +64,8 @@ export async function modelInput(
     preprocessMs: number;
     /** The decoded photo, when the input was made from its pixels: a closer look frames it again. */
     pixels?: RgbaImage;
-    /** The frames found on a JPEG's whole blocks, when the input was read from them (`jpegToInput`). */
-    blockFrames?: Frames;
+    /** What reading a JPEG's whole blocks learnt (its frames, where its units start), when the input was read from them (`jpegToInput`). */
+    blockRead?: BlockRead;
   }
 > {
   const t0 = now();
@@ -77,8 +77,8 @@ export async function modelInput(
   if (info.type === 'image/jpeg' && blockMeansCover(info, size)) {
     const orientation = readExifOrientation(bytes, info.type);
     const blocks = decoder.jpegToInput
-      ? await decoder.jpegToInput(bytes, orientation, framing, size, blockFrames)
-      : jpegToInput(bytes, orientation, framing, size, blockFrames);
+      ? await decoder.jpegToInput(bytes, orientation, framing, size, earlier)
+      : jpegToInput(bytes, orientation, framing, size, earlier);
     if (blocks) return { ...blocks, from: 'blocks', type: info.type, decodeMs: ms(now() - t0), preprocessMs: 0 };
   }
   if (framing === 'full' && decoder.decodeToInput) {
@@ -118,7 +118,7 @@ async function closerInput(
   decoder: ImageDecoder,
   limits: ImageLimits,
 ): Promise<ModelInput & { decodeMs: number; preprocessMs: number }> {
-  if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits, first.blockFrames);
+  if (first.pixels == null) return modelInput(bytes, { framing: entry.framing, inputSize }, decoder, limits, first.blockRead);
   const t0 = now();
   const found = { frame: first.frame, objects: first.objects.map((o) => o.frame) };
   const { input, frame, objects } = framedInputs(first.pixels, framingOf(entry), inputSize, true, found);

@@ -4,7 +4,8 @@
  * ONNX Runtime build.
  */
 import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME } from '../contract.js';
-import type { FramedInput, Framing, Frames } from '../framing.js';
+import type { BlockRead } from '../jpeg-blocks.js';
+import type { FramedInput, Framing } from '../framing.js';
 import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
 import type { ImageInfo } from '../image-format.js';
 import type { ModelEntry, ModelManifest } from '../manifest.js';
@@ -22,8 +23,8 @@ export interface ImageDecoder {
     orientation: number,
     framing: Framing,
     size: number,
-    blockFrames?: Frames,
-  ): Promise<(FramedInput & { blockFrames?: Frames }) | null>;
+    earlier?: BlockRead,
+  ): Promise<(FramedInput & { blockRead?: BlockRead }) | null>;
   /**
    * The whole photo's model input (`full` framing) where the runtime computes it better than from
    * decoded pixels (the browser's WebGL shader); null to decode and preprocess as usual.

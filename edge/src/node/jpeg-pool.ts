@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { FramedInput, Framing, Frames } from '@blankspot/core';
+import type { BlockRead, FramedInput, Framing } from '@blankspot/core';
 
 let pool: Piscina | undefined;
 
@@ -14,8 +14,8 @@ export function jpegToInputOnThreads(
   orientation: number,
   framing: Framing,
   size: number,
-  blockFrames?: Frames,
-): Promise<(FramedInput & { blockFrames?: Frames }) | null> {
+  earlier?: BlockRead,
+): Promise<(FramedInput & { blockRead?: BlockRead }) | null> {
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
     // load plain JavaScript, and both folders sit two levels under the package.
@@ -26,7 +26,7 @@ export function jpegToInputOnThreads(
     // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
     atomics: 'disabled',
   });
-  return pool.run({ bytes, orientation, framing, size, blockFrames });
+  return pool.run({ bytes, orientation, framing, size, earlier });
 }
 
 export async function closeJpegThreads(): Promise<void> {

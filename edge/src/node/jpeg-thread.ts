@@ -1,18 +1,18 @@
 /** A worker thread of `jpeg-pool.ts`. */
-import { jpegToInput, type Framing, type Frames } from '@blankspot/core';
+import { jpegToInput, type BlockRead, type Framing } from '@blankspot/core';
 
 export default function readJpeg({
   bytes,
   orientation,
   framing,
   size,
-  blockFrames,
+  earlier,
 }: {
   bytes: Uint8Array;
   orientation: number;
   framing: Framing;
   size: number;
-  blockFrames?: Frames;
+  earlier?: BlockRead;
 }) {
-  return jpegToInput(bytes, orientation, framing, size, blockFrames);
+  return jpegToInput(bytes, orientation, framing, size, earlier);
 }
