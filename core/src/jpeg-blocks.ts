@@ -622,7 +622,11 @@ function decodeScan(
   // An earlier read's index of this very scan: every block starts as flat (its cells its mean), then
   // only the units holding AC coefficients are decoded, each row of them from where it starts.
   const region =
-    from != null && fine != null && from.starts.length === units && from.unitsPerLine === unitsPerLine && from.dc.length === dc.length
+    from != null &&
+    fine != null &&
+    from.starts.length === units &&
+    from.unitsPerLine === unitsPerLine &&
+    from.dc.length === dc.length
       ? from
       : null;
   if (region) {
