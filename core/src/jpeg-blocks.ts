@@ -72,10 +72,15 @@ export interface JpegScanIndex {
   y1: number;
 }
 
-/** What an earlier look learnt reading a JPEG's whole blocks: the frames found on them, and where its scan's units start. */
+/**
+ * What an earlier look learnt reading a JPEG's whole blocks: the frames found on them, where its scan's
+ * units start, and where no frame was found, the blocks' means themselves (the whole photo is read from
+ * whole blocks at any input side).
+ */
 export interface BlockRead {
   frames: Frames;
   scan?: JpegScanIndex;
+  blocks?: JpegLumaCells;
 }
 
 interface Component {
@@ -892,6 +897,12 @@ export function jpegToInput(
   // they call for finer cells, or for none (a full decode), reading the blocks again would only find
   // them again (a 12 MP photo's closer look at 256: 8 of its 28 ms in Node).
   const hint = framing === 'content' && earlier?.frames.frame != null ? earlier : null;
+  // A photo an earlier look read whole (no frame on its blocks): the same block means, at this side.
+  const seen = framing === 'content' && earlier?.frames.frame == null ? earlier?.blocks : undefined;
+  if (seen) {
+    if (seen.width < minSide || seen.height < minSide) return null;
+    return { ...cellsToInput(seen, orientation, size), frame: null, objects: [], blockRead: earlier };
+  }
   const known = hint != null && (frameCellSide(smallest(hint.frames), size) ?? 0) < 8 ? hint : null;
   // Under content framing the read notes where its scan's units start, for finer cells read next.
   let cells = known ? null : readOrNull(bytes, { reuse: true, minSide, index: framing === 'content' });
@@ -922,7 +933,12 @@ export function jpegToInput(
       };
     }
   }
-  return { ...cellsToInput(cells!, orientation, size), frame: null, objects: [] };
+  const input = { ...cellsToInput(cells!, orientation, size), frame: null, objects: [] };
+  if (framing !== 'content') return input;
+  // Kept for a closer look at the whole photo (a copy: the means live in memory the next read reuses).
+  const { width, height, cell, cols, rows, means } = cells!;
+  const blocks = { width, height, cell, cols, rows, means: means.slice() };
+  return { ...input, blockRead: { frames: { frame: null, objects: [] }, blocks } };
 }
 
 /** JPEG luma cells as the framing code reads them (0-1). */

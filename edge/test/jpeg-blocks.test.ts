@@ -378,6 +378,27 @@ describe('jpegToInput under content framing', () => {
     expect(jpegToInput(jpeg, 1, 'content', 256, { frames: { frame: null, objects: [] } })).toEqual(fresh);
   });
 
+  it('reads a closer look at a photo with no frame from the block means the earlier look read: the same input', async () => {
+    const [photo] = await photoFiles('natural', 1);
+    const jpeg = new Uint8Array(await sharp(photo).resize(2400, 1800, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer());
+    const first = jpegToInput(jpeg, 1, 'content', 128)!;
+    expect(first.frame).toBeNull();
+    expect(first.blockRead!.blocks!.cell).toBe(8);
+    const fresh = jpegToInput(jpeg, 1, 'content', 256)!;
+    expect(jpegToInput(jpeg, 1, 'content', 256, first.blockRead)).toEqual(fresh);
+    // Turned by its EXIF orientation the same (the blocks are kept as stored, turned at each side).
+    const turned = jpegToInput(jpeg, 6, 'content', 128)!;
+    expect(jpegToInput(jpeg, 6, 'content', 256, turned.blockRead)!.input).toEqual(jpegToInput(jpeg, 6, 'content', 256)!.input);
+    // Blocks of a photo too small to be read whole at 256 (under 1024 px): no input, as a fresh read gives.
+    const small = new Uint8Array(await sharp(photo).resize(800, 600, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer());
+    const read = jpegToInput(small, 1, 'content', 128)!.blockRead!;
+    expect(jpegToInput(small, 1, 'content', 256)).toBeNull();
+    expect(jpegToInput(small, 1, 'content', 256, read)).toBeNull();
+    // Under full framing nothing is kept, and a read is not taken from an earlier one.
+    expect(jpegToInput(jpeg, 1, 'full', 128)!).not.toHaveProperty('blockRead');
+    expect(jpegToInput(jpeg, 1, 'full', 256, first.blockRead)).toEqual(jpegToInput(jpeg, 1, 'full', 256));
+  });
+
   it('reads a 128 input for a frame under 1024 px of a larger photo from quarters, as near a full decode', async () => {
     const jpeg = await productOnWhite('animal_seahorse.png', 2000, 0.4);
     const { exact, got } = await framedBothWays(jpeg);

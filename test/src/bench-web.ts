@@ -13,6 +13,10 @@ const PHOTO = fileURLToPath(
   new URL('../../data/photos/natural/gcompris__explore_monuments_resource_wonders_colosseum.png', import.meta.url),
 );
 const MUG = fileURLToPath(new URL('../../data/cutouts/household_mug.png', import.meta.url));
+/** A clean photo the default model finds suspect at 12 MP (0.55 at 128, 0.60 at 256): it takes the closer look. */
+const SUSPECT_PHOTO = fileURLToPath(
+  new URL('../../data/photos/natural/gcompris__explore_world_animals_resource_animals_kangaroo.png', import.meta.url),
+);
 /**
  * A 12 MP product shot the default model finds suspect: a mug on white with a small white rectangle over
  * its corner. Its first look scores between the zoom's start and the threshold, so the widget takes the
@@ -34,6 +38,10 @@ const photos: Array<[string, Buffer]> = [
   ['4000x3000 (12 MP)', await sharp(PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer()],
   ['1000x1000', await sharp(PHOTO).resize(1000, 1000).jpeg({ quality: 90 }).toBuffer()],
   ['4000x3000 product, a corner erased', await suspectProduct()],
+  [
+    '4000x3000 photo, clean, suspect at first look',
+    await sharp(SUSPECT_PHOTO).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer(),
+  ],
 ];
 
 // `--runs N` (default 5) checks each photo N times; `--only TEXT` keeps the photos whose label holds TEXT.
