@@ -880,8 +880,8 @@ export function frameCellSide(side: number, size = INPUT_SIZE): LumaCellSide | n
  * smallest; a frame too small for any, or a turned photo (the frame is placed on upright pixels), is
  * null: decode those in full. Finer cells are decoded only in the units holding AC coefficients, from
  * the whole blocks' read's index (`JpegScanIndex`; a 12 MP product shot's quarters for a closer look at
- * 256: 12.5 against 18.6-19.3 ms in Node). The answer's `blockRead` (its frames and that index) lets a
- * closer look of the same photo start from them.
+ * 256: 12.5 against 18.6-19.3 ms in Node). The answer's `blockRead` (its frames and that index, or for a
+ * photo with no frame its block means) lets a closer look of the same photo start from them.
  */
 export function jpegToInput(
   bytes: Uint8Array,

@@ -64,7 +64,7 @@ export async function modelInput(
     preprocessMs: number;
     /** The decoded photo, when the input was made from its pixels: a closer look frames it again. */
     pixels?: RgbaImage;
-    /** What reading a JPEG's whole blocks learnt (its frames, where its units start), when the input was read from them (`jpegToInput`). */
+    /** What reading a JPEG's whole blocks learnt (its frames and scan index, or its block means), when the input was read from them (`jpegToInput`). */
     blockRead?: BlockRead;
   }
 > {
