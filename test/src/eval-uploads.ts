@@ -3,6 +3,9 @@
  * independent compositor, starts the API on the shipped models and posts every file through it.
  *   node test/dist/eval-uploads.js [--products N] [--photos N] [--seed S] [--dir DIR] [--reuse]
  *     [--sensitivity s ...] [--model NAME] [--models DIR] [--split test|val] [--compose-only] [--box-oracle]
+ *     [--layouts all|white]
+ * `--layouts all` (the default) composes products in every layout the compositor makes (on white, padded onto
+ * white, collages) and reports each; `--layouts white` only cut-outs on white, as catalogues before.
  * `--box-oracle` also boxes the caught rectangles by an oracle reader that reads every side that shows
  * exactly (test/uploads/box_oracle.py; about a twentieth of a second per damaged photo).
  * `--split val --compose-only` writes a calibration catalogue from the validation split's sources (never
@@ -30,15 +33,19 @@ const { values } = parseArgs({
     split: { type: 'string', default: 'test' },
     'compose-only': { type: 'boolean', default: false },
     'box-oracle': { type: 'boolean', default: false },
+    layouts: { type: 'string', default: 'all' },
   },
 });
 if (values.split !== 'test' && values.split !== 'val') throw new Error(`--split is test or val, not ${values.split}`);
+if (values.layouts !== 'white' && values.layouts !== 'all') throw new Error(`--layouts is white or all, not ${values.layouts}`);
+const layouts = values.layouts;
 const split = values.split;
 const modelsDir = values.models ?? fileURLToPath(new URL('../../models/', import.meta.url));
 const manifest = parseManifest(JSON.parse(await readFile(join(modelsDir, 'manifest.json'), 'utf8')));
 const modelName = values.model ?? manifest.default;
 const modelSeed = manifest.models.find((m) => m.name === modelName)?.seed ?? '2026';
-const dir = values.dir ?? join(tmpdir(), `blankspot-uploads-${split}-${values.seed}-${values.products}-${values.photos}`);
+const dir =
+  values.dir ?? join(tmpdir(), `blankspot-uploads-${split}-${layouts}-${values.seed}-${values.products}-${values.photos}`);
 const started = Date.now();
 const labels = values.reuse
   ? await readLabels(dir)
@@ -48,6 +55,7 @@ const labels = values.reuse
       seed: Number(values.seed),
       modelSeed,
       split,
+      layouts,
     });
 console.error(
   `composed ${labels.length} uploads from the ${split} split's sources in ${dir} (${((Date.now() - started) / 1000).toFixed(0)} s)`,

@@ -30,6 +30,8 @@ export interface UploadLabel {
    * off flat, 2 a corner, 3 a notch, 4 a hole. Null in catalogues from before.
    */
   sides: number | null;
+  /** Products: how the catalogue laid it out (white, padded, padded-photo, collage); natural photos: natural. */
+  layout: string;
 }
 
 /**
@@ -38,7 +40,15 @@ export interface UploadLabel {
  */
 export async function composeUploads(
   dir: string,
-  counts: { products: number; photos: number; seed: number; modelSeed: string; split?: 'test' | 'val' },
+  counts: {
+    products: number;
+    photos: number;
+    seed: number;
+    modelSeed: string;
+    split?: 'test' | 'val';
+    /** `all`: products in every layout the compositor makes; `white` (default): cut-outs on white only. */
+    layouts?: 'white' | 'all';
+  },
 ): Promise<UploadLabel[]> {
   await mkdir(dir, { recursive: true });
   const sources = await heldOutSources(counts.modelSeed, {}, counts.split);
@@ -56,6 +66,8 @@ export async function composeUploads(
       String(counts.photos),
       '--seed',
       String(counts.seed),
+      '--layouts',
+      counts.layouts ?? 'white',
     ],
     { maxBuffer: 16 << 20 },
   );
@@ -65,7 +77,7 @@ export async function composeUploads(
 export async function readLabels(dir: string): Promise<UploadLabel[]> {
   const [, ...rows] = (await readFile(join(dir, 'labels.csv'), 'utf8')).trim().split(/\r?\n/);
   return rows.map((row) => {
-    const [file, kind, damaged, x, y, width, height, source = '', , cut = '', sides = ''] = row.split(',');
+    const [file, kind, damaged, x, y, width, height, source = '', , cut = '', sides = '', layout = ''] = row.split(',');
     return {
       file,
       kind: kind as UploadLabel['kind'],
@@ -74,6 +86,7 @@ export async function readLabels(dir: string): Promise<UploadLabel[]> {
       source,
       cut: cut === '' ? null : Number(cut),
       sides: sides === '' ? null : Number(sides),
+      layout: layout || (kind === 'product' ? 'white' : 'natural'),
     };
   });
 }
@@ -195,8 +208,21 @@ export async function judgeUploads(
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   const out: UploadScores[] = [];
-  for (const kind of ['product', 'natural', 'all']) {
-    const idx = labels.map((_, i) => i).filter((i) => kind === 'all' || labels[i].kind === kind);
+  // Products as a whole, then each layout of theirs when the catalogue has several.
+  const productLayouts = [...new Set(labels.filter((l) => l.kind === 'product').map((l) => l.layout))];
+  const groups: Array<[string, (l: UploadLabel) => boolean]> = [
+    ['product', (l) => l.kind === 'product'],
+    ...(productLayouts.length > 1
+      ? productLayouts.map((layout): [string, (l: UploadLabel) => boolean] => [
+          `product: ${layout}`,
+          (l) => l.kind === 'product' && l.layout === layout,
+        ])
+      : []),
+    ['natural', (l) => l.kind === 'natural'],
+    ['all', () => true],
+  ];
+  for (const [kind, inGroup] of groups) {
+    const idx = labels.map((_, i) => i).filter((i) => inGroup(labels[i]));
     const clean = idx.filter((i) => !labels[i].damaged && answers[i]);
     const damaged = idx.filter((i) => labels[i].damaged && answers[i]);
     const caught = damaged.filter((i) => answers[i]!.flagged);

@@ -37,6 +37,8 @@ export interface DataOptions {
   photosDir?: string;
   /** Folder of RGBA cut-outs for `products` (default: data/cutouts). */
   cutoutsDir?: string;
+  /** A second folder of RGBA objects for upload-protocol `products` (default: data/objects; with cutoutsDir set, none). */
+  objectsDir?: string;
   /** A user's own catalogue images: used as `products` instead of composed cut-outs. */
   catalogueDir?: string;
   /** Called after each example, for progress bars. */
@@ -94,8 +96,10 @@ export async function makeSource(name: DatasetName, options: DataOptions): Promi
       if (options.catalogueDir != null) return photoSource(options.catalogueDir, `${options.seed}:catalogue`, 0.8);
       const dir = options.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts');
       const photos = { dir: options.photosDir ?? join(REPO_DATA_DIR, 'photos/natural'), seed: `${options.seed}:photos` };
+      const objectsDir = options.objectsDir ?? (options.cutoutsDir == null ? join(REPO_DATA_DIR, 'objects') : undefined);
+      const objects = objectsDir != null ? { dir: objectsDir, seed: `${options.seed}:objects` } : undefined;
       return options.protocol === 'upload'
-        ? productSceneSource(dir, `${options.seed}:products`, photos)
+        ? productSceneSource(dir, `${options.seed}:products`, photos, objects)
         : productSource(dir, `${options.seed}:products`);
     }
   }
@@ -145,7 +149,7 @@ export function exampleImage(ex: Examples, i: number): Float32Array {
 }
 
 /** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
-const GENERATOR_VERSION = 6; // 6: the upload protocol draws again a rectangle that barely shows
+const GENERATOR_VERSION = 7; // 7: upload products in layouts (padded onto white, collages) and data/objects
 
 /**
  * buildSplits, cached in `cacheDir`: sets are deterministic from their options, and building a
@@ -164,6 +168,7 @@ export async function buildSplitsCached(options: DataOptions, cacheDir: string |
         options.photosDir ?? null,
         options.cutoutsDir ?? null,
         options.catalogueDir ?? null,
+        options.objectsDir ?? null,
         // Appended only when set, so the keys of sets cached before framing existed do not change.
         ...(options.framing && options.framing !== 'full' ? [options.framing] : []),
         ...(options.inputSize != null && options.inputSize !== INPUT_SIZE ? [`side ${options.inputSize}`] : []),
@@ -259,10 +264,11 @@ async function readSplits(file: string, sets: DatasetName[], side: number): Prom
  */
 export async function heldOutSources(
   seed: string | number,
-  dirs: { photosDir?: string; cutoutsDir?: string } = {},
+  dirs: { photosDir?: string; cutoutsDir?: string; objectsDir?: string } = {},
   split: 'test' | 'val' = 'test',
-): Promise<{ photos: string[]; cutouts: string[] }> {
+): Promise<{ photos: string[]; cutouts: string[]; objects: string[] }> {
   const photos = splitFiles(await listImages(dirs.photosDir ?? join(REPO_DATA_DIR, 'photos/natural')), `${seed}:photos`);
   const cutouts = splitFiles(await listImages(dirs.cutoutsDir ?? join(REPO_DATA_DIR, 'cutouts')), `${seed}:products`);
-  return { photos: photos[split], cutouts: cutouts[split] };
+  const objects = splitFiles(await listImages(dirs.objectsDir ?? join(REPO_DATA_DIR, 'objects')), `${seed}:objects`);
+  return { photos: photos[split], cutouts: cutouts[split], objects: objects[split] };
 }

@@ -21,10 +21,13 @@ import {
 /** Side range of composed scenes: large enough that a pasted rectangle's edge is sharp before resizing. */
 export const SCENE_SIDE = { min: 256, max: 448 } as const;
 
-/** A canvas background: pure white most of the time, as marketplaces require for main images. */
-export function studioBackground(width: number, height: number, rng: Rng): RgbaImage {
+/**
+ * A canvas background: pure white most of the time, as marketplaces require for main images; with
+ * `ownBackdrop`, never pure white: the light-grey, white-ish or swept backdrop a photo was shot on.
+ */
+export function studioBackground(width: number, height: number, rng: Rng, ownBackdrop = false): RgbaImage {
   const data = new Uint8Array(width * height * 4);
-  const kind = rng.float();
+  const kind = ownBackdrop ? rng.uniform(0.6, 1) : rng.float();
   let level = (_x: number, _y: number) => 255;
   if (kind < 0.6) level = () => 255;
   else if (kind < 0.75) {
@@ -247,6 +250,7 @@ export async function productScene(
   pickCutout: () => Promise<RgbaImage>,
   rng: Rng,
   pickPhoto?: () => Promise<RgbaImage>,
+  ownBackdrop = false,
 ): Promise<RgbaImage> {
   const side = rng.intBetween(SCENE_SIDE.min, SCENE_SIDE.max);
   const width = rng.chance(0.7) ? side : Math.round(side * rng.uniform(0.75, 1.33));
@@ -311,7 +315,96 @@ export async function productScene(
     }
     layers.push({ image: object, left, top });
   }
-  return compose(width, height, 255, [{ image: studioBackground(width, height, rng), left: 0, top: 0 }, ...layers]);
+  return compose(width, height, 255, [{ image: studioBackground(width, height, rng, ownBackdrop), left: 0, top: 0 }, ...layers]);
+}
+
+/** The part of a photo its own frame keeps: 60-100% of each side, so objects may be cut off at its border. */
+function cropFrame(image: RgbaImage, rng: Rng): RgbaImage {
+  const w = Math.max(8, Math.round(image.width * rng.uniform(0.6, 1)));
+  const h = Math.max(8, Math.round(image.height * rng.uniform(0.6, 1)));
+  return cropRgba(image, rng.int(image.width - w + 1), rng.int(image.height - h + 1), w, h);
+}
+
+/**
+ * A photo with its own backdrop placed on a larger white canvas, as sellers pad a shot to a marketplace's
+ * square or size: margins on all four sides, or bars on two (the photo touching the other two edges).
+ * The long straight edge between the photo and the margin, and objects the photo's frame cut off at it,
+ * are clean; a white rectangle on the photo's backdrop is damage.
+ */
+export async function paddedOnWhite(photo: RgbaImage, rng: Rng): Promise<RgbaImage> {
+  const inner = cropFrame(photo, rng);
+  const canvasSide = rng.intBetween(SCENE_SIDE.min, SCENE_SIDE.max);
+  const background = rng.chance(0.85) ? 255 : rng.intBetween(250, 254);
+  let width: number;
+  let height: number;
+  let w: number;
+  let h: number;
+  if (rng.chance(0.5)) {
+    // Margins on all sides: the photo fills 55-92% of the canvas along its longer side.
+    width = rng.chance(0.7) ? canvasSide : Math.round(canvasSide * rng.uniform(0.75, 1.33));
+    height = canvasSide;
+    const k = (rng.uniform(0.55, 0.92) * Math.min(width, height)) / Math.max(inner.width, inner.height);
+    w = Math.max(4, Math.round(inner.width * k));
+    h = Math.max(4, Math.round(inner.height * k));
+  } else {
+    // Bars on two sides: the photo spans the canvas one way; a square photo is first cut to 1:1.2-1:2.
+    const aspect = rng.uniform(1.2, 2);
+    const wide = inner.width >= inner.height;
+    w = wide ? canvasSide : Math.round(canvasSide / aspect);
+    h = wide ? Math.round(canvasSide / aspect) : canvasSide;
+    width = height = canvasSide;
+  }
+  const left = Math.round((width - w) * rng.uniform(0.3, 0.7));
+  const top = Math.round((height - h) * rng.uniform(0.3, 0.7));
+  const resized = await resizeRgba(inner, w, h);
+  return compose(width, height, background, [{ image: resized, left, top }]);
+}
+
+/** Two to four views of products in a grid on white, with gaps between them: a collage of one listing. */
+export async function collage(views: RgbaImage[], rng: Rng): Promise<RgbaImage> {
+  const side = rng.intBetween(SCENE_SIDE.min, SCENE_SIDE.max);
+  const columns = views.length === 2 ? (rng.chance(0.5) ? 2 : 1) : 2;
+  const rows = Math.ceil(views.length / columns);
+  const gap = Math.round(side * rng.uniform(0, 0.05));
+  const cellW = Math.floor((side - gap * (columns + 1)) / columns);
+  const cellH = Math.floor((side - gap * (rows + 1)) / rows);
+  const layers = await Promise.all(
+    views.map(async (view, i) => {
+      const k = Math.min(cellW / view.width, cellH / view.height);
+      const w = Math.max(4, Math.round(view.width * k));
+      const h = Math.max(4, Math.round(view.height * k));
+      const cx = gap + (i % columns) * (cellW + gap) + (cellW - w) / 2;
+      const cy = gap + Math.floor(i / columns) * (cellH + gap) + (cellH - h) / 2;
+      return { image: await resizeRgba(view, w, h), left: cx, top: cy };
+    }),
+  );
+  return compose(side, side, 255, layers);
+}
+
+/** Shares of the layouts a product upload takes (generator version 7); the rest are productScene's. */
+export const LAYOUT_SHARES = { paddedProduct: 0.2, paddedPhoto: 0.08, collage: 0.08 } as const;
+
+/**
+ * One product upload in one of the layouts catalogues hold: a product scene on white; a product shot on
+ * its own backdrop, or a natural photo, padded onto white (paddedOnWhite); or a collage of views.
+ */
+export async function productUpload(
+  pickCutout: () => Promise<RgbaImage>,
+  rng: Rng,
+  pickPhoto?: () => Promise<RgbaImage>,
+): Promise<RgbaImage> {
+  const layout = rng.float();
+  const { paddedProduct, paddedPhoto, collage: collageShare } = LAYOUT_SHARES;
+  if (layout < paddedProduct) return paddedOnWhite(await productScene(pickCutout, rng, pickPhoto, true), rng);
+  if (layout < paddedProduct + paddedPhoto && pickPhoto != null)
+    return paddedOnWhite(await uploadedPhoto(await pickPhoto(), rng), rng);
+  if (layout < paddedProduct + paddedPhoto + collageShare) {
+    const count = rng.intBetween(2, 4);
+    const views: RgbaImage[] = [];
+    for (let i = 0; i < count; i++) views.push(await productScene(pickCutout, rng, pickPhoto));
+    return collage(views, rng);
+  }
+  return productScene(pickCutout, rng, pickPhoto);
 }
 
 /**

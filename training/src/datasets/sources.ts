@@ -7,7 +7,7 @@ import { extname, join } from 'node:path';
 import { BlankspotError, type RgbaImage } from '@blankspot/core';
 import { Rng } from '../rng.js';
 import { compose, cropRgba, decodeFile, resizeRgba, softShadow, solidRgba } from './image-io.js';
-import { productScene, uploadedPhoto } from './scenes.js';
+import { productUpload, uploadedPhoto } from './scenes.js';
 
 export const DATASET_NAMES = ['binary', 'solid', 'photos', 'products'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -115,23 +115,27 @@ export async function uploadPhotoSource(dir: string, seed: string | number): Pro
 }
 
 /**
- * Product scenes as catalogues hold them (the `upload` protocol); cut-outs split by file as below. With
- * `photos` (a folder and the seed key its split is drawn with), some objects are pieces of that split's
- * photos, so a held-out photo never shows up inside a training product either.
+ * Product uploads as catalogues hold them (the `upload` protocol, `productUpload`'s layouts); cut-outs
+ * split by file as below. With `photos` (a folder and the seed key its split is drawn with), some objects
+ * are pieces of that split's photos, and some uploads that split's photos padded onto white, so a held-out
+ * photo never shows up inside a training product either. With `objects` (another folder of RGBA objects,
+ * split by file under its own seed key), half the objects come from it.
  */
 export async function productSceneSource(
   cutoutDir: string,
   seed: string | number,
   photos?: { dir: string; seed: string | number },
+  objects?: { dir: string; seed: string | number },
 ): Promise<SourceSampler> {
   const splits = splitFiles(await listImages(cutoutDir), seed);
   const photoSplits = photos != null ? splitFiles(await listImages(photos.dir), photos.seed) : null;
+  const objectSplits = objects != null ? splitFiles(await listImages(objects.dir), objects.seed) : null;
   const cache = new DecodedCache();
   return {
-    sourceCount: (split) => splits[split].length,
+    sourceCount: (split) => splits[split].length + (objectSplits?.[split].length ?? 0),
     sample: (split, rng) =>
-      productScene(
-        () => cache.get(rng.pick(splits[split])),
+      productUpload(
+        () => cache.get(rng.pick(objectSplits != null && rng.chance(0.5) ? objectSplits[split] : splits[split])),
         rng,
         photoSplits != null ? () => cache.get(rng.pick(photoSplits[split])) : undefined,
       ),
