@@ -105,7 +105,11 @@ function hidingPlaces(b: Uint8Array, type: ImageType): Range[] | null {
   const places: Range[] = [];
   if (type === 'image/jpeg') {
     try {
+      // Where the walk expected the next marker: bytes it skipped before one (extraneous bytes) are scanned too.
+      let expected = 2;
       for (const segment of jpegSegments(b)) {
+        if (segment.start > expected) places.push([expected, segment.start]);
+        expected = segment.marker === JPEG_MARKER.SOS ? Infinity : segment.end;
         if (segment.marker === JPEG_MARKER.EOI) {
           places.push([segment.end, b.length]);
           return places;

@@ -53,13 +53,19 @@ describe('jpegSegments', () => {
   });
 
   it('resumes where a reader says the scan ended', () => {
-    const markers: number[] = [];
-    for (const s of jpegSegments(file)) {
-      markers.push(s.marker);
-      // Pretend a decoder stopped at the fill byte before EOI.
-      if (s.marker === M.SOS) s.scanEnd = s.end + scanData.length;
-    }
-    expect(markers.at(-1)).toBe(M.EOI);
+    const walk = (scanEnd: (sos: JpegSegment) => number) => {
+      const markers: number[] = [];
+      for (const s of jpegSegments(file)) {
+        markers.push(s.marker);
+        if (s.marker === M.SOS) s.scanEnd = scanEnd(s);
+      }
+      return markers;
+    };
+    // A decoder that stopped at the fill byte before EOI: the walk goes on from there to EOI.
+    expect(walk((sos) => sos.end + scanData.length).at(-1)).toBe(M.EOI);
+    // One that says the scan ended where it began: the walk reads the scan's stuffed FF 00 as a marker
+    // whose length runs past the file. Searching the data itself (ignoring scanEnd) would not.
+    expect(() => walk((sos) => sos.end)).toThrow(/runs past the end/);
   });
 
   it('is lazy: a reader that stops at the frame header reads a file cut off after it', () => {
@@ -79,12 +85,20 @@ describe('jpegSegments', () => {
     expect(walk(Uint8Array.from([0x89, 0x50]))).toThrow(JpegStructureError); // not a JPEG
     expect(walk(file.subarray(0, file.length - 3))).toThrow(/no end of image/);
     expect(walk(file.subarray(0, 20))).toThrow(/runs past the end/);
-    const junk = file.slice();
-    junk[2 + 10] = 0x00; // the byte where the DQT marker's FF must be
-    expect(walk(junk)).toThrow(/expected a marker/);
+    const junk = file.slice(0, 2 + 10);
+    expect(walk(Uint8Array.from([...junk, 0x00, 0x01, 0x02]))).toThrow(/expected a marker/); // no 0xFF follows
     const short = file.slice();
     short[2 + 10 + 3] = 1; // DQT length 1: shorter than its own length field
     expect(walk(short)).toThrow(/runs past the end/);
+  });
+
+  it('skips extraneous bytes before a marker, as libjpeg does, and resumes at the next one', () => {
+    const markers = (b: Uint8Array) => [...jpegSegments(b)].map((s) => [s.marker, s.start] as const);
+    const clean = markers(file);
+    // Two stray bytes where the second segment's 0xFF must be: the same segments, two bytes later.
+    const at = clean[1][1];
+    const stray = Uint8Array.from([...file.subarray(0, at), 0x00, 0x13, ...file.subarray(at)]);
+    expect(markers(stray)).toEqual(clean.map(([m, start], k) => [m, k === 0 ? start : start + 2]));
   });
 
   it('knows which markers are frames', () => {

@@ -84,7 +84,15 @@ export function* jpegSegments(b: Uint8Array): Generator<JpegSegment, void, undef
   let i = 2;
   for (;;) {
     if (i + 1 >= b.length) throw new JpegStructureError('no end of image');
-    if (b[i] !== 0xff) throw new JpegStructureError('expected a marker');
+    if (b[i] !== 0xff) {
+      // Extraneous bytes before a marker (a stray 0x00 after APP0 from old cameras and editors): libjpeg
+      // warns and skips to the next 0xFF, and so does this walk. Readers that care (the polyglot scan)
+      // see the skipped bytes as the gap between one segment's end and the next one's start.
+      const next = b.indexOf(0xff, i);
+      if (next < 0) throw new JpegStructureError('expected a marker');
+      i = next;
+      continue;
+    }
     const marker = b[i + 1];
     if (marker === 0xff) {
       i++; // a fill byte before a marker

@@ -397,6 +397,27 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(typeof res.json.flagged).toBe('boolean');
     });
 
+    it('checks that JPEG with a stray byte after its first segment as well (libjpeg skips extraneous bytes before a marker)', async () => {
+      const b = Buffer.from(jpeg);
+      const sos = b.indexOf(Buffer.from([0xff, 0xda]));
+      const dataStart = sos + 2 + b.readUInt16BE(sos + 2);
+      let at = dataStart + ((b.length - dataStart) >> 1);
+      while (b[at - 1] === 0xff) at++;
+      b.write('PK\x03\x04', at, 'latin1');
+      // The stray 0x00 goes right after the first segment (APP0 in a camera's file), where the next marker's 0xFF must be.
+      expect(b[2]).toBe(0xff);
+      const app0End = 4 + b.readUInt16BE(4);
+      const stray = Buffer.concat([b.subarray(0, app0End), Buffer.from([0x00]), b.subarray(app0End)]);
+      const res = await post1(stray);
+      expect(res.status, JSON.stringify(res.json)).toBe(200);
+      expect(typeof res.json.flagged).toBe('boolean');
+      // ...while markup hidden in those skipped bytes is still found.
+      const hidden = Buffer.concat([b.subarray(0, app0End), Buffer.from('<script>', 'latin1'), b.subarray(app0End)]);
+      const refused = await post1(hidden);
+      expect(refused.status).toBe(415);
+      expect((refused.json as unknown as ErrorJson).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    });
+
     for (const [label, body, status, code, init] of table) {
       it(`${label}: ${status} ${code}`, async () => {
         const res = await post1(await body(), init);
