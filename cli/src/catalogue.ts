@@ -21,10 +21,17 @@ export interface CheckedFile {
 
 const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.jfif']);
 
+/** The line of a file that holds nothing: said as what it is, not in the API's words for an empty request. */
+export const EMPTY_FILE = (path: string): CheckedFile => ({
+  path,
+  error: { code: 'EMPTY_FILE', message: 'the file is empty (0 bytes)' },
+});
+
 /**
- * Files from paths: files as given, folders recursively (image extensions only), plus paths listed in
- * list files, each file once. A folder that cannot be read (permissions, a disk error) does not stop the run: it is
- * returned in `unreadable`, with its reason, to be reported with the results.
+ * Files from paths: files as given, folders recursively, plus paths listed in list files, each file once.
+ * Everything handed over gets a line: a folder that cannot be read (permissions, a disk error) and a file in
+ * a folder whose name is not a photo's (.gif, .txt...) are returned in `unreadable`, with their reason, to be
+ * reported with the results; the run goes on.
  */
 export async function collectFiles(
   paths: string[],
@@ -72,6 +79,14 @@ async function walkFolder(dir: string, files: string[], unreadable: CheckedFile[
     const path = join(dir, e.name);
     if (e.isDirectory()) await walkFolder(path, files, unreadable);
     else if (e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+    else if (e.isFile())
+      unreadable.push({
+        path: resolve(path),
+        error: {
+          code: 'NOT_A_PHOTO',
+          message: `not checked: its name is not a JPEG, PNG or WebP photo's (${[...EXTENSIONS].join(' ')})`,
+        },
+      });
   }
 }
 
@@ -195,6 +210,7 @@ export async function checkViaApi(files: string[], options: ApiOptions): Promise
     } catch (e) {
       return { path, error: { code: 'UNREADABLE_FILE', message: (e as Error).message } };
     }
+    if (body.length === 0) return EMPTY_FILE(path);
     for (let attempt = 0; ; attempt++) {
       let res: Response | null = null;
       let failure = '';

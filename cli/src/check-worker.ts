@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LIMITS, ModelRegistry, checkImage, isBlankspotError, type Sensitivity } from '@blankspot/core';
 import { createNodeRuntime } from '@blankspot/edge/node/adapter';
-import type { CheckedFile } from './catalogue.js';
+import { EMPTY_FILE, type CheckedFile } from './catalogue.js';
 
 const { modelsDir, model, sensitivity } = workerData as { modelsDir?: string; model?: string; sensitivity?: Sensitivity };
 const runtime = createNodeRuntime({ modelsDir });
@@ -20,8 +20,11 @@ parentPort!.on('message', async (path: string) => {
   let result: CheckedFile;
   try {
     const bytes = new Uint8Array(await readFile(path));
-    const r = await checkImage(bytes, chosen, runtime.decoder, LIMITS, { sensitivity });
-    result = { path, flagged: r.flagged, score: r.score, threshold: r.threshold, model: r.model, box: r.box, image: r.image };
+    const r = bytes.length === 0 ? null : await checkImage(bytes, chosen, runtime.decoder, LIMITS, { sensitivity });
+    result =
+      r == null
+        ? EMPTY_FILE(path)
+        : { path, flagged: r.flagged, score: r.score, threshold: r.threshold, model: r.model, box: r.box, image: r.image };
   } catch (e) {
     result = isBlankspotError(e)
       ? { path, error: { code: e.code, message: e.message } }

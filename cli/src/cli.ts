@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `blankspot` command: one file per command in commands/. */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { isBlankspotError } from '@blankspot/core';
 import { registerCheck } from './commands/check.js';
@@ -9,7 +10,10 @@ import { registerExport } from './commands/export.js';
 import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
 
-const program = new Command('blankspot').description('blankspot: find white rectangles left in photos by bad retouching');
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('blankspot')
+  .description('blankspot: find white rectangles left in photos by bad retouching')
+  .version(version, '-V, --version', 'print the version of blankspot');
 for (const register of [registerTrain, registerExport, registerCheck, registerEvaluate, registerReport, registerDataset]) {
   register(program);
 }

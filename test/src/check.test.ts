@@ -63,6 +63,10 @@ beforeAll(async () => {
     clean.push(c);
   }
   await writeFile(join(dir, 'shop', 'notes.png'), 'not a png at all');
+  // Files a folder holds that are not named as photos, and an empty one that is: each gets a line.
+  await writeFile(join(dir, 'shop', 'nested', 'animation.gif'), 'GIF89a');
+  await writeFile(join(dir, 'shop', 'readme.txt'), 'a catalogue');
+  await writeFile(join(dir, 'shop', 'empty.jpg'), '');
   await copyFile(join(PHOTOS, 'natural', 'tuxpaint__templates_burnt_bark.png'), join(dir, 'listed.png'));
   // The list also names a photo the folder holds: it is checked once.
   await writeFile(
@@ -86,22 +90,30 @@ describe('blankspot check', () => {
   it('checks folders recursively and listed paths, reports unreadable files and flags the damaged photos', async () => {
     const { code, stdout, stderr } = await blankspot('check', 'shop', '--list', 'list.txt', '--html', 'report.html', '--quiet');
     const lines = parse(stdout);
-    expect(lines).toHaveLength(3 + 3 + 1 + 2); // clean-0, in the folder and the list, once
+    expect(lines).toHaveLength(3 + 3 + 1 + 2 + 3); // clean-0, in the folder and the list, once
     expect(lines.filter((l) => l.path === clean[0])).toHaveLength(1);
     const byPath = new Map(lines.map((l) => [l.path, l]));
     for (const d of damaged) expect(byPath.get(d)?.flagged, d).toBe(true);
     for (const c of clean) expect(byPath.get(c)?.flagged, c).toBe(false);
     expect(byPath.get(join(dir, 'shop', 'notes.png'))?.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(byPath.get(join(dir, 'missing.jpg'))?.error?.code).toBe('UNREADABLE_FILE');
+    expect(byPath.get(join(dir, 'shop', 'empty.jpg'))?.error).toEqual({
+      code: 'EMPTY_FILE',
+      message: 'the file is empty (0 bytes)',
+    });
+    for (const other of [join(dir, 'shop', 'nested', 'animation.gif'), join(dir, 'shop', 'readme.txt')]) {
+      expect(byPath.get(other)?.error?.code, other).toBe('NOT_A_PHOTO');
+      expect(byPath.get(other)?.flagged, other).toBeUndefined();
+    }
     // A listed path is checked like any other: read whole, no error.
     expect(byPath.get(join(dir, 'listed.png'))).toMatchObject({ image: { type: 'image/png', width: 256, height: 256 } });
     expect(byPath.get(join(dir, 'listed.png'))?.error).toBeUndefined();
     expect(code).toBe(1); // something was flagged
-    expect(stderr).toMatch(/checked 9 photos in .* s: \d+ flagged, 2 unreadable/);
+    expect(stderr).toMatch(/checked 10 photos in .* s: \d+ flagged, 3 unreadable; 2 other files not checked/);
     // The contact sheet shows the flagged photos, highest score first.
     const html = await readFile(join(dir, 'report.html'), 'utf8');
     const flagged = lines.filter((l) => l.flagged).sort((a, b) => b.score! - a.score!);
-    expect(html).toContain(`${flagged.length} of 9 photos flagged`);
+    expect(html).toContain(`${flagged.length} of 10 photos flagged`);
     const order = flagged.map((l) => html.indexOf(`title="${l.path}"`));
     expect(order.every((at) => at > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -124,9 +136,11 @@ describe('blankspot check', () => {
       for (const d of damaged) expect(byPath.get(d)?.flagged, d).toBe(true);
       for (const c of clean) expect(byPath.get(c)?.flagged, c).toBe(false);
       expect(byPath.get(join(dir, 'shop', 'notes.png'))?.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
-      expect(byPath.size).toBe(8);
+      expect(byPath.size).toBe(11); // 8 photos, the folder, 2 other files
       expect(code).toBe(1);
-      expect(stderr).toMatch(/checked 7 photos in .* s: \d+ flagged, 2 unreadable \(1 of them folders\)/);
+      expect(stderr).toMatch(
+        /checked 8 photos in .* s: \d+ flagged, 3 unreadable \(1 of them folders\); 2 other files not checked/,
+      );
     } finally {
       await chmod(locked, 0o755);
       await rm(locked, { recursive: true, force: true });

@@ -157,6 +157,16 @@ describe('blankspot train', () => {
   });
 });
 
+describe('blankspot --version', () => {
+  it("prints the CLI package's version", async () => {
+    const { version } = JSON.parse(await readFile(join(REPO, 'cli/package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const { stdout } = await blankspot(flag);
+      expect(stdout.trim()).toBe(version);
+    }
+  });
+});
+
 describe('blankspot report', () => {
   it('regenerates the report from the run logs: Table 1 beside the paper, ceilings, SVG learning curves', async () => {
     const { stdout } = await blankspot('report', '--runs', 'runs', '--out', 'reports');

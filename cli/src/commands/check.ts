@@ -122,9 +122,12 @@ export function registerCheck(program: Command): void {
         await writeContactSheet(resolve(o.html), results, files.length);
       }
       const seconds = (Date.now() - started) / 1000;
+      const folders = unreadable.filter((r) => r.error?.code === 'UNREADABLE_FOLDER').length;
+      const notPhotos = unreadable.length - folders;
       console.error(
-        `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed} unreadable` +
-          (unreadable.length ? ` (${unreadable.length} of them folders)` : '') +
+        `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed - notPhotos} unreadable` +
+          (folders ? ` (${folders} of them folders)` : '') +
+          (notPhotos ? `; ${notPhotos} other files not checked (not named as a photo; each has a line)` : '') +
           (o.api ? `; ${retried} busy or failed answers retried` : ''),
       );
       process.exitCode = flagged > 0 ? 1 : 0;
