@@ -27,6 +27,7 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
   404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
@@ -215,7 +216,7 @@ export function createApp(
       throw new BlankspotError('MODEL_UNAVAILABLE', `model ${chosen.entry.name} failed and is being reloaded; retry shortly`);
     }
     Object.assign(record, { flagged: result.flagged, score: result.score, timings: result.timings });
-    return c.json({ ...result, requestId: c.get('requestId') }, 200);
+    return c.json({ ...result, sensitivity: sensitivity ?? 'balanced', requestId: c.get('requestId') }, 200);
   });
 
   app.openapi(modelsRoute, async (c) => {
@@ -270,12 +271,18 @@ export function createApp(
   app.get('/', (c) => c.html(DEMO_PAGE));
 
   app.notFound((c) => {
+    // A route that exists under other methods (GET /v1/check) is a 405 that says which ones it takes.
+    const allowed = [
+      ...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== 'ALL').map((r) => r.method.toUpperCase())),
+    ];
+    const error =
+      allowed.length > 0
+        ? new BlankspotError('METHOD_NOT_ALLOWED', `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`)
+        : new BlankspotError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
     const record = c.get('record') as RecordFields | undefined;
-    if (record) record.error = 'NOT_FOUND';
-    return c.json(
-      toErrorBody(new BlankspotError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c.get('requestId')).body,
-      404,
-    );
+    if (record) record.error = error.code;
+    if (allowed.length > 0) c.header('Allow', allowed.join(', '));
+    return c.json(toErrorBody(error, c.get('requestId')).body, error.status as ContentfulStatusCode);
   });
 
   // The one place errors become responses: a code, a message, the request id; never a stack trace.

@@ -31,6 +31,7 @@ export const CheckResult = z
     flagged: z.boolean().openapi({ description: 'True when a white rectangle was found.' }),
     score: z.number().min(0).max(1).openapi({ description: 'Probability that a white rectangle was added.' }),
     threshold: z.number(),
+    sensitivity: z.enum(SENSITIVITIES).openapi({ description: 'The sensitivity whose threshold decided `flagged`.' }),
     model: z.object({ name: z.string(), version: z.string() }),
     box: Box.nullable(),
     image: z.object({ type: z.enum(ALLOWED_IMAGE_TYPES), width: z.number().int(), height: z.number().int() }),

@@ -12,7 +12,7 @@ import { REPO_MODELS_DIR, createNodeSession, sharpDecoder, startNodeServer } fro
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
-import { LIMITS, anomalyScores, flipInputs, iou, modelInput, parseManifest } from '@blankspot/core';
+import { LIMITS, anomalyScores, flipInputs, iou, modelInput, parseManifest, thresholdFor } from '@blankspot/core';
 import { fuzz } from '../bench/fuzz-lib.js';
 import { startBareWorkerd } from '../bench/servers.js';
 
@@ -83,6 +83,24 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(json.requestId).toMatch(/.+/);
       const t = json.timings as Record<string, number>;
       expect(t.totalMs).toBeGreaterThanOrEqual(t.inferenceMs);
+    });
+
+    it('decides at the sensitivity asked for, with its threshold, and says which it used', async () => {
+      const scores = new Set<number>();
+      for (const sensitivity of ['high', 'balanced', 'low'] as const) {
+        const { status, json } = await post1(jpeg, { query: `?sensitivity=${sensitivity}` });
+        expect(status).toBe(200);
+        expect(json.sensitivity).toBe(sensitivity);
+        expect(json.threshold).toBe(thresholdFor(defaultEntry, sensitivity));
+        expect(json.flagged).toBe((json.score as number) >= (json.threshold as number));
+        scores.add(json.score as number);
+      }
+      expect(scores.size).toBe(1); // the sensitivity moves the threshold, never the score
+      expect(thresholdFor(defaultEntry, 'high')).toBeLessThan(thresholdFor(defaultEntry, 'low'));
+      expect((await post1(jpeg)).json.sensitivity).toBe('balanced');
+      const bad = await post1(jpeg, { query: '?sensitivity=extreme' });
+      expect(bad.status).toBe(400);
+      expect((bad.json as unknown as ErrorJson).error.code).toBe('BAD_REQUEST');
     });
 
     it('takes raw bodies and multipart uploads, sniffing the type from the bytes', async () => {
@@ -201,7 +219,10 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(await health.json()).toMatchObject({ status: 'ok', runtime });
       const doc = (await (await fetch(`${base()}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
       expect(doc.openapi).toBe('3.1.0');
-      expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/v1/check', '/v1/models']);
+      // The Node server's /metrics is documented where it is served.
+      expect(Object.keys(doc.paths).sort()).toEqual(
+        runtime === 'node' ? ['/healthz', '/metrics', '/v1/check', '/v1/models'] : ['/healthz', '/v1/check', '/v1/models'],
+      );
       const page = await fetch(`${base()}/`);
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(await page.text()).toContain('/v1/check');
@@ -430,15 +451,27 @@ for (const runtime of ['node', 'workerd'] as const) {
       });
     }
 
-    it('answers unknown routes with a JSON 404', async () => {
+    it('answers unknown routes with a JSON 404, and a known route asked with another method with a 405 and Allow', async () => {
       for (const [method, path] of [
-        ['GET', '/v1/check'],
         ['POST', '/v1/nothing'],
         ['GET', '/admin'],
       ]) {
         const res = await fetch(`${base()}${path}`, { method });
         expect(res.status).toBe(404);
         expect(((await res.json()) as ErrorJson).error.code).toBe('NOT_FOUND');
+      }
+      for (const [method, path, allow] of [
+        ['GET', '/v1/check', 'POST'],
+        ['PUT', '/v1/check', 'POST'],
+        ['POST', '/v1/models', 'GET'],
+        ['DELETE', '/healthz', 'GET'],
+      ]) {
+        const res = await fetch(`${base()}${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow')).toBe(allow);
+        const body = (await res.json()) as ErrorJson;
+        expect(body.error.code).toBe('METHOD_NOT_ALLOWED');
+        expect(body.error.message).toContain(allow);
       }
     });
 
@@ -583,10 +616,11 @@ describe('node: configuration', () => {
             method: 'POST',
             body: new Uint8Array(jpeg),
           });
-          const body = (await res.json()) as { flagged: boolean; threshold: number; score: number };
+          const body = (await res.json()) as { flagged: boolean; threshold: number; score: number; sensitivity: string };
           expect(res.status).toBe(200);
           expect(body.score).toBeCloseTo(score, 6);
           expect(body.threshold).toBe(thresholds[sensitivity ?? 'balanced']);
+          expect(body.sensitivity).toBe(sensitivity ?? 'balanced');
           expect(body.flagged, String(sensitivity)).toBe(flagged);
         }
         const bad = await fetch(`${s.url}/v1/check?sensitivity=extreme`, { method: 'POST', body: new Uint8Array(jpeg) });

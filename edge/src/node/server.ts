@@ -33,6 +33,12 @@ export async function startNodeServer(
   const metrics = new NodeMetrics();
   const observers = [metrics.observe, ...(options.logRequests ? [logJsonLine] : [])];
   const { app, ready, limiter } = createApp(runtime, options.config, observers);
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics of this Node server (requests, verdicts, latency, queue, models)',
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+  });
   app.get('/metrics', async (c) => {
     const registry = await ready;
     return c.text(await metrics.render(limiter.load, registry), 200, { 'content-type': metrics.contentType });
