@@ -4,6 +4,7 @@
  * `npm start` takes its documented flags.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,18 @@ async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: str
   return { child, url, output: () => output };
 }
 
+/** A port nothing listens on now (the OS picks it), so parallel runs and other servers never collide. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -57,10 +70,11 @@ describe('the README, as a newcomer runs it', () => {
     for (const command of ['train', 'dataset', 'export', 'check', 'evaluate', 'report']) expect(stdout).toContain(command);
   });
 
-  it('npm start -- --port 9123 serves there, and the curl example answers', async () => {
-    const { child, url, output } = await npmStart(['--port', '9123']);
+  it('npm start -- --port N serves there, and the curl example answers', async () => {
+    const port = await freePort();
+    const { child, url, output } = await npmStart(['--port', String(port)]);
     try {
-      expect(url).toBe('http://127.0.0.1:9123');
+      expect(url).toBe(`http://127.0.0.1:${port}`);
       const { stdout } = await promisify(execFile)('curl', ['-s', '--data-binary', `@${photo}`, `${url}/v1/check`]);
       const answer = JSON.parse(stdout) as { flagged: boolean; score: number; model: { name: string }; requestId: string };
       expect(typeof answer.flagged).toBe('boolean');
@@ -105,7 +119,7 @@ describe('the README, as a newcomer runs it', () => {
     const manifest = JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')) as { default: string };
     manifest.default = 'cnn-leaky';
     await writeFile(join(models, 'manifest.json'), JSON.stringify(manifest));
-    const { child, url } = await npmStart(['--port', '9124', '--models', models]);
+    const { child, url } = await npmStart(['--port', String(await freePort()), '--models', models]);
     try {
       const list = (await (await fetch(`${url}/v1/models`)).json()) as { models: Array<{ name: string; default: boolean }> };
       expect(list.models.find((m) => m.default)?.name).toBe('cnn-leaky');

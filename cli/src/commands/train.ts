@@ -1,5 +1,5 @@
 /** `blankspot train`: one run per network x data set x protocol, with progress and a log per epoch. */
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
@@ -130,7 +130,8 @@ export function registerTrain(program: Command): void {
                 batchSize: o.batchSize,
                 learningRate: o.lr,
                 threads: o.threads,
-                ...(o.init ? { initFrom: resolve(o.init) } : {}),
+                // Relative to where train runs, so logs, cards and exported files carry no machine's path.
+                ...(o.init ? { initFrom: relative(process.cwd(), resolve(o.init)) || '.' } : {}),
                 ...(side !== NETWORKS[network].inputSize ? { side } : {}),
               },
               resolve(o.out),
