@@ -1,6 +1,6 @@
 /** Local servers for benchmarks and tests: free ports, and the Worker in workerd (via `wrangler dev`, or bare). */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,13 +87,13 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
 
 /**
  * The Worker as deployed, in bare workerd: the bundle `wrangler deploy --dry-run` would upload, served
- * by the workerd binary wrangler ships, with models/ as a disk service behind the MODELS binding. No
+ * by the workerd binary wrangler ships, with models/ and the widget as a disk service behind the ASSETS binding. No
  * dev proxy, inspector or live reload, whose own memory grows with every request (docs/reliability.md).
  */
 /**
  * The deployed bundle in bare workerd. `ready: 'healthz'` waits until /healthz answers (every model
  * loaded); `ready: 'socket'` only until workerd accepts connections, so the first request finds the
- * models not yet loaded: a cold start. `modelsDir`: the folder behind the MODELS binding (the repo's models/).
+ * models not yet loaded: a cold start. `modelsDir`: the folder served as the ASSETS binding's models/ (the repo's models/).
  */
 export async function startBareWorkerd({
   ready = 'healthz',
@@ -115,12 +115,17 @@ async function serveBundle(dir: string, ready: 'healthz' | 'socket', modelsDir: 
     env: WRANGLER_ENV,
   });
   const wasm = (await readdir(dir)).filter((f) => f.endsWith('.wasm'));
+  // What wrangler's assets hold (scripts/worker-assets.mjs), with this run's models folder at models/.
+  const assets = join(dir, 'assets');
+  await mkdir(assets);
+  await symlink(modelsDir, join(assets, 'models'));
+  await symlink(join(EDGE_DIR, 'dist-assets', 'widget'), join(assets, 'widget'));
   const port = await freePort();
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .mainWorker),
-    (name = "models", disk = (path = ${JSON.stringify(modelsDir)}, writable = false)),
+    (name = "assets", disk = (path = ${JSON.stringify(assets)}, writable = false)),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
@@ -130,7 +135,7 @@ const mainWorker :Workerd.Worker = (
 ${wasm.map((f) => `    (name = ${JSON.stringify(f)}, wasm = embed ${JSON.stringify(f)}),`).join('\n')}
   ],
   compatibilityDate = "2026-04-01",
-  bindings = [(name = "MODELS", service = "models")],
+  bindings = [(name = "ASSETS", service = "assets")],
 );
 `;
   await writeFile(join(dir, 'config.capnp'), config);

@@ -1,4 +1,4 @@
-/** The Cloudflare Workers adapter: models from the MODELS assets binding, WASM codecs and ONNX Runtime Web. */
+/** The Cloudflare Workers adapter: models from the ASSETS binding (wrangler's static assets), WASM codecs and ONNX Runtime Web. */
 import { BlankspotError, parseManifest, type ModelRuntime } from '@blankspot/core';
 import { createApp, type App } from '../app.js';
 import { configFromEnv } from '../config.js';
@@ -7,12 +7,12 @@ import { wasmDecoder } from './decode.js';
 import { createWorkerSession } from './onnx.js';
 
 interface Env {
-  MODELS: { fetch(request: Request | string): Promise<Response> };
+  ASSETS: { fetch(request: Request | string): Promise<Response> };
   [key: string]: unknown;
 }
 
 async function asset(env: Env, file: string): Promise<Response> {
-  const res = await env.MODELS.fetch(new Request(`https://models.internal/${file}`));
+  const res = await env.ASSETS.fetch(new Request(`https://assets.internal/models/${file}`));
   if (!res.ok) throw new BlankspotError('BAD_MODEL_FILE', `model file ${file} is missing`);
   return res;
 }
@@ -45,6 +45,11 @@ interface ExecutionContext {
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    // The widget and the models it loads are static files, as the Node server serves them; the rest is the API.
+    const { pathname } = new URL(request.url);
+    if ((pathname.startsWith('/widget/') || pathname.startsWith('/models/')) && request.method === 'GET') {
+      return env.ASSETS.fetch(request);
+    }
     if (instance == null) {
       const vars = env as Record<string, string | undefined>;
       instance = createApp(workerRuntime(env), configFromEnv(vars), vars.BLANKSPOT_LOG_REQUESTS === 'false' ? [] : [logJsonLine]);
