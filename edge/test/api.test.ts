@@ -81,8 +81,12 @@ for (const runtime of ['node', 'workerd'] as const) {
       expect(json.score).toBeLessThanOrEqual(1);
       expect(json.model).toMatchObject({ name: expect.any(String), version: expect.any(String) });
       expect(json.requestId).toMatch(/.+/);
+      // The parts are each measured and add up to no more than the whole (each is rounded to 0.01 ms).
       const t = json.timings as Record<string, number>;
-      expect(t.totalMs).toBeGreaterThanOrEqual(t.inferenceMs);
+      expect(t.decodeMs).toBeGreaterThan(0);
+      expect(t.inferenceMs).toBeGreaterThan(0);
+      expect(t.preprocessMs).toBeGreaterThanOrEqual(0);
+      expect(t.totalMs).toBeGreaterThanOrEqual(t.decodeMs + t.preprocessMs + t.inferenceMs - 0.03);
     });
 
     it('decides at the sensitivity asked for, with its threshold, and says which it used', async () => {
@@ -158,9 +162,10 @@ for (const runtime of ['node', 'workerd'] as const) {
         const clean = await post1(await photoJpeg(p));
         if (withRect.json.flagged === true) right++;
         if (clean.json.flagged === false) right++;
-        expect((withRect.json.score as number) > (clean.json.score as number) || withRect.json.flagged).toBe(true);
+        // The rectangle raises the photo's score, whatever the verdict.
+        expect(withRect.json.score as number, p).toBeGreaterThan(clean.json.score as number);
       }
-      expect(right / (2 * photos.length)).toBeGreaterThanOrEqual(0.8);
+      expect(right / (2 * photos.length)).toBeGreaterThanOrEqual(0.9);
     });
 
     it("the default localiser answers where: a box in the photo's own pixels over the pasted rectangle", async () => {
@@ -557,7 +562,7 @@ for (const runtime of ['node', 'workerd'] as const) {
 }
 
 describe('node: configuration', () => {
-  it('requires a valid API key when keys are configured, compared in constant time', async () => {
+  it('requires one of the configured API keys, whole: near misses, prefixes and other cases are refused', async () => {
     const s = await startNodeServer({ port: 0, modelsDir: MODELS, config: { apiKeys: ['k-one', 'k-two'] } });
     try {
       const send = (headers: Record<string, string>) =>
@@ -565,7 +570,10 @@ describe('node: configuration', () => {
       const none = await send({});
       expect(none.status).toBe(401);
       expect(((await none.json()) as ErrorJson).error.code).toBe('UNAUTHORIZED');
-      expect((await send({ authorization: 'Bearer k-three' })).status).toBe(401);
+      for (const wrong of ['k-three', 'k-on', 'k-one-more', 'K-ONE', 'k-onf', '']) {
+        expect((await send({ authorization: `Bearer ${wrong}` })).status, wrong).toBe(401);
+        expect((await send({ 'x-api-key': wrong || ' ' })).status, wrong).toBe(401);
+      }
       expect((await send({ authorization: 'Bearer k-two' })).status).toBe(200);
       expect((await send({ 'x-api-key': 'k-one' })).status).toBe(200);
       // Health stays open for load balancers.
