@@ -74,11 +74,39 @@ describe('inspectImage, for any bytes', () => {
     );
   });
 
-  it('never calls text or markup an image', () => {
+  it('never calls markup an image, and says it is markup, whatever space or text surrounds it', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }), (text) => {
-        const bytes = new TextEncoder().encode(`<svg>${text}`);
-        expect(() => sniffImageType(bytes)).toThrow(BlankspotError);
+      fc.property(
+        fc.constantFrom('', '\ufeff'),
+        fc.stringMatching(/^[ \t\r\n]{0,40}$/),
+        fc.constantFrom('<svg', '<?xml', '<!DOCTYPE html', '<html', '<SVG'),
+        fc.string(),
+        (bom, space, tag, text) => {
+          const bytes = new TextEncoder().encode(`${bom}${space}${tag}${text}`);
+          expect(() => sniffImageType(bytes)).toThrow(/^SVG, HTML or XML is not an allowed image format/);
+          try {
+            sniffImageType(bytes);
+          } catch (e) {
+            expect((e as BlankspotError).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+          }
+        },
+      ),
+    );
+  });
+
+  it('names other formats people upload by mistake, and never calls plain text one of them', () => {
+    const named: Array<[string, Uint8Array]> = [
+      ['PDF', latin1('%PDF-1.7 ...')],
+      ['GIF', latin1('GIF89a...')],
+      ['HEIC/HEIF', latin1('\0\0\0\x18ftypheic')],
+      ['TIFF', latin1('II*\0....')],
+      ['a ZIP archive', latin1('PK\x03\x04....')],
+    ];
+    for (const [name, bytes] of named)
+      expect(() => sniffImageType(bytes), name).toThrow(`${name} is not an allowed image format`);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9 ]{1,60}$/), (text) => {
+        expect(() => sniffImageType(latin1(text))).toThrow(/^this file is not an allowed image format/);
       }),
     );
   });

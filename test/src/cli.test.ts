@@ -23,6 +23,61 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * The training runs several tests read (the report, the export), each made once by whichever test asks
+ * first, so no test depends on another having run before it.
+ */
+let paperRunsDone: ReturnType<typeof blankspot> | null = null;
+function paperRuns() {
+  paperRunsDone ??= blankspot(
+    'train',
+    '--network',
+    'lr,cnn-relu,cnn-leaky,localiser',
+    '--data',
+    'binary,solid,photos,products,binary+solid+photos+products',
+    '--protocol',
+    'both',
+    '--recipe',
+    'modern',
+    '--epochs',
+    '1',
+    '--train-size',
+    '48',
+    '--val-size',
+    '16',
+    '--test-size',
+    '16',
+    '--quiet',
+    '--out',
+    'runs',
+  );
+  return paperRunsDone;
+}
+let uploadRunDone: ReturnType<typeof blankspot> | null = null;
+function uploadRun() {
+  uploadRunDone ??= blankspot(
+    'train',
+    '--network',
+    'localiser-wide',
+    '--data',
+    'photos+products',
+    '--protocol',
+    'upload',
+    '--epochs',
+    '1',
+    '--train-size',
+    '64',
+    '--val-size',
+    '200',
+    '--test-size',
+    '16',
+    '--quiet',
+    '--out',
+    'runs',
+  );
+  return uploadRunDone;
+}
+
 interface Log {
   config: { network: string; data: string; protocol: string };
   epochs: Array<{ epoch: number; trainLoss: number; valAccuracy: number; deadFraction: number | null; secondsPer1000: number }>;
@@ -31,28 +86,7 @@ interface Log {
 
 describe('blankspot train', () => {
   it("trains the paper's networks and the localiser on every set under both protocols, and a mixture, writing logs and checkpoints", async () => {
-    const { stdout } = await blankspot(
-      'train',
-      '--network',
-      'lr,cnn-relu,cnn-leaky,localiser',
-      '--data',
-      'binary,solid,photos,products,binary+solid+photos+products',
-      '--protocol',
-      'both',
-      '--recipe',
-      'modern',
-      '--epochs',
-      '1',
-      '--train-size',
-      '48',
-      '--val-size',
-      '16',
-      '--test-size',
-      '16',
-      '--quiet',
-      '--out',
-      'runs',
-    );
+    const { stdout } = await paperRuns();
     const finished = stdout.split('\n').filter((l) => l.includes('test accuracy'));
     expect(finished).toHaveLength(4 * 5 * 2);
     for (const protocol of ['paper', 'realistic']) {
@@ -87,26 +121,7 @@ describe('blankspot train', () => {
   });
 
   it('trains localiser-wide under the upload protocol and exports it with thresholds chosen for a false-alarm rate', async () => {
-    await blankspot(
-      'train',
-      '--network',
-      'localiser-wide',
-      '--data',
-      'photos+products',
-      '--protocol',
-      'upload',
-      '--epochs',
-      '1',
-      '--train-size',
-      '64',
-      '--val-size',
-      '200',
-      '--test-size',
-      '16',
-      '--quiet',
-      '--out',
-      'runs',
-    );
+    await uploadRun();
     const runDir = join(dir, 'runs', 'upload', 'photos+products', 'localiser-wide-modern');
     const log = JSON.parse(await readFile(join(runDir, 'log.json'), 'utf8')) as Log;
     expect(log.config).toMatchObject({ network: 'localiser-wide', protocol: 'upload' });
@@ -169,6 +184,8 @@ describe('blankspot --version', () => {
 
 describe('blankspot report', () => {
   it('regenerates the report from the run logs: Table 1 beside the paper, ceilings, SVG learning curves', async () => {
+    await paperRuns();
+    await uploadRun();
     const { stdout } = await blankspot('report', '--runs', 'runs', '--out', 'reports');
     expect(stdout).toMatch(/wrote .*reports\/README\.md from 41 runs/);
     const md = await readFile(join(dir, 'reports', 'README.md'), 'utf8');
@@ -196,6 +213,7 @@ describe('blankspot report', () => {
 
 describe('blankspot export', () => {
   it('exports a trained run to ONNX and publishes it to a manifest', async () => {
+    await paperRuns();
     const run = join(dir, 'runs', 'paper', 'binary', 'cnn-leaky-modern');
     const { stdout } = await blankspot(
       'export',
@@ -256,6 +274,25 @@ describe('blankspot evaluate', () => {
             `\\| ${m.name} \\| ${protocol} \\| ${set} \\| 16 \\| ${m.threshold.toFixed(3)} \\| ${rate} \\| ${rate} \\| [\\d.]+% \\| [\\d.]+% \\| [\\d.]+% \\| ${m.localises ? '[\\d.]+% of \\d+' : '—'} \\|`,
           );
           expect(stdout, `${m.name} ${protocol} ${set}`).toMatch(row);
+          // Clean and damaged images add up to the set, and each rate is hits over its count.
+          const line = stdout.split('\n').find((l) => l.startsWith(`| ${m.name} | ${protocol} | ${set} |`))!;
+          const [[fa, clean], [recall, damaged]] = [...line.matchAll(/([\d.]+)% of (\d+) \(/g)].map((g) => [
+            Number(g[1]),
+            Number(g[2]),
+          ]);
+          expect(clean + damaged, line).toBe(16);
+          for (const [rate, count] of [
+            [fa, clean],
+            [recall, damaged],
+          ])
+            expect(Math.abs((rate / 100) * count - Math.round((rate / 100) * count)), line).toBeLessThan(
+              (0.051 * count) / 100 + 1e-9,
+            );
+          // A white square on black is what every localiser finds without fail, and no clean black image is flagged.
+          if (m.localises && protocol === 'paper' && set === 'binary') {
+            expect(fa, line).toBe(0);
+            expect(recall, line).toBe(100);
+          }
         }
     expect(await readFile(join(dir, 'evaluation.md'), 'utf8')).toBe(stdout);
   });
