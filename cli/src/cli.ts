@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `blankspot` command: one file per command in commands/. */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { isBlankspotError } from '@blankspot/core';
 import { registerCheck } from './commands/check.js';
 import { registerDataset } from './commands/dataset.js';
@@ -18,7 +18,12 @@ for (const register of [registerTrain, registerExport, registerCheck, registerEv
   register(program);
 }
 
+// Usage errors exit 2, as blankspot's own errors do: `check` keeps 1 for "something was flagged".
+program.exitOverride();
+for (const command of program.commands) command.exitOverride();
+
 program.parseAsync().catch((e: unknown) => {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2); // commander has printed why
   if (isBlankspotError(e)) {
     console.error(`blankspot: ${e.message}`);
     process.exit(2);

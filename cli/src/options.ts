@@ -23,6 +23,13 @@ export function dataList(value: string): DatasetName[][] {
   return value.split(',').map((run) => list(DATASET_NAMES, 'data set')(run.replace(/\+/g, ',')));
 }
 
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`'${value}' is not a whole number of 0 or more`);
+  return n;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a positive whole number`);

@@ -1,6 +1,6 @@
 /** `blankspot check` on a small catalogue: locally and through the API, as a retailer would run it. */
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,10 +8,12 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
+import { freePort } from '@blankspot/edge/dev-servers';
 import { checkLocally, checkWorker, type CheckedFile } from '@blankspot/cli/catalogue';
 import { BLANKSPOT_CLI } from './index.js';
 
 const PHOTOS = fileURLToPath(new URL('../../data/photos/', import.meta.url));
+const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 let dir: string;
 let server: NodeServer;
 const damaged: string[] = [];
@@ -191,6 +193,59 @@ describe('blankspot check', () => {
       expect(r.flagged).toBe(l.flagged);
       expect(Math.abs(r.score! - l.score!)).toBeLessThan(1e-6);
     }
+  });
+
+  it('reports busy answers once its retries run out, each file with its line', async () => {
+    // One check at a time, none queued, no retries: six at once must meet 429s that stay.
+    const run = await blankspot('check', 'shop', '--api', server.url, '--concurrency', '6', '--retries', '0', '--quiet');
+    const lines = parse(run.stdout);
+    expect(lines.filter((l) => l.error?.code === 'RATE_LIMITED').length).toBeGreaterThan(0);
+    expect(run.stderr).toMatch(/0 busy or failed answers retried/);
+  });
+
+  it('says why it cannot start: no inputs, an unknown model, a models folder without a manifest, bad numbers', async () => {
+    const refusals: Array<[string[], RegExp]> = [
+      [['check'], /no photos to check: give files, folders or --list/],
+      [['check', clean[0], '--model', 'nope'], /unknown model 'nope'/],
+      [['check', clean[0], '--models', join(dir, 'no-such-folder')], /no models: no models\/manifest\.json in/],
+      [['check', clean[0], '--retries', 'abc', '--api', server.url], /'abc' is not a whole number of 0 or more/],
+      [['check', clean[0], '--retries', '-1', '--api', server.url], /'-1' is not a whole number of 0 or more/],
+      [['check', clean[0], '--concurrency', '0', '--api', server.url], /'0' is not a positive whole number/],
+    ];
+    for (const [args, message] of refusals) {
+      const run = await blankspot(...args, '--quiet');
+      expect(run.code, args.join(' ')).not.toBe(0);
+      expect(run.code, args.join(' ')).not.toBe(1); // 1 means "something was flagged"
+      expect(run.stderr, args.join(' ')).toMatch(message);
+      expect(run.stdout, args.join(' ')).toBe('');
+    }
+  });
+
+  it('refuses a model whose file does not match its sha256, and says which', async () => {
+    const models = join(dir, 'tampered-models');
+    await cp(MODELS_DIR, models, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(models, 'manifest.json'), 'utf8')) as {
+      default: string;
+      models: Array<{ name: string; file: string }>;
+    };
+    const file = join(models, manifest.models.find((m) => m.name === manifest.default)!.file);
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(file, bytes);
+    const run = await blankspot('check', clean[0], '--models', models, '--quiet');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`${manifest.default}.*sha256`, 's'));
+    expect(run.stdout).toBe('');
+  });
+
+  it('gives every file a line when the API cannot be reached, and writes --out where asked', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const run = await blankspot('check', ...clean, '--api', closed, '--retries', '1', '--out', 'unreachable.jsonl', '--quiet');
+    expect(run.stdout).toBe('');
+    const lines = parse(await readFile(join(dir, 'unreachable.jsonl'), 'utf8'));
+    expect(lines.map((l) => l.path).sort()).toEqual([...clean].sort());
+    for (const l of lines) expect(l.error?.code, l.path).toBe('NETWORK');
+    expect(run.stderr).toMatch(new RegExp(`checked ${clean.length} photos .* ${clean.length} unreadable`));
   });
 
   it('sends the API key with --api-key, and reports each file refused without it', async () => {

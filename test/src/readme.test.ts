@@ -4,7 +4,6 @@
  * `npm start` takes its documented flags.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@blankspot/edge/dev-servers';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 let dir: string;
@@ -43,18 +43,6 @@ async function npmStart(args: string[]): Promise<{ child: ChildProcess; url: str
     child.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${output}`)));
   });
   return { child, url, output: () => output };
-}
-
-/** A port nothing listens on now (the OS picks it), so parallel runs and other servers never collide. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function stop(child: ChildProcess): Promise<void> {

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { BlankspotError } from '@blankspot/core';
 import type { CheckedFile } from '../catalogue.js';
-import { positiveInt } from '../options.js';
+import { nonNegativeInt, positiveInt } from '../options.js';
 
 export function registerCheck(program: Command): void {
   function csvCell(v: unknown): string {
@@ -59,7 +59,7 @@ export function registerCheck(program: Command): void {
     .option('--api <url>', 'send the photos to a deployed blankspot API instead of checking locally')
     .option('--api-key <key>', 'API key for --api (default: $BLANKSPOT_API_KEY)')
     .option('--concurrency <n>', 'requests at once with --api', positiveInt, 4)
-    .option('--retries <n>', 'retries on 429/5xx with --api', (v) => Number(v), 5)
+    .option('--retries <n>', 'retries on 429/5xx with --api', nonNegativeInt, 5)
     .option('--threads <n>', 'worker threads when checking locally (default: all cores)', positiveInt)
     .option('--quiet', 'no progress bar')
     .action(async (paths: string[], o) => {
