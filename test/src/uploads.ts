@@ -134,6 +134,22 @@ export interface UploadScores {
   recallByCut: Array<{ from: number; to: number; recall: Rate }>;
   /** Recall by the cut's shape: how many of the rectangle's sides run over content (0-4; empty for old catalogues). */
   recallBySides: Array<{ sides: number; recall: Rate }>;
+  /** False alarms and recall by the kind of object a photo shows (kindOf), most photos first. */
+  byKind: Array<{ kind: string; falseAlarms: Rate; recall: Rate }>;
+}
+
+/**
+ * The kind of object a photo shows, from its first source's name: a cut-out's category (`animal_bear.png`:
+ * animal), `person` for people of any source, `render` for the 3D object renders (data/objects, named by
+ * what they show), `photo` for natural photos.
+ */
+export function kindOf(label: Pick<UploadLabel, 'source' | 'kind' | 'layout'>): string {
+  const source = label.source.split('+')[0] ?? '';
+  if (/(^|[-_])(person|man|woman|people|boy|girl|child|fireman|paratrooper)([-_.]|$)/i.test(source)) return 'person';
+  if (label.layout === 'padded-photo' || label.kind === 'natural') return 'photo';
+  if (source.endsWith('.webp')) return 'render';
+  const prefix = /^([a-z]+)_/.exec(source)?.[1];
+  return prefix ?? 'other';
 }
 
 export interface Interval {
@@ -255,6 +271,18 @@ export async function judgeUploads(
         const inBin = damaged.filter((i) => labels[i].cut != null && labels[i].cut! >= from && labels[i].cut! < to);
         return { from, to, recall: wilson(inBin.filter(flagged).length, inBin.length) };
       }),
+      byKind: [...new Set(idx.map((i) => kindOf(labels[i])))]
+        .map((k) => {
+          const inKind = (i: number) => kindOf(labels[i]) === k;
+          const kindClean = clean.filter(inKind);
+          const kindDamaged = damaged.filter(inKind);
+          return {
+            kind: k,
+            falseAlarms: wilson(kindClean.filter(flagged).length, kindClean.length),
+            recall: wilson(kindDamaged.filter(flagged).length, kindDamaged.length),
+          };
+        })
+        .sort((a, b) => b.falseAlarms.total + b.recall.total - (a.falseAlarms.total + a.recall.total)),
       recallBySides: CUT_SHAPES.map((_, n) => {
         const withSides = damaged.filter((i) => labels[i].sides === n);
         return { sides: n, recall: wilson(withSides.filter(flagged).length, withSides.length) };
@@ -312,6 +340,17 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
       ...rows.map(
         (r) =>
           `| ${r.kind} | ${CUT_SHAPES.map((_, n) => rateCell(r.recallBySides.find((g) => g.sides === n)?.recall)).join(' | ')} |`,
+      ),
+    );
+  }
+  const products = rows.find((r) => r.kind === 'product');
+  if (products && products.byKind.length > 1) {
+    lines.push(
+      '',
+      `| ${title}: products by kind of object | clean photos | false alarms | damaged photos | recall |`,
+      '|---|---|---|---|---|',
+      ...products.byKind.map(
+        (k) => `| ${k.kind} | ${k.falseAlarms.total} | ${rateCell(k.falseAlarms)} | ${k.recall.total} | ${rateCell(k.recall)} |`,
       ),
     );
   }
