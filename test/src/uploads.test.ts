@@ -12,20 +12,9 @@ import { parseManifest } from '@blankspot/core';
 import { startNodeServer, type NodeServer } from '@blankspot/edge/node';
 import { composeUploads, judgeUploads, oracleBoxes, type UploadLabel, type UploadScores } from './uploads.js';
 
-// Bounds a little below what localiser-wide 1.1.0 measured on this catalogue at its balanced threshold
-// (seed 101: 100 clean and 100 damaged products, 50 and 50 natural photos): 1 and 0 false alarms,
-// recall 56% on products and 100% on natural photos, 83% of boxes; the default after it,
-// localiser-framed 1.0.0, and 1.1.0 pass them too. The default before it (localiser-paper
-// 1.2.0 at 0.5) fails them: 20% false alarms on products and 82% recall on natural photos in the large run.
-// The README has the large run (npm run eval:uploads). Boxes: since the core reads edges inside pixels
-// and guesses unseen ones from an upload's typical side, the default (localiser-framed 1.2.0) fits
-// 84% of the caught products' boxes here (64/76) and 90.5% of all (114/126); before, 83% of all.
-// The default after it, localiser-128 1.0.0 (a 128x128 input), passes them as well, and 1.0.1 (product
-// frames of 512-1023 px read from block quarters, thresholds chosen again), and 1.1.0 (generator version 5).
-// Boxes since the reading of 2026-12-06 (edges seen on a few lines, no border edge on white, unseen sides
-// chosen for both axes at once): 1.1.0 fits 92.7% of the caught products' boxes here (76/82) and 95.5% of
-// all (126/132), against 87.8% (72/82) and 92.4% (122/132) by the reading before: the bounds below fail it.
-// 1.2.0 (generator version 6: a rectangle that barely shows is drawn again) passes them too.
+// The gate: what the shipped default measures on this catalogue (seed 101: 200 products, 50 per layout, and
+// 100 natural photos, half of each damaged), less its sampling margin, so that a worse model fails here.
+// The figures it measured, and the large run's, are in docs/evaluation.md (`npm run eval:uploads`).
 const PRODUCT_FALSE_ALARMS_MAX = 3;
 const NATURAL_FALSE_ALARMS_MAX = 1;
 const PRODUCT_RECALL_MIN = 0.5;
@@ -43,7 +32,7 @@ beforeAll(async () => {
   );
   const modelSeed = manifest.models.find((m) => m.name === manifest.default)!.seed!;
   dir = await mkdtemp(join(tmpdir(), 'blankspot-uploads-'));
-  labels = await composeUploads(dir, { products: 200, photos: 100, seed: 101, modelSeed });
+  labels = await composeUploads(dir, { products: 200, photos: 100, seed: 101, modelSeed, layouts: 'all' });
   server = await startNodeServer({ port: 0, config: { maxQueue: 1000 } });
 }, 240_000);
 afterAll(async () => {
@@ -58,14 +47,25 @@ const sumOf = (groups: ReadonlyArray<{ recall: { hits: number; total: number } }
   groups.reduce((a, g) => a + g.recall[key], 0);
 
 describe('held-out uploads through the API', () => {
-  it('composes what it says: half of each kind damaged, every rectangle 15-30% of a side', () => {
+  it('composes what it says: every layout in turn, half of each kind and layout damaged', () => {
     for (const kind of ['product', 'natural'] as const) {
       const of = labels.filter((l) => l.kind === kind);
       expect(of.filter((l) => l.damaged).length).toBe(of.length / 2);
     }
+    for (const layout of ['white', 'padded', 'padded-photo', 'collage']) {
+      const of = labels.filter((l) => l.kind === 'product' && l.layout === layout);
+      expect(of, layout).toHaveLength(50);
+      expect(
+        of.filter((l) => l.damaged),
+        layout,
+      ).toHaveLength(25);
+    }
+    // Collages show several objects; the renders of data/objects are among the products' sources.
+    expect(labels.filter((l) => l.layout === 'collage').every((l) => l.source.includes('+'))).toBe(true);
+    expect(labels.some((l) => l.source.endsWith('.webp'))).toBe(true);
     expect(labels).toHaveLength(300);
     for (const l of labels) {
-      expect(l.source).toMatch(/\.(png|jpe?g)(\+|$)/i);
+      expect(l.source).toMatch(/\.(png|jpe?g|webp)(\+|$)/i);
       // A damaged photo's rectangle crosses content somewhere along its outline (a tenth of it hides content).
       if (l.damaged) {
         expect(l.cut).toBeGreaterThan(0);
@@ -111,9 +111,9 @@ describe('held-out uploads through the API', () => {
       expect(r.byObject.recall.low).toBeLessThanOrEqual(r.recall.rate);
       expect(r.byObject.recall.high).toBeGreaterThanOrEqual(r.recall.rate);
     }
-    // Products are drawn from the test split's cut-outs (some tens), natural photos from its photos.
+    // Products are drawn from the test split's cut-outs, object renders and photos (some tens of each).
     expect(row(rows, 'product').byObject.objects).toBeGreaterThan(10);
-    expect(row(rows, 'product').byObject.objects).toBeLessThan(100);
+    expect(row(rows, 'product').byObject.objects).toBeLessThan(200);
   });
 
   it('flags more at high sensitivity and fewer at low, on the same photos', async () => {

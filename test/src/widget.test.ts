@@ -426,6 +426,23 @@ describe('the widget on an upload form', () => {
   });
 });
 
+describe('honest files with quirks', () => {
+  it('checks a JPEG with a stray byte after its first segment and PK\\x03\\x04 in its scan, as the API does', async () => {
+    const b = await sharp(PRODUCT).resize(1200, 1200).jpeg({ quality: 90 }).toBuffer();
+    const sos = b.indexOf(Buffer.from([0xff, 0xda]));
+    let at = sos + 2 + b.readUInt16BE(sos + 2) + 5000;
+    while (b[at - 1] === 0xff) at++;
+    b.write('PK\x03\x04', at, 'latin1');
+    const firstEnd = 4 + b.readUInt16BE(4);
+    const quirky = Buffer.concat([b.subarray(0, firstEnd), Buffer.from([0x00]), b.subarray(firstEnd)]);
+    const fromApi = await api(quirky);
+    expect(fromApi.status).toBe(200);
+    const inBrowser = await browserCheck(page, quirky, 'cpu');
+    expect(inBrowser.flagged).toBe(fromApi.json.flagged);
+    expect(inBrowser.score).toBeCloseTo(fromApi.json.score as number, 4);
+  });
+});
+
 describe('runtime choice', () => {
   it('makes the input on the CPU under software WebGL (SwiftShader here), on the GPU when asked', async () => {
     const jpeg = await sharp(NATURAL[3]).resize(640, 480).jpeg().toBuffer();
