@@ -1,11 +1,14 @@
 /**
  * The core's JPEG block-mean reader (`jpegToInput`) on worker threads: it is plain JavaScript, and on
- * the request's thread it would hold every other request up while it reads a large photo. One thread
- * per core, as sharp uses for the photos it decodes.
+ * the request's thread it would hold every other request up while it reads a large photo. One pool per
+ * process, of one thread per core, as sharp uses for the photos it decodes. A caller that is itself a
+ * worker thread (`blankspot check` runs one per core) reads on its own thread: a pool in each would put
+ * cores x cores reader threads on the machine.
  */
 import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { BlockRead, FramedInput, Framing } from '@blankspot/core';
+import { jpegToInput, type BlockRead, type FramedInput, type Framing } from '@blankspot/core';
 
 let pool: Piscina | undefined;
 
@@ -16,6 +19,7 @@ export function jpegToInputOnThreads(
   size: number,
   earlier?: BlockRead,
 ): Promise<(FramedInput & { blockRead?: BlockRead }) | null> {
+  if (!isMainThread) return Promise.resolve(jpegToInput(bytes, orientation, framing, size, earlier));
   pool ??= new Piscina({
     // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
     // load plain JavaScript, and both folders sit two levels under the package.
