@@ -6,6 +6,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_MODELS_DIR, createNodeSession, sharpDecoder, startNodeServer } from '../src/node/index.js';
@@ -20,6 +21,27 @@ const MODELS = REPO_MODELS_DIR;
 const manifest = parseManifest(JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf8')));
 const defaultEntry = manifest.models.find((m) => m.name === manifest.default)!;
 const LIMIT = 4 * 1024 * 1024;
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const TEAPOT = fileURLToPath(new URL('../../data/cutouts/household_teapot.png', import.meta.url));
+
+/**
+ * A 1600x1200 product shot on white (a teapot), its spout end taken off by a white rectangle, as a JPEG
+ * whose EXIF orientation is `orientation`: large enough to be read from its blocks through a content frame.
+ */
+async function largeProductShot(orientation: number): Promise<Buffer> {
+  const teapot = await sharp(TEAPOT).resize(900, 700, { fit: 'inside' }).png().toBuffer();
+  const white = await sharp({ create: { width: 260, height: 240, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
+  const shot = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#fff' } })
+    .composite([
+      { input: teapot, left: 350, top: 250 },
+      { input: white, left: 380, top: 420 },
+    ])
+    .png()
+    .toBuffer();
+  return sharp(shot).jpeg({ quality: 92 }).withMetadata({ orientation }).toBuffer();
+}
 let jpeg: Buffer;
 let png: Buffer;
 let webp: Buffer;
@@ -799,7 +821,17 @@ describe('node and workerd agree', () => {
       ]);
     bodies.push(['alpha png', await sharp(products[0]).resize(200, 300).ensureAlpha(0.4).png().toBuffer()]);
     bodies.push(['alpha webp', await sharp(products[1]).ensureAlpha(0.6).webp({ lossless: true }).toBuffer()]);
-    expect(bodies.length).toBeGreaterThanOrEqual(20);
+    // Colour spaces, depths and JPEG codings each runtime reads its own way (sharp; jSquash and the core's reader).
+    const product = sharp(products[2]).resize(900, 700);
+    bodies.push(['CMYK JPEG', await product.clone().toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer()]);
+    bodies.push(['16-bit PNG', await product.clone().toColourspace('rgb16').png().toBuffer()]);
+    bodies.push(['greyscale PNG', await product.clone().greyscale().png().toBuffer()]);
+    bodies.push(['progressive JPEG', await product.clone().jpeg({ quality: 85, progressive: true }).toBuffer()]);
+    for (const name of ['restart-colour-650x531.jpg', 'baseline-422-700x560.jpg', 'progressive-restart-422-700x560.jpg'])
+      bodies.push([name, await readFile(join(FIXTURES, name))]);
+    // A large product shot on white, read from its JPEG blocks through the content frame, in every EXIF orientation.
+    for (let o = 2; o <= 8; o++) bodies.push([`large product shot, orientation ${o}`, await largeProductShot(o)]);
+    expect(bodies.length).toBeGreaterThanOrEqual(35);
     for (const [label, body] of bodies) {
       const [a, b] = await Promise.all([post(targets.node, body), post(targets.workerd, body)]);
       expect(a.status, label).toBe(200);
@@ -808,6 +840,38 @@ describe('node and workerd agree', () => {
       expect(strip(b.json), label).toEqual(strip(a.json));
       expect(Math.abs((a.json.score as number) - (b.json.score as number)), label).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it('turns a large product shot by its EXIF orientation (2-8) as a photo already turned: same verdict and box', async () => {
+    for (let o = 2; o <= 8; o++) {
+      const tagged = await largeProductShot(o);
+      // The reference: the same pixels turned by libvips and saved without any orientation tag.
+      const turned = await sharp(tagged).rotate().jpeg({ quality: 95 }).toBuffer();
+      expect((await sharp(turned).metadata()).orientation ?? 1).toBe(1);
+      const [a, ref] = await Promise.all([post(targets.node, tagged), post(targets.node, turned)]);
+      const label = `orientation ${o}`;
+      expect(a.status, label).toBe(200);
+      expect(a.json.image, label).toEqual(ref.json.image);
+      expect(a.json.flagged, label).toBe(ref.json.flagged);
+      expect(Math.abs((a.json.score as number) - (ref.json.score as number)), label).toBeLessThan(0.02);
+      const box = (j: Record<string, unknown>) => {
+        const b = j.box as { x: number; y: number; width: number; height: number } | null;
+        return b && { x: b.x, y: b.y, w: b.width, h: b.height };
+      };
+      if (ref.json.flagged) expect(iou(box(a.json)!, box(ref.json)!), label).toBeGreaterThan(0.9);
+    }
+    // The shot is damaged where a person sees it: the reference flags it, so the boxes above were compared.
+    expect(
+      (
+        await post(
+          targets.node,
+          await sharp(await largeProductShot(6))
+            .rotate()
+            .jpeg()
+            .toBuffer(),
+        )
+      ).json.flagged,
+    ).toBe(true);
   });
 
   it('needs the API key on workerd too when keys are configured', async () => {

@@ -100,7 +100,13 @@ describe('faults', () => {
       // Noise compresses badly: a photo of several MB, so what the clients abandon adds up to hundreds of
       // MB, and a server that kept each half-upload would grow by about that much.
       const big = await sharp({
-        create: { width: 2400, height: 2400, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+        create: {
+          width: 2400,
+          height: 2400,
+          channels: 3,
+          background: '#808080',
+          noise: { type: 'gaussian', mean: 128, sigma: 60 },
+        },
       })
         .jpeg({ quality: 95 })
         .toBuffer();
