@@ -548,6 +548,31 @@ for (const runtime of ['node', 'workerd'] as const) {
       }
     });
 
+    it('refuses images over BLANKSPOT_MAX_PIXELS or BLANKSPOT_MAX_SIDE from the header, and takes those within', async () => {
+      const t = await start({ maxPixels: 1_000_000, maxSide: 1500 });
+      try {
+        const at = (width: number, height: number) =>
+          sharp({ create: { width, height, channels: 3, background: '#9a9a9a' } })
+            .jpeg()
+            .toBuffer();
+        for (const [label, body, status] of [
+          ['1200x1000: 1.2 megapixels', await at(1200, 1000), 422],
+          ['1600x400: a side over 1500', await at(1600, 400), 422],
+          ['900x900: within both', await at(900, 900), 200],
+        ] as const) {
+          const res = await fetch(`${t.url}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
+          expect(res.status, label).toBe(status);
+          if (status === 422) {
+            const { error } = (await res.json()) as ErrorJson;
+            expect(error.code, label).toBe('IMAGE_TOO_LARGE');
+            expect(error.message, label).toMatch(/1000000|1500/);
+          }
+        }
+      } finally {
+        await t.close();
+      }
+    });
+
     it('allows only configured origins for CORS, with preflights that need no key', async () => {
       const t = await start({ corsOrigins: ['https://shop.example'], apiKeys: ['k-shop'] });
       try {
@@ -873,6 +898,19 @@ describe('node and workerd agree', () => {
       ).json.flagged,
     ).toBe(true);
   });
+
+  it('writes no request log on workerd with BLANKSPOT_LOG_REQUESTS=false', async () => {
+    const worker = await startWorkerd({}, { BLANKSPOT_LOG_REQUESTS: 'false' });
+    try {
+      const res = await post(worker, jpeg);
+      expect(res.status).toBe(200);
+      const id = res.json.requestId as string;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(worker.output!()).not.toContain(`"requestId":"${id}"`);
+    } finally {
+      await worker.close();
+    }
+  }, 120_000);
 
   it('needs the API key on workerd too when keys are configured', async () => {
     const worker = await startWorkerd({ apiKeys: ['w-key'] });
