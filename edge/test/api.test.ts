@@ -630,6 +630,43 @@ describe('node: configuration', () => {
     }
   });
 
+  it('counts every request, verdict and model run in /metrics, each series with its labels', async () => {
+    const s = await startNodeServer({ port: 0 });
+    try {
+      const send = (body: Buffer) => fetch(`${s.url}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
+      const clean = await (await send(jpeg)).json();
+      const [photo] = await photoFiles('natural', 1);
+      const damaged = (await (await send(await photoJpeg(photo, { fx: 0.3, fy: 0.3, frac: 0.3 }))).json()) as {
+        flagged: boolean;
+      };
+      expect([(clean as { flagged: boolean }).flagged, damaged.flagged]).toEqual([false, true]);
+      expect((await send(Buffer.from('not a photo'))).status).toBe(415);
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const model = manifest.default;
+      const value = (series: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+        expect(line, series).toBeDefined();
+        return Number(line!.slice(series.length + 1));
+      };
+      expect(value(`blankspot_requests_total{route="/v1/check",status="200",code="",model="${model}"}`)).toBe(2);
+      expect(
+        value(`blankspot_requests_total{route="/v1/check",status="415",code="UNSUPPORTED_MEDIA_TYPE",model="${model}"}`),
+      ).toBe(1);
+      expect(value(`blankspot_verdicts_total{model="${model}",flagged="true"}`)).toBe(1);
+      expect(value(`blankspot_verdicts_total{model="${model}",flagged="false"}`)).toBe(1);
+      expect(value(`blankspot_inference_duration_seconds_count{model="${model}"}`)).toBe(2);
+      expect(value(`blankspot_inference_duration_seconds_sum{model="${model}"}`)).toBeGreaterThan(0);
+      expect(value(`blankspot_request_duration_seconds_count{route="/v1/check"}`)).toBe(3);
+      expect(value('blankspot_checks_in_progress{state="running"}')).toBe(0);
+      expect(value('blankspot_checks_in_progress{state="waiting"}')).toBe(0);
+      expect(value(`blankspot_model_loaded{model="${model}",default="true"}`)).toBe(1);
+      for (const m of manifest.models.filter((m) => m.name !== model))
+        expect(text, m.name).toMatch(new RegExp(`blankspot_model_loaded\\{model="${m.name}",default="false"\\} [01]`));
+    } finally {
+      await s.close();
+    }
+  });
+
   it("decides with the manifest's own thresholds and the caller's sensitivity", async () => {
     // The clean photo's score under the shipped manifest (its default's closer look left out: the
     // thresholds below would lie under where it starts, which a manifest may not say), then a manifest
