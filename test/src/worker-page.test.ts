@@ -3,7 +3,6 @@
  * the models the widget reads all come from the Worker (its static assets), and the widget checks a photo
  * in Chromium with the verdict the Worker's API gives.
  */
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
