@@ -4,7 +4,7 @@
  * `npm start` takes its documented flags.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,40 @@ describe('the README, as a newcomer runs it', () => {
       expect(text).not.toContain('no/such/path');
     } finally {
       await stop(child);
+    }
+  });
+
+  it('the training quick start: train, export and serve a model, every command as the README writes it', async () => {
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Training your own model'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)![1];
+    const commands = block
+      .replace(/\\\n\s*/g, '')
+      .trim()
+      .split('\n');
+    expect(commands).toHaveLength(3);
+    expect(commands[2]).toBe('npm start -- --models my-models');
+    // The first two in a folder of their own (not to write into the repository's runs/), where npx finds the
+    // command as it does in the repository: in node_modules/.bin.
+    const work = await mkdtemp(join(tmpdir(), 'blankspot-quickstart-'));
+    try {
+      await mkdir(join(work, 'node_modules', '.bin'), { recursive: true });
+      await symlink(join(REPO, 'node_modules', '.bin', 'blankspot'), join(work, 'node_modules', '.bin', 'blankspot'));
+      for (const command of commands.slice(0, 2)) await promisify(execFile)('sh', ['-c', command], { cwd: work });
+      // The third from the repository (npm start's home), with the folder the export wrote.
+      const { child, url } = await npmStart(['--models', join(work, 'my-models'), '--port', String(await freePort())]);
+      try {
+        const { models } = (await (await fetch(`${url}/v1/models`)).json()) as {
+          models: Array<{ name: string; default: boolean }>;
+        };
+        expect(models).toMatchObject([{ name: 'my-model', default: true }]);
+        const res = await fetch(`${url}/v1/check`, { method: 'POST', body: new Uint8Array(await readFile(photo)) });
+        expect(((await res.json()) as { model: { name: string } }).model.name).toBe('my-model');
+      } finally {
+        await stop(child);
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   });
 
