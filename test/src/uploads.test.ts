@@ -15,12 +15,14 @@ import { composeUploads, judgeUploads, oracleBoxes, type UploadLabel, type Uploa
 // The gate: what the shipped default measures on this catalogue (seed 101: 200 products, 50 per layout, and
 // 100 natural photos, half of each damaged), less its sampling margin, so that a worse model fails here.
 // The figures it measured, and the large run's, are in docs/evaluation.md (`npm run eval:uploads`).
-const PRODUCT_FALSE_ALARMS_MAX = 3;
+// localiser-128 1.4.0 at balanced: products 1/100 false alarms and 80/100 caught (boxes 70/80), natural photos
+// 0/50 and 50/50, all caught rectangles boxed 120/130. Bounds: about the 95% (Wilson) interval's far end.
+const PRODUCT_FALSE_ALARMS_MAX = 4;
 const NATURAL_FALSE_ALARMS_MAX = 1;
-const PRODUCT_RECALL_MIN = 0.5;
-const NATURAL_RECALL_MIN = 0.95;
-const BOXES_MIN = 0.93;
-const PRODUCT_BOXES_MIN = 0.9;
+const PRODUCT_RECALL_MIN = 0.72;
+const NATURAL_RECALL_MIN = 0.96;
+const BOXES_MIN = 0.87;
+const PRODUCT_BOXES_MIN = 0.8;
 
 let dir: string;
 let server: NodeServer;
