@@ -150,6 +150,86 @@ describe('polyglots, for any content', () => {
   });
 });
 
+/** A minimal PNG: signature, IHDR (64x64 RGB), the given chunks (type, data), IEND; CRCs are not checked here. */
+function pngWith(chunks: Array<[string, Uint8Array]>, after: Uint8Array = new Uint8Array()): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const n = data.length;
+    return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255, ...latin1(type), ...data, 0, 0, 0, 0];
+  };
+  const ihdr = Uint8Array.from([0, 0, 0, 64, 0, 0, 0, 64, 8, 2, 0, 0, 0]);
+  const body = [...chunk('IHDR', ihdr), ...chunks.flatMap(([t, d]) => chunk(t, d)), ...chunk('IEND', new Uint8Array())];
+  return Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...body, ...after]);
+}
+
+/** A minimal lossless WebP (VP8L, 64x64) whose pixel chunk holds `data`, then the given chunks. */
+function webpWith(data: Uint8Array, chunks: Array<[string, Uint8Array]> = []): Uint8Array {
+  const chunk = (type: string, d: Uint8Array) => {
+    const padded = d.length % 2 ? [...d, 0] : [...d];
+    return [...latin1(type), d.length & 255, (d.length >>> 8) & 255, (d.length >>> 16) & 255, d.length >>> 24, ...padded];
+  };
+  // VP8L header: signature 0x2f, then 14-bit width-1 and height-1 (63 each), alpha 0, version 0.
+  const vp8l = Uint8Array.from([0x2f, 0x3f, 0xc0, 0x0f, 0x00, ...data]);
+  const body = [...latin1('WEBP'), ...chunk('VP8L', vp8l), ...chunks.flatMap(([t, d]) => chunk(t, d))];
+  const n = body.length;
+  return Uint8Array.from([...latin1('RIFF'), n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24, ...body]);
+}
+
+describe('polyglots in PNG and WebP, and JPEGs off the beaten path', () => {
+  const anyBytes = fc.uint8Array({ minLength: 16, maxLength: 300 });
+  const planted = (data: Uint8Array, marker: string, at: number) => {
+    const bytes = Array.from(data);
+    bytes.splice(at % bytes.length, 0, ...latin1(marker));
+    return Uint8Array.from(bytes);
+  };
+
+  it('never refuses a PNG or WebP whose compressed pixels hold those bytes; refuses them in a text chunk or after the end', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MARKUP), anyBytes, fc.nat(), (marker, data, at) => {
+        const pixels = planted(data, marker, at);
+        expect(inspectImage(pngWith([['IDAT', pixels]]))).toMatchObject({ type: 'image/png', width: 64, height: 64 });
+        expect(inspectImage(webpWith(pixels))).toMatchObject({ type: 'image/webp', width: 64, height: 64 });
+        expect(() =>
+          inspectImage(
+            pngWith([
+              ['IDAT', data],
+              ['tEXt', latin1(`Comment\0${marker}`)],
+            ]),
+          ),
+        ).toThrow(/something else too/);
+        expect(() => inspectImage(pngWith([['IDAT', data]], latin1(marker)))).toThrow(/something else too/);
+        expect(() => inspectImage(webpWith(data, [['XMP ', latin1(marker)]]))).toThrow(/something else too/);
+      }),
+    );
+  });
+
+  it('reads past restart markers and stray bytes before a marker, still finding what hides in comments', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MARKUP), scanBytes, fc.nat(), fc.integer({ min: 1, max: 8 }), (marker, scan, at, strays) => {
+        // Restart markers (FF D0-D7) inside the scan, as cameras write them, and the marker's bytes by chance.
+        const withRestarts = Array.from(scan);
+        withRestarts.splice(at % withRestarts.length, 0, 0xff, 0xd0 + (at % 8), ...latin1(marker));
+        const jpeg = jpegWith(latin1('ok'), Uint8Array.from(withRestarts));
+        expect(inspectImage(jpeg)).toMatchObject({ type: 'image/jpeg', width: 64, height: 64 });
+        // Stray bytes after the comment segment (libjpeg skips them): still an image, and markup in them is found.
+        const comEnd = 2 + 4 + 2; // SOI, the comment's marker and length, 'ok'
+        const stray = (bytes: Uint8Array) => Uint8Array.from([...jpeg.subarray(0, comEnd), ...bytes, ...jpeg.subarray(comEnd)]);
+        expect(inspectImage(stray(new Uint8Array(strays)))).toMatchObject({ type: 'image/jpeg' });
+        expect(() => inspectImage(stray(latin1(marker.replace(/\xff/g, ''))))).toThrow(/something else too/);
+      }),
+    );
+  });
+
+  it("falls back to the file's head and tail when its structure cannot be walked, and still finds markup there", () => {
+    // After the scan, a segment whose length runs past the file: the walk breaks there, so the head (and the
+    // tail) are scanned whole, the scan data included.
+    const broken = (comment: string, inScan = '') =>
+      jpegWith(latin1(comment), Uint8Array.from([1, 2, 3, ...latin1(inScan), 0xff, 0xe1, 0xff, 0xff, 4, 5]));
+    expect(inspectImage(broken('made by a camera'))).toMatchObject({ type: 'image/jpeg', width: 64, height: 64 });
+    expect(() => inspectImage(broken('<script>'))).toThrow(/something else too/);
+    expect(() => inspectImage(broken('made by a camera', '<iframe'))).toThrow(/something else too/);
+  });
+});
+
 describe('metadata parsers, for any bytes', () => {
   it('always finish and give an orientation from 1 to 8', () => {
     const headers = fc.constantFrom(
