@@ -949,6 +949,32 @@ describe('node and workerd agree', () => {
     }
   }, 120_000);
 
+  it('turns PNG and WebP by their EXIF orientation too, on both runtimes, as the photo already turned', async () => {
+    const [photo] = await photoFiles('natural', 1);
+    const base = await photoJpeg(photo, { fx: 0.55, fy: 0.15, frac: 0.3 }, 480);
+    for (const format of ['png', 'webp'] as const)
+      for (const o of [3, 6, 8]) {
+        const encode = (s: sharp.Sharp) => (format === 'png' ? s.png() : s.webp({ lossless: true }));
+        const tagged = await encode(sharp(base).resize(480, 320)).withMetadata({ orientation: o }).toBuffer();
+        const turned = await encode(sharp(tagged).rotate()).toBuffer();
+        const label = `${format}, orientation ${o}`;
+        const [a, b, ref] = await Promise.all([
+          post(targets.node, tagged),
+          post(targets.workerd, tagged),
+          post(targets.node, turned),
+        ]);
+        for (const r of [a, b, ref]) expect(r.status, label).toBe(200);
+        const turnedSize = o >= 5 ? { width: 320, height: 480 } : { width: 480, height: 320 };
+        expect(a.json.image, label).toMatchObject(turnedSize);
+        expect(b.json.image, label).toMatchObject(turnedSize);
+        expect(a.json.flagged, label).toBe(ref.json.flagged);
+        expect(Math.abs((a.json.score as number) - (ref.json.score as number)), label).toBeLessThan(1e-4);
+        expect(Math.abs((a.json.score as number) - (b.json.score as number)), label).toBeLessThan(1e-4);
+        expect(b.json.box, label).toEqual(a.json.box);
+        expect(a.json.box, label).toEqual(ref.json.box);
+      }
+  });
+
   it('needs the API key on workerd too when keys are configured', async () => {
     const worker = await startWorkerd({ apiKeys: ['w-key'] });
     try {
