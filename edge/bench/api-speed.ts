@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
+import { writeBenchSection } from './bench-docs.js';
 import { EDGE_DIR, WRANGLER, WRANGLER_ENV, startBareWorkerd, startWranglerDev } from './servers.js';
+
+/** Every line of the report, printed and kept for docs/benchmarks.md. */
+const report: string[] = [];
+const out = (line: string) => {
+  console.log(line);
+  report.push(line);
+};
 
 const { values } = parseArgs({
   options: {
@@ -177,34 +185,40 @@ if (values.only !== 'worker') {
       await once(s.proc, 'exit');
     }
   }
-  console.log(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
-  console.log(
+  out(`\nPOST /v1/check on Node, ${CONNECTIONS} connections, ${SECONDS} s per run, loopback\n`);
+  out(
     '| photo | API req/s | baseline req/s (sharp decode+resize) | API / baseline | API p50 / p99 ms at max | half rate req/s | API p50 / p99 ms at half rate | baseline p50 / p99 ms at its half rate | errors + non-2xx |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
+  out('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) out(r);
 }
 
 if (values.only !== 'node') {
-  console.log(`\nWorker, ${photos[0][0]} JPEG, sequential requests over loopback:\n`);
-  console.log('| served by | process start to ready | cold start (first check) | warm p50 | warm p99 (50 requests) |');
-  console.log('|---|---|---|---|---|');
+  out(`\nWorker, ${photos[0][0]} JPEG, sequential requests over loopback:\n`);
+  out('| served by | process start to ready | cold start (first check) | warm p50 | warm p99 (50 requests) |');
+  out('|---|---|---|---|---|');
   for (const where of ['workerd', 'wrangler'] as const) {
     const w = await workerTimings(photos[0][1], where);
-    console.log(
+    out(
       `| ${where === 'workerd' ? 'workerd (the deployed bundle)' : 'wrangler dev'} | ${w.startMs.toFixed(0)} ms | ${w.coldMs.toFixed(0)} ms | ` +
         `${w.warmP50.toFixed(1)} ms | ${w.warmP99.toFixed(1)} ms |`,
     );
   }
   // Product shots on white (content framing): one thing, and two apart, which the check also looks at
   // one by one (three looks instead of one; `findFrames` in the core), on workerd in the same run.
-  console.log(`\nWorker (workerd), 1200x1200 product shots on white, JPEG q90:\n`);
+  out(`\nWorker (workerd), 1200x1200 product shots on white, JPEG q90:\n`);
   // The score says which path ran: under the default's zoom, one look below its start (0.2), two above it.
-  console.log('| shot | warm p50 | warm p99 (50 requests) | score |');
-  console.log('|---|---|---|---|');
+  out('| shot | warm p50 | warm p99 (50 requests) | score |');
+  out('|---|---|---|---|');
   for (const [label, body] of await productShots()) {
     const w = await workerTimings(body, 'workerd');
-    console.log(`| ${label} | ${w.warmP50.toFixed(1)} ms | ${w.warmP99.toFixed(1)} ms | ${w.score.toFixed(3)} |`);
+    out(`| ${label} | ${w.warmP50.toFixed(1)} ms | ${w.warmP99.toFixed(1)} ms | ${w.score.toFixed(3)} |`);
   }
-  console.log(`\nUpload size (wrangler deploy --dry-run): ${await uploadSize()}`);
+  out(`\nUpload size (wrangler deploy --dry-run): ${await uploadSize()}`);
+}
+
+// A full run rewrites its section of docs/benchmarks.md; a partial one (--only) leaves it.
+if (values.only == null) {
+  await writeBenchSection('api', 'The API and the Worker (`npm run bench:api`)', report);
+  console.log('\nwrote docs/benchmarks.md (bench:api)');
 }

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { startNodeServer } from '@blankspot/edge/node';
+import { writeBenchSection } from '@blankspot/edge/bench-docs';
 import { launchChromium } from './browser.js';
 
 const PHOTO = fileURLToPath(
@@ -124,17 +125,27 @@ try {
   }
   const sum = (list: typeof downloads, k: 'bytes' | 'gzip') => list.reduce((a, d) => a + d[k], 0);
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  console.log('\nwidget in headless Chromium (software only, WASM backend), file chosen -> verdict, runtime already loaded\n');
+  const report: string[] = [];
+  const out = (line: string) => {
+    console.log(line);
+    report.push(line);
+  };
+  out('\nwidget in headless Chromium (software only, WASM backend), file chosen -> verdict, runtime already loaded\n');
   // check()'s total runs from reading the file's bytes to the verdict; the rest of "median" is the page's.
-  console.log('| photo | median ms | min ms | max ms | median run: decode / preprocess / inference / check() total ms | score |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
-  console.log(`\nfirst verdict including the runtime's lazy load (1000x1000 JPEG): ${firstMs.toFixed(0)} ms`);
-  console.log(
+  out('| photo | median ms | min ms | max ms | median run: decode / preprocess / inference / check() total ms | score |');
+  out('|---|---|---|---|---|---|');
+  for (const r of rows) out(r);
+  out(`\nfirst verdict including the runtime's lazy load (1000x1000 JPEG): ${firstMs.toFixed(0)} ms`);
+  out(
     `downloaded on page load: ${kb(sum(downloads.slice(0, beforeFirst), 'bytes'))} (gzip ${kb(sum(downloads.slice(0, beforeFirst), 'gzip'))})`,
   );
-  console.log(`downloaded lazily on the first photo: ${kb(sum(lazy, 'bytes'))} (gzip ${kb(sum(lazy, 'gzip'))})`);
-  for (const d of lazy) console.log(`  ${d.url}: ${kb(d.bytes)} (gzip ${kb(d.gzip)})`);
+  out(`downloaded lazily on the first photo: ${kb(sum(lazy, 'bytes'))} (gzip ${kb(sum(lazy, 'gzip'))})`);
+  for (const d of lazy) out(`  ${d.url}: ${kb(d.bytes)} (gzip ${kb(d.gzip)})`);
+  // A full run rewrites its section of docs/benchmarks.md; a partial one (--only) leaves it.
+  if (ONLY == null) {
+    await writeBenchSection('web', 'The widget (`npm run bench:web`)', report);
+    console.log('\nwrote docs/benchmarks.md (bench:web)');
+  }
 } finally {
   await browser.close();
   await server.close();
