@@ -104,7 +104,6 @@ def own_backdrop(height, width, rng):
 def place(canvas, obj, x0, y0, shadow, rng):
     """Alpha-composes obj at (x0, y0), clipped at the canvas's edges, with a blurred shadow under it when asked."""
     h, w = obj.shape[:2]
-    H, W = canvas.shape[:2]
     alpha = obj[:, :, 3:4] / 255.0
     if shadow:
         blur = max(3, int(min(h, w) * 0.04)) | 1

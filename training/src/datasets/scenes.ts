@@ -347,7 +347,8 @@ export async function paddedOnWhite(photo: RgbaImage, rng: Rng): Promise<RgbaIma
     w = Math.max(4, Math.round(inner.width * k));
     h = Math.max(4, Math.round(inner.height * k));
   } else {
-    // Bars on two sides: the photo spans the canvas one way; a square photo is first cut to 1:1.2-1:2.
+    // Bars on two sides: the photo spans the canvas one way at an aspect of 1.2-2 along its longer side
+    // (resized to it, so a squarish photo is stretched: what the model sees is the straight edge and the bars).
     const aspect = rng.uniform(1.2, 2);
     const wide = inner.width >= inner.height;
     w = wide ? canvasSide : Math.round(canvasSide / aspect);
