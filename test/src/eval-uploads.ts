@@ -71,7 +71,9 @@ const server = await startNodeServer({ port: 0, modelsDir, config: { maxQueue: 1
 try {
   for (const sensitivity of values.sensitivity ?? ['balanced']) {
     const rows = await judgeUploads(server.url, dir, labels, { sensitivity, model: modelName, oracle });
-    console.log(`\n${modelName}, sensitivity ${sensitivity}, ${labels.length} uploads (compositor seed ${values.seed}):\n`);
+    // A reused catalogue was composed by whatever seed made it: name its folder, not this run's --seed.
+    const origin = values.reuse ? `catalogue ${dir}` : `compositor seed ${values.seed}`;
+    console.log(`\n${modelName}, sensitivity ${sensitivity}, ${labels.length} uploads (${origin}):\n`);
     console.log(uploadsTable(rows, 'photos'));
   }
 } finally {
