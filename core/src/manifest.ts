@@ -55,6 +55,12 @@ export interface ModelEntry {
     falseAlarms: Record<Sensitivity, number>;
     recall: Record<Sensitivity, number>;
   };
+  /**
+   * How its score was calibrated (`blankspot export --calibrate`): Platt scaling of the anomaly logit,
+   * written into the ONNX graph, fitted on `fittedOn`; `ece` is the expected calibration error there
+   * after it, `eceBefore` before. Absent: the score is the network's own.
+   */
+  calibration?: { method: 'platt'; scale: number; shift: number; fittedOn: string; ece: number; eceBefore: number };
   /** True when the model also outputs a `heatmap` from which a box can be derived. */
   localises: boolean;
   /** Which part of the photo the input shows (core's `framing.ts`); absent means `full`, the whole photo. */
@@ -140,6 +146,8 @@ export function parseManifest(json: unknown): ModelManifest {
       const problem = zoomProblem(e.zoom, inputSizeOf(e), [e.threshold, ...Object.values(e.thresholds ?? {})]);
       if (problem) fail(`model ${e.name}: ${problem}`);
     }
+    if (e.calibration != null && !(e.calibration.scale > 0 && Number.isFinite(e.calibration.shift)))
+      fail(`model ${e.name} has a calibration that does not keep the order of scores`);
     if (e.thresholds != null) {
       const t = e.thresholds;
       if (!SENSITIVITIES.every((k) => t[k] > 0 && t[k] < 1)) fail(`model ${e.name} has a sensitivity threshold outside (0,1)`);

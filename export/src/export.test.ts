@@ -24,6 +24,9 @@ import { publishModel } from './models.js';
 import { catalogueScores, readCatalogue } from './catalogue.js';
 
 const PHOTOS_DIR = fileURLToPath(new URL('../../data/photos/natural', import.meta.url));
+const SHIPPED_CHECKPOINT = fileURLToPath(
+  new URL('../../reports/runs/shipped-upload-128-7/upload/photos+products/localiser-128-modern-framed', import.meta.url),
+);
 const CHECK_SCRIPT = fileURLToPath(new URL('../scripts/check_onnx.py', import.meta.url));
 let dir: string;
 let data: Splits;
@@ -419,6 +422,73 @@ describe('export to ONNX', () => {
     await publishModel(trained, join(dir, 'models-at-256', 'manifest.json'), true);
     const card = await readFile(join(dir, 'models-at-256', 'at256.md'), 'utf8');
     expect(card).toContain('[N,1,H,W] (trained on 256x256, run on 128x128 and 256x256)');
+  });
+
+  it('calibrates the score on a catalogue: Platt scaling in the graph, the same verdicts, a card with its reliability', async () => {
+    const catalogue = await photoCatalogue();
+    // The shipped default's checkpoint: a model that ranks damage above clean photos, as calibration needs.
+    const ckpt = SHIPPED_CHECKPOINT;
+    const zoom = { inputSize: 256, above: 1e-6 };
+    const common = { probe: wide.probe, falseAlarmTarget: 0.2, operatingCatalogue: catalogue, zoom };
+    const plain = await exportCheckpoint(ckpt, join(dir, 'plain-128.onnx'), common);
+    const models = join(dir, 'models-calibrated');
+    const result = await exportCheckpoint(ckpt, join(models, 'cal.onnx'), { ...common, calibrate: true, name: 'cal' });
+    const c = result.calibration!;
+    expect(c.scale).toBeGreaterThan(0);
+    expect(c.fittedOn).toBe(`20 product images of the catalogue ${basename(catalogue)}`);
+    expect(result.metadata.calibration).toContain(`softmax(0, ${c.scale} z + ${c.shift})`);
+    // Every catalogue photo's score is the plain file's, calibrated; the heatmap is the trained one.
+    const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+    const products = (await readCatalogue(catalogue)).filter((r) => r.kind === 'product');
+    let plainLoss = 0;
+    let calibratedLoss = 0;
+    for (const row of products) {
+      const { data: px, info } = await sharp(join(catalogue, row.file)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const input = preprocess({ width: info.width, height: info.height, data: new Uint8Array(px) }, 128);
+      const before = await onnxOutputs(plain.path, input, 128);
+      const after = await onnxOutputs(result.path, input, 128);
+      const z = Math.log(before[1] / before[0]);
+      expect(after[1]).toBeCloseTo(sigmoid(c.scale * z + c.shift), 5);
+      expect(Array.from(after.subarray(2))).toEqual(Array.from(before.subarray(2)));
+      // Platt's targets: 11/12 for the 10 damaged, 1/12 for the 10 clean (no separable set fits at infinity).
+      const target = row.damaged ? 11 / 12 : 1 / 12;
+      const nll = (p: number) => -(target * Math.log(p) + (1 - target) * Math.log(1 - p));
+      plainLoss += nll(before[1]);
+      calibratedLoss += nll(after[1]);
+    }
+    // Fitted to these photos: their log loss against Platt's targets can only fall.
+    expect(calibratedLoss).toBeLessThan(plainLoss);
+    expect(c.after.bins.reduce((n, b) => n + b.count, 0)).toBe(20);
+    // The closer look starts at the same photos, and thresholds chosen by the same rule give the same verdicts.
+    expect(result.zoom!.above).toBeCloseTo(sigmoid(c.scale * Math.log(1e-6 / (1 - 1e-6)) + c.shift), 5);
+    expect(result.operatingPoint!.falseAlarms).toEqual(plain.operatingPoint!.falseAlarms);
+    expect(result.operatingPoint!.recall).toEqual(plain.operatingPoint!.recall);
+    // Published: the manifest says how it was calibrated, the card shows the reliability table and its figure.
+    const manifest = await publishModel(result, join(models, 'manifest.json'), true);
+    expect(manifest.models[0].calibration).toEqual({
+      method: 'platt',
+      scale: c.scale,
+      shift: c.shift,
+      fittedOn: c.fittedOn,
+      ece: c.after.ece,
+      eceBefore: c.before.ece,
+    });
+    const card = await readFile(join(models, 'cal.md'), 'utf8');
+    expect(card).toContain('## Calibration');
+    expect(card).toContain('![reliability](cal-reliability.svg)');
+    expect(await readFile(join(models, 'cal-reliability.svg'), 'utf8')).toMatch(/^<svg[\s\S]*calibrated[\s\S]*<\/svg>$/);
+    // Refused: calibration without a catalogue, and on a network without a heatmap.
+    await expect(exportCheckpoint(ckpt, join(dir, 'x.onnx'), { probe: wide.probe, calibrate: true })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(
+      exportCheckpoint(await trainedRun('cnn-leaky'), join(dir, 'y.onnx'), {
+        probe,
+        falseAlarmTarget: 0.2,
+        operatingCatalogue: catalogue,
+        calibrate: true,
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('localiser') });
   });
 
   it('refuses an unknown or corrupt checkpoint clearly', async () => {

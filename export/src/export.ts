@@ -21,6 +21,11 @@ import {
 import {
   NETWORKS,
   Rng,
+  calibrated,
+  fitPlatt,
+  reliability,
+  type Platt,
+  type ReliabilityBin,
   activeBackend,
   buildSplits,
   buildSplitsCached,
@@ -94,6 +99,19 @@ export interface ExportOptions {
   zoom?: Zoom;
   /** Keep and reuse generated validation sets here (see buildSplitsCached). */
   cacheDir?: string;
+  /**
+   * Calibrate the score (Platt scaling of the anomaly logit, written into the graph) on the operating
+   * catalogue's photos of the operating kind before the thresholds are chosen there; needs `operatingCatalogue`.
+   */
+  calibrate?: boolean;
+}
+
+/** How a model's score was calibrated, and how well its scores match the share damaged before and after. */
+export interface CalibrationResult extends Platt {
+  method: 'platt';
+  fittedOn: string;
+  before: { bins: ReliabilityBin[]; ece: number };
+  after: { bins: ReliabilityBin[]; ece: number };
 }
 
 export type { OperatingPoint } from './operating-point.js';
@@ -116,6 +134,7 @@ export interface ExportResult {
   operatingPoint?: OperatingPoint;
   views: Views;
   zoom?: Zoom;
+  calibration?: CalibrationResult;
 }
 
 /**
@@ -192,14 +211,23 @@ function joined(prob: Float32Array, heatmap?: Float32Array): Float32Array {
 }
 
 /** The network's outputs as the trainer computes them: `prob`, then the `heatmap` of a localiser. */
-export function tfjsOutputs(spec: NetworkSpec, values: Record<string, Float32Array>, inputs: Float32Array): Float32Array {
+export function tfjsOutputs(
+  spec: NetworkSpec,
+  values: Record<string, Float32Array>,
+  inputs: Float32Array,
+  calibration?: Platt,
+): Float32Array {
   const params = paramsFromValues(spec, values);
   try {
     const side = spec.inputSize;
     const n = countOf(inputs, side);
     return tf.tidy(() => {
       const { logits, heatmapLogits } = forward(spec, params, tf.tensor4d(inputs, [n, side, side, 1]));
-      const prob = tf.softmax(logits).dataSync() as Float32Array;
+      // A localiser's logits are (0, z): calibrated, (0, scale z + shift).
+      const scored = calibration
+        ? tf.add(tf.mul(logits, tf.tensor1d([1, calibration.scale])), tf.tensor1d([0, calibration.shift]))
+        : logits;
+      const prob = tf.softmax(scored).dataSync() as Float32Array;
       return joined(prob, heatmapLogits ? (tf.sigmoid(heatmapLogits).dataSync() as Float32Array) : undefined);
     });
   } finally {
@@ -314,7 +342,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (${side}/H)x(${side}/W) input pixels the share the rectangle covers`
         : ''),
   };
-  const zoom = options.zoom;
+  let zoom = options.zoom;
   if (zoom != null) {
     if (!localises(spec))
       throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a zoom`);
@@ -327,22 +355,31 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         'with a zoom, thresholds are chosen on a catalogue of real files (--operating-catalogue)',
       );
   }
-  const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide: zoom != null });
+  const build = (calibration?: Platt) =>
+    buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide: zoom != null, calibration });
+  let bytes = build();
 
   if (activeBackend() == null) await useBackend('auto');
   const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
-  const expected = tfjsOutputs(spec, values, probe);
-  const got = await onnxOutputs(bytes, probe, side);
-  const diff = maxAbsDiff(expected, got);
-  if (!(diff <= PARITY_TOLERANCE)) {
-    throw new BlankspotError(
-      'BAD_MODEL_FILE',
-      `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
-    );
-  }
+  const checkParity = async (model: Uint8Array, calibration?: Platt) => {
+    const diff = maxAbsDiff(tfjsOutputs(spec, values, probe, calibration), await onnxOutputs(model, probe, side));
+    if (!(diff <= PARITY_TOLERANCE)) {
+      throw new BlankspotError(
+        'BAD_MODEL_FILE',
+        `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
+      );
+    }
+    return diff;
+  };
+  let diff = await checkParity(bytes);
+  if (options.calibrate && (options.operatingCatalogue == null || options.falseAlarmTarget == null))
+    throw new BlankspotError('BAD_REQUEST', 'calibration is fitted on a catalogue of real files (--operating-catalogue)');
+  if (options.calibrate && !localises(spec))
+    throw new BlankspotError('BAD_REQUEST', `${spec.name} is not a localiser: only a localiser's score can be calibrated`);
   const counts = t.counts as RunConfig['counts'] | undefined;
   const views = options.views ?? 'single';
   let operatingPoint: OperatingPoint | undefined;
+  let calibration: CalibrationResult | undefined;
   if (options.falseAlarmTarget != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
     const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], framing, seed: String(t.seed), counts };
@@ -355,13 +392,35 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     };
     if (options.operatingCatalogue != null) {
       const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
-      const rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
-      operatingPoint = operatingPointFromScores(
-        rows,
-        options.falseAlarmTarget,
-        kind,
-        `the catalogue ${basename(options.operatingCatalogue)}`,
-      );
+      const description = `the catalogue ${basename(options.operatingCatalogue)}`;
+      let rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
+      if (options.calibrate) {
+        const ofKind = rows.filter((r) => r.kind === kind);
+        const labels = ofKind.map((r) => (r.damaged ? 1 : 0));
+        const scores = ofKind.map((r) => r.score);
+        const platt = fitPlatt(scores, labels);
+        if (!(platt.scale > 0))
+          throw new BlankspotError(
+            'BAD_REQUEST',
+            `the model ranks the damaged ${kind} images of ${description} no higher than the clean ones: calibrating would reverse its scores`,
+          );
+        const fittedOn = `${ofKind.length} ${kind} images of ${description}`;
+        metadata.calibration = `Platt scaling of the anomaly logit z: prob = softmax(0, ${platt.scale} z + ${platt.shift}), fitted on ${fittedOn}`;
+        bytes = build(platt);
+        diff = Math.max(diff, await checkParity(bytes, platt));
+        // The closer look starts where it did: its start on the calibrated scale.
+        if (zoom) zoom = { ...zoom, above: Number(calibrated(platt, zoom.above).toPrecision(6)) };
+        rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
+        const after = rows.filter((r) => r.kind === kind).map((r) => r.score);
+        calibration = {
+          method: 'platt',
+          ...platt,
+          fittedOn,
+          before: reliability(scores, labels),
+          after: reliability(after, labels),
+        };
+      }
+      operatingPoint = operatingPointFromScores(rows, options.falseAlarmTarget, kind, description);
     } else {
       operatingPoint = await chooseOperatingPoint(
         bytes,
@@ -392,5 +451,6 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     ...(operatingPoint ? { operatingPoint } : {}),
     views,
     ...(zoom ? { zoom } : {}),
+    ...(calibration ? { calibration } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
   type ModelEntry,
   type ModelManifest,
 } from '@blankspot/core';
+import { reliabilitySvg, type ReliabilityBin } from '@blankspot/training';
 import type { ExportResult } from './export.js';
 
 function metrics(json: string): ModelEntry['metrics']['validation'] | undefined {
@@ -44,6 +45,18 @@ export function manifestEntry(result: ExportResult): ModelEntry {
           },
         }
       : {}),
+    ...(result.calibration
+      ? {
+          calibration: {
+            method: result.calibration.method,
+            scale: result.calibration.scale,
+            shift: result.calibration.shift,
+            fittedOn: result.calibration.fittedOn,
+            ece: result.calibration.after.ece,
+            eceBefore: result.calibration.before.ece,
+          },
+        }
+      : {}),
     localises: result.localises,
     ...(result.framing === 'content' ? { framing: result.framing } : {}),
     ...(result.inputSize !== INPUT_SIZE ? { inputSize: result.inputSize } : {}),
@@ -63,6 +76,34 @@ export function manifestEntry(result: ExportResult): ModelEntry {
 
 function pct(v: number | undefined): string {
   return v == null || Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(2)}%`;
+}
+
+/** The reliability figure's file name, next to the card. */
+export function reliabilityFigure(entry: Pick<ModelEntry, 'name'>): string {
+  return `${entry.name}-reliability.svg`;
+}
+
+function calibrationText(entry: ModelEntry, result: ExportResult): string {
+  const c = result.calibration;
+  if (!c) return '';
+  const row = (b: ReliabilityBin, a: ReliabilityBin) =>
+    `| ${b.from.toFixed(1)}-${b.to.toFixed(1)} | ${b.count} | ${b.count ? pct(b.damaged) : '-'} | ${a.count} | ${a.count ? pct(a.damaged) : '-'} |`;
+  return `
+## Calibration
+
+The score is calibrated: Platt scaling of the network's anomaly logit z, \`prob = softmax(0, ${c.scale.toPrecision(4)} z + ${c.shift.toPrecision(4)})\`,
+is part of the ONNX graph, so every runtime reads the same calibrated score. It was fitted on ${c.fittedOn},
+half of them damaged: a score of 0.8 means that about 8 in 10 photos scoring near it there were damaged. Where
+damage is rarer than one photo in two, as in real catalogues, the same score means proportionally lower odds;
+the thresholds are chosen for false-alarm rates, which do not depend on how common damage is. Expected
+calibration error there: ${c.before.ece.toFixed(3)} before, ${c.after.ece.toFixed(3)} after.
+
+![reliability](${reliabilityFigure(entry)})
+
+| score | photos, network's own score | damaged among them | photos, calibrated | damaged among them |
+|---|---|---|---|---|
+${c.before.bins.map((b, i) => row(b, c.after.bins[i])).join('\n')}
+`;
 }
 
 function operatingPointText(entry: ModelEntry): string {
@@ -127,6 +168,7 @@ ${md.architecture}
 - Trained ${entry.trainedAt}; exported ${md.exported_at}; ONNX Runtime matches TensorFlow.js within ${result.maxAbsDiff.toExponential(1)} on ${result.probeCount} inputs.
 - Decision threshold: ${entry.threshold}${operatingPointText(entry)}
 
+${calibrationText(entry, result)}
 ## Scores
 
 Validation accuracy ${pct(entry.metrics.validation.accuracy)}; test accuracy ${pct(entry.metrics.test?.accuracy)}
@@ -170,5 +212,12 @@ export async function publishModel(result: ExportResult, manifestPath: string, m
   parseManifest(next);
   await writeFile(manifestPath, JSON.stringify(next, null, 2) + '\n');
   await writeFile(join(dirname(manifestPath), entry.card!), modelCard(entry, result));
+  if (result.calibration) {
+    const figure = await reliabilitySvg(`${entry.name} ${entry.version}: reliability on ${result.calibration.fittedOn}`, {
+      "network's own score": result.calibration.before.bins,
+      calibrated: result.calibration.after.bins,
+    });
+    await writeFile(join(dirname(manifestPath), reliabilityFigure(entry)), figure);
+  }
   return next;
 }

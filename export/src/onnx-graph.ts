@@ -90,10 +90,23 @@ export interface OnnxModelInput {
    * network runs on a larger input as it is (a manifest's `zoom`).
    */
   anySide?: boolean;
+  /**
+   * Platt scaling of the anomaly logit (a localiser's only): `prob` becomes softmax(0, scale * z + shift),
+   * so every runtime that loads the file reads calibrated scores. The heatmap is left as trained.
+   */
+  calibration?: { scale: number; shift: number };
 }
 
 /** The ONNX model as bytes. */
-export function buildOnnxModel({ spec, values, metadata, producerVersion, docString, anySide }: OnnxModelInput): Uint8Array {
+export function buildOnnxModel({
+  spec,
+  values,
+  metadata,
+  producerVersion,
+  docString,
+  anySide,
+  calibration,
+}: OnnxModelInput): Uint8Array {
   const shapes = Object.fromEntries(spec.params.map((p) => [p.name, p.shape]));
   const nodes: proto.INodeProto[] = [];
   const initializers: proto.ITensorProto[] = [];
@@ -199,8 +212,16 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
         nodes.push({ opType: 'GlobalMaxPool', name: top, input: [logits], output: [top] });
         const flat = next('flatten');
         nodes.push({ opType: 'Flatten', name: flat, input: [top], output: [flat], attribute: [int('axis', 1)] });
-        const anomaly = next('add');
+        let anomaly = next('add');
         nodes.push({ opType: 'Add', name: anomaly, input: [flat, layer.detectBias], output: [anomaly] });
+        if (calibration) {
+          initializers.push(tensor('calibration/scale', [1], new Float32Array([calibration.scale])));
+          initializers.push(tensor('calibration/shift', [1], new Float32Array([calibration.shift])));
+          const scaled = next('mul');
+          nodes.push({ opType: 'Mul', name: scaled, input: [anomaly, 'calibration/scale'], output: [scaled] });
+          anomaly = next('add');
+          nodes.push({ opType: 'Add', name: anomaly, input: [scaled, 'calibration/shift'], output: [anomaly] });
+        }
         const zero = next('sub');
         nodes.push({ opType: 'Sub', name: zero, input: [anomaly, anomaly], output: [zero] });
         nodes.push({ opType: 'Concat', name: out, input: [zero, anomaly], output: [out], attribute: [int('axis', 1)] });
@@ -213,6 +234,7 @@ export function buildOnnxModel({ spec, values, metadata, producerVersion, docStr
     }
     current = out;
   }
+  if (calibration && heatmapShape == null) throw new Error(`${spec.name}: only a localiser's score can be calibrated`);
   if (current !== MODEL_OUTPUT_NAME || shape.length !== 1 || shape[0] !== NUM_CLASSES) {
     throw new Error(`${spec.name}: the graph must end in a softmax over ${NUM_CLASSES} classes`);
   }

@@ -41,5 +41,6 @@ export {
 export { PROTOCOLS, applyProtocol, type Box, type Example, type Protocol } from './datasets/protocols.js';
 export { DATASET_NAMES, SPLITS, type DatasetName, type Split } from './datasets/sources.js';
 export { writePreviewGrid } from './datasets/preview.js';
-export { writeReport } from './report.js';
+export { reliabilitySvg, writeReport } from './report.js';
 export { quality, thresholdForFalseAlarms, wilson, type ModelQuality, type Rate } from './metrics.js';
+export { calibrated, fitPlatt, logitOf, reliability, type Platt, type ReliabilityBin } from './calibration.js';

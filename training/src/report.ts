@@ -46,6 +46,48 @@ async function svg(spec: vl.TopLevelSpec): Promise<string> {
   return view.toSVG();
 }
 
+/**
+ * A reliability diagram: for each bin of scores, the share of damaged photos against the bins' mean
+ * score, one line per series (e.g. before and after calibration), with the diagonal a calibrated
+ * model would follow. Each point's size is its bin's count.
+ */
+export async function reliabilitySvg(
+  title: string,
+  series: Record<string, ReadonlyArray<{ meanScore: number; damaged: number; count: number }>>,
+): Promise<string> {
+  const values = Object.entries(series).flatMap(([name, bins]) =>
+    bins.filter((b) => b.count > 0).map((b) => ({ series: name, score: b.meanScore, damaged: b.damaged, photos: b.count })),
+  );
+  return svg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 320,
+    height: 320,
+    layer: [
+      {
+        data: {
+          values: [
+            { score: 0, damaged: 0 },
+            { score: 1, damaged: 1 },
+          ],
+        },
+        mark: { type: 'line', color: '#999', strokeDash: [4, 4] },
+        encoding: { x: { field: 'score', type: 'quantitative' }, y: { field: 'damaged', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'score', type: 'quantitative', title: 'mean score in the bin', scale: { domain: [0, 1] } },
+          y: { field: 'damaged', type: 'quantitative', title: 'share damaged', scale: { domain: [0, 1] } },
+          color: { field: 'series', type: 'nominal', title: null },
+          size: { field: 'photos', type: 'quantitative', title: 'photos' },
+        },
+      },
+    ],
+  });
+}
+
 /** One trained model scored on one set of its test data. */
 export interface SetScore {
   run: Run;

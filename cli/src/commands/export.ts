@@ -37,6 +37,10 @@ export function registerExport(program: Command): void {
       'choose the thresholds on this catalogue of real files instead: images and a labels.csv (file,kind,damaged), ' +
         'as `npm run eval:uploads -- --split val --compose-only` writes; never photos the model trained on',
     )
+    .option(
+      '--calibrate',
+      'calibrate the score on the operating catalogue (Platt scaling written into the graph) before choosing thresholds there',
+    )
     .addOption(
       new Option(
         '--views <views>',
@@ -86,12 +90,20 @@ export function registerExport(program: Command): void {
             : {}),
           operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
           cacheDir: resolve('.cache/datasets'),
+          calibrate: Boolean(o.calibrate),
         },
       );
       console.log(
         `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
           `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
       );
+      const cal = result.calibration;
+      if (cal) {
+        console.log(
+          `calibrated on ${cal.fittedOn}: prob = softmax(0, ${cal.scale.toPrecision(4)} z + ${cal.shift.toPrecision(4)}); ` +
+            `expected calibration error ${cal.before.ece.toFixed(3)} -> ${cal.after.ece.toFixed(3)}`,
+        );
+      }
       const op = result.operatingPoint;
       if (op) {
         console.log(
