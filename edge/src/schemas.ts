@@ -35,6 +35,9 @@ export const CheckResult = z
     model: z.object({ name: z.string(), version: z.string() }),
     box: Box.nullable(),
     image: z.object({ type: z.enum(ALLOWED_IMAGE_TYPES), width: z.number().int(), height: z.number().int() }),
+    looks: z
+      .union([z.literal(1), z.literal(2)])
+      .openapi({ description: 'Looks the model took: 2 when the first was suspect and the model’s closer look ran.' }),
     timings: z.object({ decodeMs: z.number(), preprocessMs: z.number(), inferenceMs: z.number(), totalMs: z.number() }),
     requestId: z.string(),
   })

@@ -85,6 +85,7 @@ interface BrowserResult {
   flagged: boolean;
   box: { x: number; y: number; width: number; height: number } | null;
   score: number;
+  looks: number;
   model: { name: string };
   image: { width: number; height: number; type: string };
   input: number[];
@@ -361,6 +362,7 @@ describe('the widget on an upload form', () => {
       for (const r of [local, onCpu]) {
         expect(r.flagged, label).toBe(server.json.flagged);
         expect(r.image, label).toEqual(server.json.image);
+        expect(r.looks, label).toBe(server.json.looks);
         let worst = 0;
         for (let i = 0; i < input.length; i++) worst = Math.max(worst, Math.abs(r.input[i] - input[i]));
         expect(worst * 255, `${label} (${r.preprocessedOn})`).toBeLessThanOrEqual(2);

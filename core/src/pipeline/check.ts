@@ -151,6 +151,7 @@ export async function checkImage(
   // The closer look's decoding and preprocessing, counted as such rather than as inference.
   let closerDecodeMs = 0;
   let closerPreprocessMs = 0;
+  let looks: 1 | 2 = 1;
   const zoom = model.entry.zoom;
   // The closer look (ModelEntry.zoom), for a photo the first look found suspect but did not flag: a
   // clean photo costs one look, and so does one the first look flags. The score is the higher of the
@@ -161,6 +162,7 @@ export async function checkImage(
     if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
     closerDecodeMs = closer.decodeMs;
     closerPreprocessMs = closer.preprocessMs;
+    looks = 2;
   }
   const verdict = verdictFromScore(seen.score, threshold);
   const t3 = now();
@@ -178,6 +180,7 @@ export async function checkImage(
       size,
     ),
     image: { type: made.type, width, height },
+    looks,
     timings: {
       decodeMs: ms(made.decodeMs + closerDecodeMs),
       preprocessMs: ms(made.preprocessMs + closerPreprocessMs),
