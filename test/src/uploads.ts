@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { iou } from '@blankspot/core';
-import { heldOutSources, Rng, wilson, type Rate } from '@blankspot/training';
+import { heldOutSources, reliability, Rng, wilson, type Rate, type ReliabilityBin } from '@blankspot/training';
 
 const COMPOSER = fileURLToPath(new URL('../uploads/compose.py', import.meta.url));
 const BOX_ORACLE = fileURLToPath(new URL('../uploads/box_oracle.py', import.meta.url));
@@ -136,6 +136,11 @@ export interface UploadScores {
   recallBySides: Array<{ sides: number; recall: Rate }>;
   /** False alarms and recall by the kind of object a photo shows (kindOf), most photos first. */
   byKind: Array<{ kind: string; falseAlarms: Rate; recall: Rate }>;
+  /**
+   * How well the answers' scores match the share of damaged photos among those that get them (a
+   * calibrated model's do, on a catalogue as balanced as the one it was calibrated on).
+   */
+  reliability: { bins: ReliabilityBin[]; ece: number };
 }
 
 /**
@@ -213,13 +218,13 @@ export async function judgeUploads(
   if (options.sensitivity) query.set('sensitivity', options.sensitivity);
   if (options.model) query.set('model', options.model);
   const url = `${apiUrl}/v1/check${query.size ? `?${query}` : ''}`;
-  const answers: ({ flagged: boolean; box: Box | null } | null)[] = new Array(labels.length).fill(null);
+  const answers: ({ flagged: boolean; score: number; box: Box | null } | null)[] = new Array(labels.length).fill(null);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < labels.length; i = next++) {
       const body = await readFile(join(dir, labels[i].file));
       const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' } });
-      answers[i] = res.ok ? ((await res.json()) as { flagged: boolean; box: Box | null }) : null;
+      answers[i] = res.ok ? ((await res.json()) as { flagged: boolean; score: number; box: Box | null }) : null;
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
@@ -283,6 +288,10 @@ export async function judgeUploads(
           };
         })
         .sort((a, b) => b.falseAlarms.total + b.recall.total - (a.falseAlarms.total + a.recall.total)),
+      reliability: reliability(
+        [...clean, ...damaged].map((i) => answers[i]!.score),
+        [...clean, ...damaged].map((i) => (labels[i].damaged ? 1 : 0)),
+      ),
       recallBySides: CUT_SHAPES.map((_, n) => {
         const withSides = damaged.filter((i) => labels[i].sides === n);
         return { sides: n, recall: wilson(withSides.filter(flagged).length, withSides.length) };
@@ -344,6 +353,19 @@ export function uploadsTable(rows: UploadScores[], title: string): string {
     );
   }
   const products = rows.find((r) => r.kind === 'product');
+  if (products) {
+    const bins = products.reliability.bins;
+    lines.push(
+      '',
+      `| ${title}: products, reliability of the score (expected calibration error ${products.reliability.ece.toFixed(3)}) | ${bins
+        .map((b) => `${b.from.toFixed(1)}-${b.to.toFixed(1)}`)
+        .join(' | ')} |`,
+      `|---|${bins.map(() => '---').join('|')}|`,
+      `| photos | ${bins.map((b) => b.count).join(' | ')} |`,
+      `| mean score | ${bins.map((b) => (b.count ? b.meanScore.toFixed(3) : '-')).join(' | ')} |`,
+      `| share damaged | ${bins.map((b) => (b.count ? b.damaged.toFixed(3) : '-')).join(' | ')} |`,
+    );
+  }
   if (products && products.byKind.length > 1) {
     lines.push(
       '',
