@@ -149,6 +149,43 @@ async function workerTimings(
   }
 }
 
+/** Medians of one number over many checks. */
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/**
+ * Where one check's time goes: sequential requests (no queueing), each answer's own timings (decode or
+ * JPEG block read, framing and input, the model's runs, the check in all) against the round trip the
+ * client sees, and the baseline server's round trip for the same photo.
+ */
+async function profile(apiUrl: string, baseUrl: string, body: Buffer, n = 40) {
+  const rows: Array<{ decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number; http: number }> = [];
+  let looks = 0;
+  const base: number[] = [];
+  for (let i = 0; i < n + 5; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${apiUrl}/v1/check`, { method: 'POST', body: new Uint8Array(body) });
+    const answer = (await res.json()) as { looks: number; timings: Omit<(typeof rows)[number], 'http'> };
+    const http = performance.now() - t0;
+    const t1 = performance.now();
+    await (await fetch(`${baseUrl}/decode`, { method: 'POST', body: new Uint8Array(body) })).arrayBuffer();
+    // The first few warm up both servers.
+    if (i < 5) continue;
+    base.push(performance.now() - t1);
+    rows.push({ ...answer.timings, http });
+    looks = answer.looks;
+  }
+  const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
+  return {
+    decode: m('decodeMs'),
+    preprocess: m('preprocessMs'),
+    inference: m('inferenceMs'),
+    check: m('totalMs'),
+    http: m('http'),
+    baseline: median(base),
+    looks,
+  };
+}
+
 async function uploadSize(): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -162,10 +199,19 @@ async function uploadSize(): Promise<string> {
 }
 
 const rows: string[] = [];
+const profiles: string[] = [];
 if (values.only !== 'worker') {
   const api = await startServer('../dist/node/main.js', ['--port', '0']);
   const base = await startServer('./baseline-server.js', ['0']);
   try {
+    for (const [label, body] of photos) {
+      const p = await profile(api.url, base.url, body);
+      const f = (v: number) => v.toFixed(1);
+      profiles.push(
+        `| ${label} | ${f(p.decode)} | ${f(p.preprocess)} | ${f(p.inference)} (${p.looks} look${p.looks > 1 ? 's' : ''}) | ${f(p.check)} | ` +
+          `${f(p.http - p.check)} | ${f(p.http)} | ${f(p.baseline)} | ${(p.http / p.baseline).toFixed(2)}x |`,
+      );
+    }
     for (const [label, body] of photos) {
       const apiMax = await load(`${api.url}/v1/check`, body);
       const baseMax = await load(`${base.url}/decode`, body);
@@ -191,6 +237,12 @@ if (values.only !== 'worker') {
   );
   out('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) out(r);
+  out(`\nWhere one check's time goes on Node (sequential requests, medians of 40; from each answer's \`timings\`):\n`);
+  out(
+    '| photo | decode or JPEG block read ms | framing and input ms | model runs ms | check ms | HTTP and the rest ms | round trip ms | baseline round trip ms | round trip / baseline |',
+  );
+  out('|---|---|---|---|---|---|---|---|---|');
+  for (const r of profiles) out(r);
 }
 
 if (values.only !== 'node') {
