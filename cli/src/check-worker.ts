@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LIMITS, ModelRegistry, checkImage, isBlankspotError, type Sensitivity } from '@blankspot/core';
-import { createNodeRuntime } from '@blankspot/edge/node/adapter';
+import { createNodeRuntime } from '@blankspot/runtime-node';
 import { EMPTY_FILE, type CheckedFile } from './catalogue.js';
 
 const { modelsDir, model, sensitivity } = workerData as { modelsDir?: string; model?: string; sensitivity?: Sensitivity };

@@ -38,6 +38,7 @@ export {
 } from './manifest.js';
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';
+export { decodeCmykJpeg, isCmykJpeg, type JpegJsDecode } from './cmyk-jpeg.js';
 export { firstWebpFrame } from './webp-frames.js';
 export {
   boxFromHeatmap,
@@ -94,6 +95,7 @@ export {
   type ModelOutputs,
   type ModelRuntime,
 } from './pipeline/ports.js';
+export { modelFolder } from './pipeline/model-folder.js';
 export { ModelRegistry, type ModelState } from './pipeline/registry.js';
 export { batchOf, closerViewsOf, flipInputs, mirrorInputs, runModel, viewsOf } from './pipeline/views.js';
 export {

@@ -26,7 +26,7 @@ import {
   type ModelInput,
 } from '@blankspot/core';
 import { REPO_MODELS_DIR, createNodeRuntime } from '../src/node/index.js';
-import { closeJpegThreads } from '../src/node/jpeg-pool.js';
+import { closeJpegThreads } from '@blankspot/runtime-node';
 
 const runtime = createNodeRuntime();
 const manifest = parseManifest(JSON.parse(await readFile(join(REPO_MODELS_DIR, 'manifest.json'), 'utf8')));

@@ -19,7 +19,7 @@ import {
   type Views,
   type Zoom,
 } from '@blankspot/core';
-import { sharpDecoder } from '@blankspot/edge/node/adapter';
+import { sharpDecoder } from '@blankspot/runtime-node';
 import { viewScores } from './export.js';
 import { operatingPointFor, type OperatingPoint } from './operating-point.js';
 

@@ -27,7 +27,7 @@ import {
   closerViewsOf,
   viewsOf,
 } from '@blankspot/core';
-import { createNodeSession } from '@blankspot/edge/node/adapter';
+import { createNodeSession } from '@blankspot/runtime-node';
 import {
   buildSplitsCached,
   localisation,

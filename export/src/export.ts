@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { createNodeSession } from '@blankspot/edge/node/adapter';
+import { createNodeSession } from '@blankspot/runtime-node';
 import {
   BlankspotError,
   anomalyScores,
@@ -286,36 +286,47 @@ function str(v: unknown): string {
   return v == null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** Exports a checkpoint folder to `out`, refusing to write a file that disagrees with the trainer. */
-export async function exportCheckpoint(checkpointDir: string, out: string, options: ExportOptions = {}): Promise<ExportResult> {
-  const { meta, values } = await loadCheckpoint(checkpointDir);
+type Checkpoint = Awaited<ReturnType<typeof loadCheckpoint>>;
+
+/** The checkpoint's test scores, measured again with today's code (`rescore`). */
+async function rescoredTest(checkpointDir: string, { meta, values }: Checkpoint, framing: Framing): Promise<unknown> {
   const spec = NETWORKS[meta.network];
   const t = meta.training;
-  const framing: Framing = t.framing === 'content' ? 'content' : 'full';
+  if (activeBackend() == null) await useBackend('auto');
+  const counts = t.counts as RunConfig['counts'] | undefined;
+  if (!counts?.test) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its test split was`);
+  const split = await rebuildTestSplit({
+    data: String(t.data),
+    protocol: t.protocol as RunConfig['protocol'],
+    framing,
+    seed: String(t.seed),
+    counts,
+    network: spec.name,
+  });
+  const params = paramsFromValues(spec, values);
+  try {
+    return { ...splitScores(split, evaluate(spec, params, split)), rescoredAt: new Date().toISOString() };
+  } finally {
+    disposeParams(params);
+  }
+}
+
+/** What the ONNX file says about itself (metadata_props): how it was trained, scored and is to be fed. */
+function exportMetadata(
+  meta: Checkpoint['meta'],
+  options: ExportOptions,
+  framing: Framing,
+  test: unknown,
+): Record<string, string> {
+  const spec = NETWORKS[meta.network];
+  const t = meta.training;
   const side = spec.inputSize;
   const validation = t.validation as { accuracy?: number; perSet?: unknown } | undefined;
   const recipe = t.recipe as { name?: string } | undefined;
-  let test = t.test;
-  if (options.rescore) {
-    if (activeBackend() == null) await useBackend('auto');
-    const counts = t.counts as RunConfig['counts'] | undefined;
-    if (!counts?.test) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its test split was`);
-    const split = await rebuildTestSplit({
-      data: String(t.data),
-      protocol: t.protocol as RunConfig['protocol'],
-      framing,
-      seed: String(t.seed),
-      counts,
-      network: spec.name,
-    });
-    const params = paramsFromValues(spec, values);
-    try {
-      test = { ...splitScores(split, evaluate(spec, params, split)), rescoredAt: new Date().toISOString() };
-    } finally {
-      disposeParams(params);
-    }
-  }
-  const metadata: Record<string, string> = {
+  const input = options.zoom
+    ? `[N,1,H,W] (${side}x${side}; ${options.zoom.inputSize}x${options.zoom.inputSize} for the closer look)`
+    : `[N,1,${side},${side}]`;
+  return {
     name: options.name ?? spec.name,
     version: options.version ?? '1.0.0',
     network: spec.name,
@@ -337,16 +348,20 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     // A localiser trained on another side than its first look's (`blankspot train --side`).
     ...(t.side != null && Number(t.side) !== side ? { trained_side: String(t.side) } : {}),
     contract:
-      `input '${MODEL_INPUT_NAME}' float32 ${options.zoom ? `[N,1,H,W] (${side}x${side}; ${options.zoom.inputSize}x${options.zoom.inputSize} for the closer look)` : `[N,1,${side},${side}]`} in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
+      `input '${MODEL_INPUT_NAME}' float32 ${input} in [0,1]; output '${MODEL_OUTPUT_NAME}' float32 [N,2] softmax, column 1 = white rectangle added` +
       (localises(spec)
         ? `; output '${MODEL_HEATMAP_NAME}' float32 [N,1,H,W], per cell of (${side}/H)x(${side}/W) input pixels the share the rectangle covers`
         : ''),
   };
-  let zoom = options.zoom;
+}
+
+/** Options that cannot work together, refused before anything is built. */
+function refuseBadOptions(spec: NetworkSpec, options: ExportOptions): void {
+  const zoom = options.zoom;
   if (zoom != null) {
     if (!localises(spec))
       throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a zoom`);
-    const problem = zoomProblem(zoom, side, []);
+    const problem = zoomProblem(zoom, spec.inputSize, []);
     if (problem) throw new BlankspotError('BAD_REQUEST', problem);
     // The closer look needs the photos themselves at the larger side: a generated validation split has only the first.
     if (options.falseAlarmTarget != null && options.operatingCatalogue == null)
@@ -355,77 +370,130 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
         'with a zoom, thresholds are chosen on a catalogue of real files (--operating-catalogue)',
       );
   }
-  const build = (calibration?: Platt) =>
-    buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide: zoom != null, calibration });
-  let bytes = build();
-
-  if (activeBackend() == null) await useBackend('auto');
-  const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
-  const checkParity = async (model: Uint8Array, calibration?: Platt) => {
-    const diff = maxAbsDiff(tfjsOutputs(spec, values, probe, calibration), await onnxOutputs(model, probe, side));
-    if (!(diff <= PARITY_TOLERANCE)) {
-      throw new BlankspotError(
-        'BAD_MODEL_FILE',
-        `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
-      );
-    }
-    return diff;
-  };
-  let diff = await checkParity(bytes);
   if (options.calibrate && (options.operatingCatalogue == null || options.falseAlarmTarget == null))
     throw new BlankspotError('BAD_REQUEST', 'calibration is fitted on a catalogue of real files (--operating-catalogue)');
   if (options.calibrate && !localises(spec))
     throw new BlankspotError('BAD_REQUEST', `${spec.name} is not a localiser: only a localiser's score can be calibrated`);
+}
+
+/** An ONNX graph of the checkpoint, optionally calibrated, checked against the trainer on the probe inputs. */
+interface CheckedBuild {
+  build(calibration?: Platt): Promise<{ bytes: Uint8Array; diff: number }>;
+}
+
+function checkedBuilder(
+  spec: NetworkSpec,
+  values: Record<string, Float32Array>,
+  metadata: Record<string, string>,
+  anySide: boolean,
+  probe: Float32Array,
+): CheckedBuild {
+  return {
+    async build(calibration) {
+      const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide, calibration });
+      const diff = maxAbsDiff(tfjsOutputs(spec, values, probe, calibration), await onnxOutputs(bytes, probe, spec.inputSize));
+      if (!(diff <= PARITY_TOLERANCE)) {
+        throw new BlankspotError(
+          'BAD_MODEL_FILE',
+          `ONNX output differs from TensorFlow.js by ${diff} (> ${PARITY_TOLERANCE}); not written`,
+        );
+      }
+      return { bytes, diff };
+    },
+  };
+}
+
+/**
+ * Thresholds chosen on a catalogue of real files, after calibrating the score there when asked: the
+ * calibrated graph replaces the plain one, and the closer look's start moves onto the calibrated scale.
+ */
+async function onCatalogue(
+  catalogue: string,
+  built: { bytes: Uint8Array; diff: number },
+  builder: CheckedBuild,
+  metadata: Record<string, string>,
+  framing: Framing,
+  side: number,
+  options: ExportOptions & { falseAlarmTarget: number },
+): Promise<{ bytes: Uint8Array; diff: number; operatingPoint: OperatingPoint; zoom?: Zoom; calibration?: CalibrationResult }> {
+  const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
+  const description = `the catalogue ${basename(catalogue)}`;
+  const views = options.views ?? 'single';
+  let zoom = options.zoom;
+  let rows = await catalogueScores(built.bytes, catalogue, framing, views, side, zoom);
+  let calibration: CalibrationResult | undefined;
+  if (options.calibrate) {
+    const ofKind = rows.filter((r) => r.kind === kind);
+    const labels = ofKind.map((r) => (r.damaged ? 1 : 0));
+    const scores = ofKind.map((r) => r.score);
+    const platt = fitPlatt(scores, labels);
+    if (!(platt.scale > 0))
+      throw new BlankspotError(
+        'BAD_REQUEST',
+        `the model ranks the damaged ${kind} images of ${description} no higher than the clean ones: calibrating would reverse its scores`,
+      );
+    const fittedOn = `${ofKind.length} ${kind} images of ${description}`;
+    metadata.calibration = `Platt scaling of the anomaly logit z: prob = softmax(0, ${platt.scale} z + ${platt.shift}), fitted on ${fittedOn}`;
+    const diff = built.diff;
+    built = await builder.build(platt);
+    built.diff = Math.max(diff, built.diff);
+    // The closer look starts where it did: its start on the calibrated scale.
+    if (zoom) zoom = { ...zoom, above: Number(calibrated(platt, zoom.above).toPrecision(6)) };
+    rows = await catalogueScores(built.bytes, catalogue, framing, views, side, zoom);
+    const after = rows.filter((r) => r.kind === kind).map((r) => r.score);
+    calibration = { method: 'platt', ...platt, fittedOn, before: reliability(scores, labels), after: reliability(after, labels) };
+  }
+  const operatingPoint = operatingPointFromScores(rows, options.falseAlarmTarget, kind, description);
+  return { ...built, operatingPoint, ...(zoom ? { zoom } : {}), ...(calibration ? { calibration } : {}) };
+}
+
+/** Exports a checkpoint folder to `out`, refusing to write a file that disagrees with the trainer. */
+export async function exportCheckpoint(checkpointDir: string, out: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const checkpoint = await loadCheckpoint(checkpointDir);
+  const { meta, values } = checkpoint;
+  const spec = NETWORKS[meta.network];
+  const t = meta.training;
+  const framing: Framing = t.framing === 'content' ? 'content' : 'full';
+  const side = spec.inputSize;
+  const test = options.rescore ? await rescoredTest(checkpointDir, checkpoint, framing) : t.test;
+  const metadata = exportMetadata(meta, options, framing, test);
+  refuseBadOptions(spec, options);
+
+  if (activeBackend() == null) await useBackend('auto');
+  const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
+  const builder = checkedBuilder(spec, values, metadata, options.zoom != null, probe);
+  let built = await builder.build();
   const counts = t.counts as RunConfig['counts'] | undefined;
   const views = options.views ?? 'single';
+  let zoom = options.zoom;
   let operatingPoint: OperatingPoint | undefined;
   let calibration: CalibrationResult | undefined;
-  if (options.falseAlarmTarget != null) {
+  const target = options.falseAlarmTarget;
+  if (target != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
-    const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], framing, seed: String(t.seed), counts };
-    const other = options.operatingProtocol && {
-      data: options.operatingSet ?? 'products',
-      protocol: options.operatingProtocol,
-      framing,
-      seed: String(t.seed),
-      counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
-    };
     if (options.operatingCatalogue != null) {
-      const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
-      const description = `the catalogue ${basename(options.operatingCatalogue)}`;
-      let rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
-      if (options.calibrate) {
-        const ofKind = rows.filter((r) => r.kind === kind);
-        const labels = ofKind.map((r) => (r.damaged ? 1 : 0));
-        const scores = ofKind.map((r) => r.score);
-        const platt = fitPlatt(scores, labels);
-        if (!(platt.scale > 0))
-          throw new BlankspotError(
-            'BAD_REQUEST',
-            `the model ranks the damaged ${kind} images of ${description} no higher than the clean ones: calibrating would reverse its scores`,
-          );
-        const fittedOn = `${ofKind.length} ${kind} images of ${description}`;
-        metadata.calibration = `Platt scaling of the anomaly logit z: prob = softmax(0, ${platt.scale} z + ${platt.shift}), fitted on ${fittedOn}`;
-        bytes = build(platt);
-        diff = Math.max(diff, await checkParity(bytes, platt));
-        // The closer look starts where it did: its start on the calibrated scale.
-        if (zoom) zoom = { ...zoom, above: Number(calibrated(platt, zoom.above).toPrecision(6)) };
-        rows = await catalogueScores(bytes, options.operatingCatalogue, framing, views, side, zoom);
-        const after = rows.filter((r) => r.kind === kind).map((r) => r.score);
-        calibration = {
-          method: 'platt',
-          ...platt,
-          fittedOn,
-          before: reliability(scores, labels),
-          after: reliability(after, labels),
-        };
-      }
-      operatingPoint = operatingPointFromScores(rows, options.falseAlarmTarget, kind, description);
+      ({ operatingPoint, zoom, calibration, ...built } = await onCatalogue(
+        options.operatingCatalogue,
+        built,
+        builder,
+        metadata,
+        framing,
+        side,
+        { ...options, falseAlarmTarget: target },
+      ));
     } else {
+      const own = { data: String(t.data), protocol: t.protocol as RunConfig['protocol'], framing, seed: String(t.seed), counts };
+      const other = options.operatingProtocol && {
+        data: options.operatingSet ?? 'products',
+        protocol: options.operatingProtocol,
+        framing,
+        seed: String(t.seed),
+        counts: { train: 0, val: options.operatingSize ?? 4000, test: 0 },
+      };
       operatingPoint = await chooseOperatingPoint(
-        bytes,
+        built.bytes,
         other || own,
-        options.falseAlarmTarget,
+        target,
         options.operatingSet,
         options.cacheDir,
         views,
@@ -436,17 +504,17 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   const late = zoom && operatingPoint && zoomProblem(zoom, side, Object.values(operatingPoint.thresholds));
   if (late) throw new BlankspotError('BAD_REQUEST', `${late}: lower --zoom-above`);
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, bytes);
+  await writeFile(out, built.bytes);
   return {
     path: out,
-    bytes: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: built.bytes.length,
+    sha256: createHash('sha256').update(built.bytes).digest('hex'),
     network: spec.name,
     localises: localises(spec),
     framing,
     inputSize: side,
     metadata,
-    maxAbsDiff: diff,
+    maxAbsDiff: built.diff,
     probeCount: countOf(probe, side),
     ...(operatingPoint ? { operatingPoint } : {}),
     views,

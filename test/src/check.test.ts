@@ -207,7 +207,7 @@ describe('blankspot check', () => {
     const refusals: Array<[string[], RegExp]> = [
       [['check'], /no photos to check: give files, folders or --list/],
       [['check', clean[0], '--model', 'nope'], /unknown model 'nope'/],
-      [['check', clean[0], '--models', join(dir, 'no-such-folder')], /no models: no models\/manifest\.json in/],
+      [['check', clean[0], '--models', join(dir, 'no-such-folder')], /no models: no manifest\.json in \S*no-such-folder/],
       [['check', clean[0], '--retries', 'abc', '--api', server.url], /'abc' is not a whole number of 0 or more/],
       [['check', clean[0], '--retries', '-1', '--api', server.url], /'-1' is not a whole number of 0 or more/],
       [['check', clean[0], '--concurrency', '0', '--api', server.url], /'0' is not a positive whole number/],

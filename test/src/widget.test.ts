@@ -275,14 +275,28 @@ describe('the widget on an upload form', () => {
         ? route.fulfill({ body: manifestText, contentType: 'application/json' })
         : route.fulfill({ body: corrupt, contentType: 'application/octet-stream' }),
     );
+    // A models folder whose manifest names a file it does not have.
+    await page.route('**/missing-file-models/**', (route) =>
+      new URL(route.request().url()).pathname.endsWith('manifest.json')
+        ? route.fulfill({ body: manifestText, contentType: 'application/json' })
+        : route.fulfill({ status: 404, body: 'not found' }),
+    );
+    // A models folder the network cannot reach at all.
+    await page.route('**/offline-models/**', (route) => route.abort('internetdisconnected'));
     const widget = page.locator('blankspot-check');
     const status = widget.locator('[role=status]');
     const photo = await sharp(NATURAL[3]).resize(600, 600).jpeg().toBuffer();
     const outcome = () => nextOutcome(page);
     try {
       for (const [models, code, message] of [
-        ['/nowhere/', 'MODEL_UNAVAILABLE', /cannot load the model list \(404\)/],
+        ['/nowhere/', 'MODEL_UNAVAILABLE', /no models: no manifest\.json in http:\/\/127\.0\.0\.1:\d+\/nowhere\//],
+        [
+          '/missing-file-models/',
+          'BAD_MODEL_FILE',
+          /model file \S+\.onnx is missing from http:\/\/127\.0\.0\.1:\d+\/missing-file-models\//,
+        ],
         ['/broken-models/', 'BAD_MODEL_FILE', /sha256/],
+        ['/offline-models/', 'MODEL_UNAVAILABLE', /cannot reach/],
       ] as const) {
         await widget.evaluate((el, m) => el.setAttribute('models', m), models);
         const got = outcome();
@@ -293,6 +307,8 @@ describe('the widget on an upload form', () => {
     } finally {
       await widget.evaluate((el) => el.setAttribute('models', '/models/'));
       await page.unroute('**/broken-models/**');
+      await page.unroute('**/offline-models/**');
+      await page.unroute('**/missing-file-models/**');
     }
     const again = outcome();
     await page.setInputFiles('#image', { name: 'again.jpg', mimeType: 'image/jpeg', buffer: photo });

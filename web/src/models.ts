@@ -6,7 +6,7 @@ import {
   contractOutputs,
   inputShapeOf,
   inputSizeOf,
-  parseManifest,
+  modelFolder,
   type InferenceSession,
   type ModelEntry,
   type ModelRuntime,
@@ -23,16 +23,16 @@ function browserRuntime(modelsUrl: URL, ortUrl: URL): ModelRuntime {
   return {
     name: 'browser',
     decoder: browserDecoder(false),
-    async readManifest() {
-      const res = await fetch(new URL('manifest.json', modelsUrl));
-      if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load the model list (${res.status})`);
-      return parseManifest(await res.json());
-    },
-    async readModelFile(file) {
-      const res = await fetch(new URL(file, modelsUrl));
-      if (!res.ok) throw new BlankspotError('MODEL_UNAVAILABLE', `cannot load model file ${file} (${res.status})`);
-      return new Uint8Array(await res.arrayBuffer());
-    },
+    ...modelFolder(async (file) => {
+      let res: Response;
+      try {
+        res = await fetch(new URL(file, modelsUrl));
+      } catch (e) {
+        throw new BlankspotError('MODEL_UNAVAILABLE', `cannot reach ${modelsUrl.href}`, { cause: e });
+      }
+      // A folder that is not there at all (every file 404) reads as a missing manifest.
+      return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
+    }, modelsUrl.href),
     async createSession(bytes, entry) {
       const { session, ort, backend } = await createSession(bytes, ortUrl, await gpuInfo(), inputSizeOf(entry));
       const port: InferenceSession = {

@@ -5,8 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, relative } from 'node:path';
 import { createApp } from '../app.js';
 import type { EdgeConfig } from '../config.js';
-import { REPO_MODELS_DIR, createNodeRuntime } from './runtime.js';
-import { closeJpegThreads } from './jpeg-pool.js';
+import { REPO_MODELS_DIR, closeJpegThreads, createNodeRuntime } from '@blankspot/runtime-node';
 import { NodeMetrics } from './metrics.js';
 import { logJsonLine } from '../request-log.js';
 

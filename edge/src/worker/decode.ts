@@ -7,17 +7,19 @@ import decodeJpeg, { init as initJpeg } from '@jsquash/jpeg/decode.js';
 import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
 import JPEG_WASM from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import WEBP_WASM from '@jsquash/webp/codec/dec/webp_dec.wasm';
+import jpeg from 'jpeg-js';
 import {
   BlankspotError,
   LIMITS,
   applyOrientation,
+  decodeCmykJpeg,
   firstWebpFrame,
+  isCmykJpeg,
   readExifOrientation,
   type ImageDecoder,
   type ImageInfo,
   type RgbaImage,
 } from '@blankspot/core';
-import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
 import { decodePng } from './png.js';
 
 // The codecs return ImageData, which Workers do not define: a minimal stand-in with the same fields.
@@ -60,7 +62,7 @@ function recycle(type: ImageInfo['type']): void {
 
 export const wasmDecoder: ImageDecoder = {
   async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
-    if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, LIMITS);
+    if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, LIMITS, jpeg.decode);
     start(info.type);
     const undecodable = () => new BlankspotError('UNDECODABLE_IMAGE', 'the image cannot be decoded: it is damaged or truncated');
     const frame = info.type === 'image/webp' ? firstWebpFrame(bytes) : null;

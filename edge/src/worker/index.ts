@@ -1,5 +1,5 @@
 /** The Cloudflare Workers adapter: models from the ASSETS binding (wrangler's static assets), WASM codecs and ONNX Runtime Web. */
-import { BlankspotError, parseManifest, type ModelRuntime } from '@blankspot/core';
+import { modelFolder, type ModelRuntime } from '@blankspot/core';
 import { createApp, type App } from '../app.js';
 import { configFromEnv } from '../config.js';
 import { logJsonLine } from '../request-log.js';
@@ -11,27 +11,14 @@ interface Env {
   [key: string]: unknown;
 }
 
-async function asset(env: Env, file: string): Promise<Response> {
-  const res = await env.ASSETS.fetch(new Request(`https://assets.internal/models/${file}`));
-  if (!res.ok) throw new BlankspotError('BAD_MODEL_FILE', `model file ${file} is missing`);
-  return res;
-}
-
 function workerRuntime(env: Env): ModelRuntime {
   return {
     name: 'workerd',
     decoder: wasmDecoder,
-    async readManifest() {
-      let json: unknown;
-      try {
-        json = await (await asset(env, 'manifest.json')).json();
-      } catch (e) {
-        if (e instanceof BlankspotError) throw e;
-        throw new BlankspotError('BAD_MODEL_FILE', 'models/manifest.json is not valid JSON');
-      }
-      return parseManifest(json);
-    },
-    readModelFile: async (file) => new Uint8Array(await (await asset(env, file)).arrayBuffer()),
+    ...modelFolder(async (file) => {
+      const res = await env.ASSETS.fetch(new Request(`https://assets.internal/models/${file}`));
+      return res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
+    }, "the Worker's models/"),
     createSession: createWorkerSession,
   };
 }

@@ -21,9 +21,9 @@ export function jpegToInputOnThreads(
 ): Promise<(FramedInput & { blockRead?: BlockRead }) | null> {
   if (!isMainThread) return Promise.resolve(jpegToInput(bytes, orientation, framing, size, earlier));
   pool ??= new Piscina({
-    // The built thread module, from dist/node (the server) and from src/node (tests) alike: threads
-    // load plain JavaScript, and both folders sit two levels under the package.
-    filename: new URL('../../dist/node/jpeg-thread.js', import.meta.url).href,
+    // The built thread module, from dist (the server) and from src (tests) alike: threads load plain
+    // JavaScript, and both folders sit one level under the package.
+    filename: new URL('../dist/jpeg-thread.js', import.meta.url).href,
     minThreads: availableParallelism(),
     maxThreads: availableParallelism(),
     recordTiming: false,

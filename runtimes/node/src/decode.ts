@@ -1,7 +1,7 @@
 /** Decoding on Node with sharp (libvips): EXIF orientation, first frame, any colour model, to 8-bit RGBA. */
 import sharp from 'sharp';
-import { BlankspotError, type ImageDecoder, type ImageInfo, type RgbaImage } from '@blankspot/core';
-import { decodeCmykJpeg, isCmykJpeg } from '../cmyk-jpeg.js';
+import jpeg from 'jpeg-js';
+import { BlankspotError, decodeCmykJpeg, isCmykJpeg, type ImageDecoder, type ImageInfo, type RgbaImage } from '@blankspot/core';
 import { jpegToInputOnThreads } from './jpeg-pool.js';
 
 // Uploads are never decoded twice: libvips' operation cache would only hold memory.
@@ -11,7 +11,7 @@ export function sharpDecoder(limits: { maxPixels: number }): ImageDecoder {
   return {
     jpegToInput: jpegToInputOnThreads,
     async decode(bytes: Uint8Array, info: ImageInfo): Promise<RgbaImage> {
-      if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, limits);
+      if (info.type === 'image/jpeg' && isCmykJpeg(bytes)) return decodeCmykJpeg(bytes, limits, jpeg.decode);
       try {
         const { data, info } = await sharp(bytes, {
           // A second guard after the header check: libvips refuses to decode more pixels than this.
