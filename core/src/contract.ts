@@ -29,11 +29,6 @@ export function inputShapeOf(input: ArrayLike<number>, n: number): [number, 1, n
   return inputShape(n, side);
 }
 
-/** Output tensor shape for a batch of n images: softmax probabilities per class. */
-export function outputShape(n: number): [number, number] {
-  return [n, NUM_CLASSES];
-}
-
 /** Probability of "a white rectangle was added" for each image of a [N,2] `prob` output. */
 export function anomalyScores(prob: ArrayLike<number>): number[] {
   if (prob.length % NUM_CLASSES !== 0) {

@@ -5,7 +5,7 @@
  *
  * Why: on a 1200 px canvas a product filling a third of it is 21 input pixels wide, and a white rectangle
  * that erases part of it leaves a straight cut a few input pixels long, which is what the models missed
- * most (recall 52% at 1% false alarms on independent uploads). Framed, the same cut is two to three
+ * most on independent uploads. Framed, the same cut is two to three
  * times longer. Nothing outside the frame can be damage anyone sees: there the photo is plain
  * background, and a white rectangle on it changes nothing visible (the same rule that labels training).
  */
@@ -180,9 +180,7 @@ export interface Frames {
    * When the content is two or three separate objects, each one's frame (the same rule on its content
    * alone), largest first; empty otherwise. The model is trained on one frame around all the content,
    * but it misses much more there when there are several objects (each is smaller in the input and the
-   * white between them is large): on the validation catalogue cal11, products recall at 1% false
-   * alarms 82.5% through the whole frame and 85.9% through each object's (68% and 86% on the shots of two
-   * objects; one-off prototype, 2026-12-06).
+   * white between them is large), and looking at each object's frame catches more (docs/experiments.md).
    */
   objects: Frame[];
 }
@@ -299,11 +297,6 @@ export function findFrame(grid: Float32Array, width: number, height: number): Fr
 export function framesOf(src: LumaCells): Frames {
   const grid = areaAverage(src, { x: 0, y: 0, w: src.width, h: src.height }, FRAME_GRID, FRAME_GRID);
   return findFrames(grid, src.width, src.height);
-}
-
-/** The frame of a luma source, or null (see findFrame). */
-export function frameOf(src: LumaCells): Frame | null {
-  return framesOf(src).frame;
 }
 
 /** The model input of a frame: its area average at size x size, the background beyond the photo. */

@@ -855,13 +855,10 @@ export function blockMeansMinSide(size = INPUT_SIZE): number {
  * are no larger than the input's pixels (whole blocks, their 4x4 quarters, or their 2x2 cells; baseline
  * JPEGs only, a progressive one is then decoded in full), or null for a frame under 2 pixels per input
  * pixel (decode it in full). That is where the fine detail is the cue: a rectangle's straight cut in a
- * silhouette on white. Reading a 128 input from whole blocks of 512-1023 px frames moved localiser-128's
- * products recall at 0.33% false alarms on the validation catalogue from 75.5% (full decode) to 71.2%;
- * quarters give 75.3%. The 2x2 cells are for the objects of a shot of several things (frames of 256-511
- * px), which were decoded in full: 3.7x the Worker's time for a one-object shot. A whole photo (natural
- * photos, no frame) is read from whole blocks: there a rectangle's edges cross texture and show at that
- * resolution (recall 99.9% either way), and quarters cost the Worker about 3 ms of its 20 ms on a
- * 1000x1000 photo (warm p50 21.7 against 18.0 ms, four runs each).
+ * silhouette on white: whole blocks of such frames lost recall that quarters keep. The 2x2 cells are for
+ * the objects of a shot of several things (frames of 256-511 px), which a full decode made several times
+ * slower. A whole photo (natural photos, no frame) is read from whole blocks: there a rectangle's edges
+ * cross texture and show at that resolution, and quarters would only cost time (docs/experiments.md).
  */
 export function frameCellSide(side: number, size = INPUT_SIZE): LumaCellSide | null {
   for (const cell of [8, 4, 2] as const) if (side >= cell * size) return cell;

@@ -3,7 +3,6 @@ export {
   NETWORKS,
   NETWORK_NAMES,
   atSide,
-  PAPER_NETWORK_NAMES,
   disposeParams,
   forward,
   isNetworkName,
@@ -39,7 +38,7 @@ export {
   type Splits,
 } from './datasets/build.js';
 export { PROTOCOLS, applyProtocol, type Box, type Example, type Protocol } from './datasets/protocols.js';
-export { DATASET_NAMES, SPLITS, type DatasetName, type Split } from './datasets/sources.js';
+export { DATASET_NAMES, type DatasetName, type Split } from './datasets/sources.js';
 export { writePreviewGrid } from './datasets/preview.js';
 export { reliabilitySvg, writeReport } from './report.js';
 export { quality, thresholdForFalseAlarms, wilson, type ModelQuality, type Rate } from './metrics.js';

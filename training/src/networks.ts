@@ -26,8 +26,6 @@ export const NETWORK_NAMES = [
   'localiser-128',
   'localiser-128-deep',
 ] as const;
-/** The report's three networks; `localiser` is blankspot's own. */
-export const PAPER_NETWORK_NAMES = ['lr', 'cnn-relu', 'cnn-leaky'] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
 export function isNetworkName(name: string): name is NetworkName {
@@ -173,32 +171,28 @@ function localiserNetwork(name: NetworkName, filters: readonly number[], inputSi
  * square and the edges around it.
  *
  * `localiser-wide`, the localiser for real uploads: twice as wide and one 5x5 conv deeper, so each cell
- * sees 48x48 input pixels. On upload-protocol data the 8-16-16 localiser stalled at 77% (train and
- * validation alike: too small, not overfitting), because telling a pasted rectangle from a burnt-out
- * sky, a white label or a pale product takes the straightness and flatness of edges over a longer range.
+ * sees 48x48 input pixels. The 8-16-16 localiser stalled on upload data, train and validation alike (too
+ * small, not overfitting): telling a pasted rectangle from a burnt-out sky, a white label or a pale
+ * product takes the straightness and flatness of edges over a longer range.
  *
  * `localiser-deep`: localiser-wide with two more 5x5 convs on the 16x16 grid, so each cell sees 80x80
- * input pixels (more than the whole input's side) and the head gets two more layers to tell a cut
- * from an object's own straight edge. Trained on 120,000 upload images, localiser-wide fitted train
- * and validation alike (91% and 90%): short of capacity, not of data. It is grown from a trained
- * localiser-wide (`growFrom`), so it starts where that network stopped.
+ * input pixels (more than the whole input's side) and the head gets two more layers to tell a cut from
+ * an object's own straight edge, for when localiser-wide fits train and validation alike (short of
+ * capacity, not of data). It is grown from a trained localiser-wide (`growFrom`), so it starts where
+ * that network stopped.
  *
  * `localiser-128`: localiser-wide behind a stem that reads a 128x128 input (8 5x5 convs and a 2x2
- * max-pool down to 64x64x8): the upload checks' misses were short cuts, 12% caught for cuts of 8-16
- * input pixels against 99% above 64, and twice the resolution makes every cut twice as long. The stem
- * costs little (1.5x localiser-wide's multiply-adds, not the 4x of running it on 128); the grid stays
- * 16x16 (8x8-pixel cells) and each cell sees about 100x100 input pixels, the same share of the input
- * as localiser-wide's. Grown from a trained localiser-wide (`growValues`): the stem starts as a 2x2 box
- * filter on its first channel, so after its pool it passes on about the 64x64 area average the
- * trained network was made for.
+ * max-pool down to 64x64x8): the upload checks missed short cuts most, and twice the resolution makes
+ * every cut twice as long. The stem costs little (1.5x localiser-wide's multiply-adds, not the 4x of
+ * running it on 128); the grid stays 16x16 (8x8-pixel cells) and each cell sees about 100x100 input
+ * pixels, the same share of the input as localiser-wide's. Grown from a trained localiser-wide
+ * (`growValues`): the stem starts as a 2x2 box filter on its first channel, so after its pool it passes
+ * on about the 64x64 area average the trained network was made for.
  *
  * `localiser-128-deep`: localiser-128 with two more 5x5 convs on the 16x16 grid, so each cell sees the
- * whole input. At its threshold localiser-128 1.2.0 caught 78% of the damaged products the independent
- * compositor made from the cut-outs it trained on (83% from held-out ones): what it misses is not a new
- * object but a cut it cannot tell from an outline (a head or a top cut flat), a question of the whole
- * silhouette. Grown from a trained localiser-128 (`growValues`: the added convs start as the identity).
- * Grown from 1.2.0 and trained on 96,000 images it tied with it on held-out objects while separating the
- * trained ones better, for 2-3x the inference time: not shipped (the README's "Tried after 1.2.0").
+ * whole input, for cuts that only the whole silhouette tells from an outline (a head or a top cut flat).
+ * Grown from a trained localiser-128 (`growValues`: the added convs start as the identity). What it
+ * measured against localiser-128: docs/experiments.md.
  */
 const LOCALISER_FILTERS = {
   localiser: [8, 16, 16],

@@ -4,7 +4,7 @@
  * `flips`: the same over four views, the input flipped left-right, top-bottom and both.
  * A rectangle's straight cut in a silhouette looks the same mirrored, while a clean object's own
  * chance resemblances to one need not: on real product uploads the mean of the two ranked damage above
- * clean photos better than either view (recall at 1% false alarms 66.8% -> 69.8%, models/README.md).
+ * clean photos better than either view (docs/experiments.md).
  * Thresholds are chosen on the same views, so an entry's `views` travels with its thresholds.
  */
 import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS, inputShapeOf } from '../contract.js';

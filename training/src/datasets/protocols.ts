@@ -211,9 +211,7 @@ export function placeOverAnEnd(image: RgbaImage, w: number, h: number, rng: Rng)
  * label rule above holds everywhere) that hardly shows: a sliver off an outline. The upload generator
  * draws such a rectangle again, up to UPLOAD_REDRAWS times (the last draw stands, damage or clean as the
  * rule says), so that most of what the trainer is shown as damage is damage it can learn the look of.
- * GENERATOR_VERSION 6; before, every visible draw stood. (Measured: localiser-128 1.1.0 fine-tuned 6
- * epochs on it, products recall at 1% / 0.33% false alarms on the validation catalogue cal11s 84.3% /
- * 80.8% -> 86.1% / 83.3%; `localiser-128` 1.2.0.)
+ * GENERATOR_VERSION 6; before, every visible draw stood (what it changed: models/CHANGELOG.md, 1.2.0).
  */
 export const UPLOAD_CLEAR_PIXELS = 20;
 const UPLOAD_REDRAWS = 7;

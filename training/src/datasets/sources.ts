@@ -12,7 +12,6 @@ import { productUpload, uploadedPhoto } from './scenes.js';
 export const DATASET_NAMES = ['binary', 'solid', 'photos', 'products'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 export type Split = 'train' | 'val' | 'test';
-export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
 /** Share of source photos (never crops) in each split. */
 export const SPLIT_SHARES: Record<Split, number> = { train: 0.7, val: 0.15, test: 0.15 };
 
