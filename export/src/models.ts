@@ -78,6 +78,11 @@ function pct(v: number | undefined): string {
   return v == null || Number.isNaN(v) ? 'n/a' : `${(100 * v).toFixed(2)}%`;
 }
 
+/** `scale z + shift` as people write it. */
+export function plattText({ scale, shift }: { scale: number; shift: number }): string {
+  return `${scale.toPrecision(4)} z ${shift < 0 ? '-' : '+'} ${Math.abs(shift).toPrecision(4)}`;
+}
+
 /** The reliability figure's file name, next to the card. */
 export function reliabilityFigure(entry: Pick<ModelEntry, 'name'>): string {
   return `${entry.name}-reliability.svg`;
@@ -91,7 +96,7 @@ function calibrationText(entry: ModelEntry, result: ExportResult): string {
   return `
 ## Calibration
 
-The score is calibrated: Platt scaling of the network's anomaly logit z, \`prob = softmax(0, ${c.scale.toPrecision(4)} z + ${c.shift.toPrecision(4)})\`,
+The score is calibrated: Platt scaling of the network's anomaly logit z, \`prob = softmax(0, ${plattText(c)})\`,
 is part of the ONNX graph, so every runtime reads the same calibrated score. It was fitted on ${c.fittedOn},
 half of them damaged: a score of 0.8 means that about 8 in 10 photos scoring near it there were damaged. Where
 damage is rarer than one photo in two, as in real catalogues, the same score means proportionally lower odds;
@@ -213,7 +218,7 @@ export async function publishModel(result: ExportResult, manifestPath: string, m
   await writeFile(manifestPath, JSON.stringify(next, null, 2) + '\n');
   await writeFile(join(dirname(manifestPath), entry.card!), modelCard(entry, result));
   if (result.calibration) {
-    const figure = await reliabilitySvg(`${entry.name} ${entry.version}: reliability on ${result.calibration.fittedOn}`, {
+    const figure = await reliabilitySvg([`${entry.name} ${entry.version}: reliability`, `on ${result.calibration.fittedOn}`], {
       "network's own score": result.calibration.before.bins,
       calibrated: result.calibration.after.bins,
     });

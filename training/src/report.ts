@@ -52,7 +52,7 @@ async function svg(spec: vl.TopLevelSpec): Promise<string> {
  * model would follow. Each point's size is its bin's count.
  */
 export async function reliabilitySvg(
-  title: string,
+  title: string | string[],
   series: Record<string, ReadonlyArray<{ meanScore: number; damaged: number; count: number }>>,
 ): Promise<string> {
   const values = Object.entries(series).flatMap(([name, bins]) =>
@@ -60,7 +60,7 @@ export async function reliabilitySvg(
   );
   return svg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
+    title: { text: title, fontSize: 11 },
     width: 320,
     height: 320,
     layer: [
@@ -76,12 +76,21 @@ export async function reliabilitySvg(
       },
       {
         data: { values },
-        mark: { type: 'line', point: true },
+        mark: { type: 'line', strokeWidth: 2 },
         encoding: {
           x: { field: 'score', type: 'quantitative', title: 'mean score in the bin', scale: { domain: [0, 1] } },
           y: { field: 'damaged', type: 'quantitative', title: 'share damaged', scale: { domain: [0, 1] } },
           color: { field: 'series', type: 'nominal', title: null },
-          size: { field: 'photos', type: 'quantitative', title: 'photos' },
+        },
+      },
+      {
+        data: { values },
+        mark: { type: 'circle', opacity: 0.8 },
+        encoding: {
+          x: { field: 'score', type: 'quantitative' },
+          y: { field: 'damaged', type: 'quantitative' },
+          color: { field: 'series', type: 'nominal', title: null },
+          size: { field: 'photos', type: 'quantitative', title: 'photos', scale: { range: [20, 400] } },
         },
       },
     ],

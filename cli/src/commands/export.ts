@@ -64,7 +64,7 @@ export function registerExport(program: Command): void {
     )
     .action(async (checkpoint: string, o) => {
       // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
-      const { exportCheckpoint, publishModel } = await import('@blankspot/export');
+      const { exportCheckpoint, plattText, publishModel } = await import('@blankspot/export');
       await useBackend('auto');
       const name = (o.name as string | undefined) ?? undefined;
       const result = await exportCheckpoint(
@@ -100,7 +100,7 @@ export function registerExport(program: Command): void {
       const cal = result.calibration;
       if (cal) {
         console.log(
-          `calibrated on ${cal.fittedOn}: prob = softmax(0, ${cal.scale.toPrecision(4)} z + ${cal.shift.toPrecision(4)}); ` +
+          `calibrated on ${cal.fittedOn}: prob = softmax(0, ${plattText(cal)}); ` +
             `expected calibration error ${cal.before.ece.toFixed(3)} -> ${cal.after.ece.toFixed(3)}`,
         );
       }
