@@ -22,9 +22,10 @@ interface GpuAdapterLike {
   info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string; description?: string };
 }
 
-/** What WebGPU this browser really has. */
-export async function probeGpu(): Promise<GpuInfo> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+/** What WebGPU this browser really has (`navigator.gpu` by default). */
+export async function probeGpu(
+  gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } | undefined)?.gpu,
+): Promise<GpuInfo> {
   if (!gpu) return { api: false, adapter: false, fallback: false };
   let adapter: GpuAdapterLike | null = null;
   try {
@@ -65,17 +66,22 @@ async function timeRuns(session: Ort.InferenceSession, ort: typeof Ort, inputSiz
   return (performance.now() - t0) / runs;
 }
 
+/**
+ * A session on the backend that serves this browser: WASM, unless a real (not software) GPU adapter
+ * runs the model faster. `load` is how a backend's build of ONNX Runtime is loaded (tests pass their own).
+ */
 export async function createSession(
   modelBytes: Uint8Array,
   ortBase: URL,
   gpu: GpuInfo,
   inputSize = INPUT_SIZE,
+  load: (backend: Backend, ortBase: URL) => Promise<typeof Ort> = loadOrt,
 ): Promise<LoadedModel> {
-  const wasmOrt = await loadOrt('wasm', ortBase);
+  const wasmOrt = await load('wasm', ortBase);
   const wasm = await wasmOrt.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
   if (!gpu.adapter || gpu.fallback) return { backend: 'wasm', session: wasm, ort: wasmOrt };
   try {
-    const gpuOrt = await loadOrt('webgpu', ortBase);
+    const gpuOrt = await load('webgpu', ortBase);
     const webgpu = await gpuOrt.InferenceSession.create(modelBytes, { executionProviders: ['webgpu'] });
     // Tiny models often run faster on the CPU than through a GPU round trip: keep whichever wins.
     if ((await timeRuns(webgpu, gpuOrt, inputSize)) < (await timeRuns(wasm, wasmOrt, inputSize))) {
