@@ -149,7 +149,7 @@ export function exampleImage(ex: Examples, i: number): Float32Array {
 }
 
 /** Bumped whenever a generator changes what a seed produces, so old cached sets are not reused. */
-const GENERATOR_VERSION = 8; // 8: upload rectangles over objects' ends; 7: layouts (padded, collages), data/objects
+const GENERATOR_VERSION = 7; // 7: upload products in layouts (padded onto white, collages) and data/objects
 
 /**
  * buildSplits, cached in `cacheDir`: sets are deterministic from their options, and building a

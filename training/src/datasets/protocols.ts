@@ -168,45 +168,6 @@ export function placeAcrossOutline(image: RgbaImage, w: number, h: number, rng: 
 }
 
 /**
- * Where a rectangle of w x h goes so that it takes an end off an object: from outside the object
- * (white or transparent), in from one side, with 10-60% of its depth over the object. Along the cut,
- * a thin part is sliced flat (one side of the rectangle over content) and a wide one loses a corner:
- * the cuts an object's own flat end or corner can pass for, which a whole-photo check misses most.
- * GENERATOR_VERSION 8.
- */
-export function placeOverAnEnd(image: RgbaImage, w: number, h: number, rng: Rng): { x: number; y: number } {
-  const { width, height, data } = image;
-  const side = rng.int(4); // 0 left, 1 right, 2 top, 3 bottom
-  const horizontal = side < 2;
-  const lines = horizontal ? height : width;
-  const along = horizontal ? width : height;
-  for (let tries = 0; tries < 20; tries++) {
-    const line = rng.int(lines);
-    // The first content pixel met coming in from `side` along that row or column.
-    let edge = -1;
-    for (let i = 0; i < along && edge < 0; i++) {
-      const t = side % 2 === 0 ? i : along - 1 - i;
-      const p = horizontal ? (line * width + t) * 4 : (t * width + line) * 4;
-      if (isContent(data, p)) edge = t;
-    }
-    if (edge < 0) continue;
-    const depth = Math.round(rng.uniform(0.1, 0.6) * (horizontal ? w : h));
-    const across = rng.uniform(0.2, 0.8);
-    let x: number;
-    let y: number;
-    if (horizontal) {
-      x = side === 0 ? edge + depth - w : edge - depth;
-      y = Math.round(line - across * h);
-    } else {
-      y = side === 2 ? edge + depth - h : edge - depth;
-      x = Math.round(line - across * w);
-    }
-    return { x: Math.min(width - w, Math.max(0, x)), y: Math.min(height - h, Math.max(0, y)) };
-  }
-  return placeOverContent(image, w, h, rng);
-}
-
-/**
  * A rectangle that changed at least VISIBLE_MIN_PIXELS input pixels but fewer than this is damage (the
  * label rule above holds everywhere) that hardly shows: a sliver off an outline. The upload generator
  * draws such a rectangle again, up to UPLOAD_REDRAWS times (the last draw stands, damage or clean as the
@@ -218,9 +179,9 @@ const UPLOAD_REDRAWS = 7;
 
 /**
  * Upload: what sellers' photos go through. With probability 1/2 a rectangle of any aspect, each side
- * UPLOAD_SIDES of the photo's, is pasted at the photo's resolution: across an object's outline three times
- * in ten, over an object's end (`placeOverAnEnd`) one in four, over content three in ten, anywhere three in
- * twenty (GENERATOR_VERSION 8; from 3, outline and content two in five each, anywhere one in five); its fill is pure white, or near-white (250-254) one time in
+ * UPLOAD_SIDES of the photo's, is pasted at the photo's resolution: across an object's outline two times
+ * in five, over content two in five, anywhere one in five (GENERATOR_VERSION 3; before, over content
+ * four in five and anywhere one in five); its fill is pure white, or near-white (250-254) one time in
  * five. The label is whether it is visible (above); one that barely shows is drawn again
  * (UPLOAD_CLEAR_PIXELS). Then every image, damaged or not, may be resized (half the time, to 50-95%,
  * which also softens the rectangle's edges) and is JPEG-compressed at quality 60-98, with 4:2:0 chroma
@@ -266,13 +227,11 @@ function pasteUploadRectangle(source: RgbaImage, rng: Rng): { image: RgbaImage; 
   const h = Math.max(1, Math.round(rng.uniform(UPLOAD_SIDES.min, UPLOAD_SIDES.max) * source.height));
   const where = rng.float();
   const { x, y } =
-    where < 0.3
+    where < 0.4
       ? placeAcrossOutline(source, w, h, rng)
-      : where < 0.55
-        ? placeOverAnEnd(source, w, h, rng)
-        : where < 0.85
-          ? placeOverContent(source, w, h, rng)
-          : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
+      : where < 0.8
+        ? placeOverContent(source, w, h, rng)
+        : { x: rng.int(source.width - w + 1), y: rng.int(source.height - h + 1) };
   const fill = rng.chance(0.8) ? 255 : rng.intBetween(250, 254);
   const data = Uint8Array.from(source.data);
   for (let r = y; r < y + h; r++) {
