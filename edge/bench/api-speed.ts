@@ -78,9 +78,9 @@ const photos: Array<[string, Buffer]> = [
 ];
 
 /**
- * A mug alone on a white 1200x1200 canvas, the mug with an apple well apart from it, and the mug with a
- * small white rectangle over its corner (localiser-128 1.3.0 scores it 0.90 at 128, below its threshold:
- * the closer look of its `zoom` runs, and flags it).
+ * A mug alone on a white 1200x1200 canvas, the mug with an apple well apart from it (the check also looks
+ * at each object), and the mug with a small white rectangle over its corner: a suspect first look, which
+ * takes the default's closer look when its score reaches the zoom's start (the score column tells).
  */
 async function productShots(): Promise<Array<[string, Buffer]>> {
   const cutout = (name: string, size: number) =>
@@ -259,7 +259,6 @@ if (values.only !== 'node') {
   // Product shots on white (content framing): one thing, and two apart, which the check also looks at
   // one by one (three looks instead of one; `findFrames` in the core), on workerd in the same run.
   out(`\nWorker (workerd), 1200x1200 product shots on white, JPEG q90:\n`);
-  // The score says which path ran: under the default's zoom, one look below its start (0.2), two above it.
   out('| shot | warm p50 | warm p99 (50 requests) | score |');
   out('|---|---|---|---|');
   for (const [label, body] of await productShots()) {
