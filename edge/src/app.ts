@@ -184,6 +184,17 @@ export function createApp(
     },
   });
 
+  useMiddleware(app, config, observers);
+  addCheckRoute(app, runtime, ready, limiter, config);
+  addModelRoutes(app, runtime, ready);
+  addDocsAndErrors(app);
+  return { app, ready, limiter };
+}
+
+type AppInstance = OpenAPIHono<AppEnv>;
+
+/** Request id, the request log and metrics, CORS and API keys, in that order. */
+function useMiddleware(app: AppInstance, config: EdgeConfig, observers: RequestObserver[]): void {
   app.use('*', requestId());
   app.use('*', observeRequests(observers));
   app.use(
@@ -197,6 +208,16 @@ export function createApp(
     }),
   );
   app.use('/v1/*', apiKeyAuth(config.apiKeys));
+}
+
+/** POST /v1/check: the photo through the core's pipeline, queued by the limiter. */
+function addCheckRoute(
+  app: AppInstance,
+  runtime: ModelRuntime,
+  ready: Promise<ModelRegistry>,
+  limiter: ConcurrencyLimiter,
+  config: EdgeConfig,
+): void {
   app.openapi(checkRoute, async (c) => {
     const { model, sensitivity } = c.req.valid('query');
     const registry = await ready;
@@ -218,7 +239,10 @@ export function createApp(
     Object.assign(record, { flagged: result.flagged, score: result.score, timings: result.timings });
     return c.json({ ...result, sensitivity: sensitivity ?? 'balanced', requestId: c.get('requestId') }, 200);
   });
+}
 
+/** GET /v1/models and /healthz: what is loaded, and whether the default is ready. */
+function addModelRoutes(app: AppInstance, runtime: ModelRuntime, ready: Promise<ModelRegistry>): void {
   app.openapi(modelsRoute, async (c) => {
     const registry = await ready;
     await registry.loaded();
@@ -258,7 +282,10 @@ export function createApp(
     } as const;
     return status === 'unavailable' ? c.json(body, 503) : c.json(body, 200);
   });
+}
 
+/** The OpenAPI document, the demo page, 404 and 405, and the one place errors become responses. */
+function addDocsAndErrors(app: AppInstance): void {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -298,6 +325,4 @@ export function createApp(
     if (status === 413) c.header('Connection', 'close');
     return c.json(body, status as ContentfulStatusCode);
   });
-
-  return { app, ready, limiter };
 }

@@ -97,6 +97,169 @@ export interface OnnxModelInput {
   calibration?: { scale: number; shift: number };
 }
 
+type Layer = NetworkSpec['layers'][number];
+type Heatmap = Extract<Layer, { op: 'heatmap' }>;
+
+/**
+ * A network's layers as ONNX nodes, one layer at a time: the nodes, their weights, and the shape of the
+ * running value (without the batch: [C,H,W], or [F] after a flatten).
+ */
+class GraphBuilder {
+  readonly nodes: proto.INodeProto[] = [];
+  readonly initializers: proto.ITensorProto[] = [];
+  shape: number[];
+  current = MODEL_INPUT_NAME;
+  heatmapShape: [number, number, number] | null = null;
+  private flattenedFrom: [number, number, number] | null = null;
+  private k = 0;
+  private readonly shapes: Record<string, number[]>;
+
+  constructor(
+    private readonly spec: NetworkSpec,
+    private readonly values: Record<string, Float32Array>,
+    private readonly calibration?: { scale: number; shift: number },
+  ) {
+    this.shapes = Object.fromEntries(spec.params.map((p) => [p.name, p.shape]));
+    this.shape = [1, spec.inputSize, spec.inputSize];
+  }
+
+  next(op: string): string {
+    return `${op.toLowerCase()}_${this.k++}`;
+  }
+
+  private param(name: string): Float32Array {
+    const v = this.values[name];
+    if (v == null) throw new Error(`${this.spec.name}: parameter ${name} is missing`);
+    return v;
+  }
+
+  private node(opType: string, name: string, input: string[], attribute: proto.IAttributeProto[] = []): void {
+    this.nodes.push({ opType, name, input, output: [name], ...(attribute.length ? { attribute } : {}) });
+  }
+
+  /** Adds one layer, its output named `out`. */
+  add(layer: Layer, out: string): void {
+    const input = this.current;
+    switch (layer.op) {
+      case 'conv':
+        this.conv(layer, out);
+        break;
+      case 'relu':
+        this.node('Relu', out, [input]);
+        break;
+      case 'leakyRelu':
+        this.node('LeakyRelu', out, [input], [float('alpha', layer.alpha)]);
+        break;
+      case 'maxPool':
+        this.node(
+          'MaxPool',
+          out,
+          [input],
+          [ints('kernel_shape', [layer.size, layer.size]), ints('strides', [layer.size, layer.size]), ints('pads', [0, 0, 0, 0])],
+        );
+        this.shape = [this.shape[0], Math.floor(this.shape[1] / layer.size), Math.floor(this.shape[2] / layer.size)];
+        break;
+      case 'flatten':
+        this.node('Flatten', out, [input], [int('axis', 1)]);
+        this.flattenedFrom = this.shape as [number, number, number];
+        this.shape = [this.shape.reduce((a, b) => a * b, 1)];
+        break;
+      case 'dense':
+        this.dense(layer, out);
+        break;
+      case 'heatmap':
+        this.heatmap(layer, out);
+        break;
+      case 'softmax':
+        this.node('Softmax', out, [input], [int('axis', 1)]);
+        break;
+    }
+    this.current = out;
+  }
+
+  private conv(layer: Extract<Layer, { op: 'conv' }>, out: string): void {
+    const [kh, kw, ci, co] = this.shapes[layer.kernel];
+    const pad = layer.pad ?? 0;
+    this.initializers.push(
+      tensor(layer.kernel, [co, ci, kh, kw], hwioToOihw(this.param(layer.kernel), this.shapes[layer.kernel])),
+      tensor(layer.bias, [co], this.param(layer.bias)),
+    );
+    this.node(
+      'Conv',
+      out,
+      [this.current, layer.kernel, layer.bias],
+      [
+        ints('kernel_shape', [kh, kw]),
+        ints('strides', [1, 1]),
+        ints('pads', [pad, pad, pad, pad]),
+        ints('dilations', [1, 1]),
+        int('group', 1),
+      ],
+    );
+    this.shape = [co, this.shape[1] + 2 * pad - kh + 1, this.shape[2] + 2 * pad - kw + 1];
+  }
+
+  private dense(layer: Extract<Layer, { op: 'dense' }>, out: string): void {
+    const [features, outputs] = this.shapes[layer.kernel];
+    if (this.flattenedFrom == null) throw new Error(`${this.spec.name}: dense layer without a flatten before it`);
+    this.initializers.push(
+      tensor(
+        layer.kernel,
+        [outputs, features],
+        denseToGemmB(this.param(layer.kernel), this.shapes[layer.kernel], this.flattenedFrom),
+      ),
+      tensor(layer.bias, [outputs], this.param(layer.bias)),
+    );
+    this.node(
+      'Gemm',
+      out,
+      [this.current, layer.kernel, layer.bias],
+      [float('alpha', 1), float('beta', 1), int('transA', 0), int('transB', 1)],
+    );
+    this.shape = [outputs];
+  }
+
+  /** 1x1 conv to one logit per cell; `heatmap` is its sigmoid; the anomaly logit is the top cell's + b (then calibrated). */
+  private heatmap(layer: Heatmap, out: string): void {
+    const [, , ci] = this.shapes[layer.kernel];
+    const logits = this.next('heat_logits');
+    this.initializers.push(
+      tensor(layer.kernel, [1, ci, 1, 1], hwioToOihw(this.param(layer.kernel), this.shapes[layer.kernel])),
+      tensor(layer.bias, [1], this.param(layer.bias)),
+      tensor(layer.detectBias, [1], this.param(layer.detectBias)),
+    );
+    this.node(
+      'Conv',
+      logits,
+      [this.current, layer.kernel, layer.bias],
+      [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)],
+    );
+    this.node('Sigmoid', MODEL_HEATMAP_NAME, [logits]);
+    this.heatmapShape = [1, this.shape[1], this.shape[2]];
+    // GlobalMaxPool, not ReduceMax over three axes: every runtime (OpenCV DNN too) has it.
+    const top = this.next('globalmaxpool');
+    this.node('GlobalMaxPool', top, [logits]);
+    const flat = this.next('flatten');
+    this.node('Flatten', flat, [top], [int('axis', 1)]);
+    let anomaly = this.next('add');
+    this.node('Add', anomaly, [flat, layer.detectBias]);
+    if (this.calibration) {
+      this.initializers.push(
+        tensor('calibration/scale', [1], new Float32Array([this.calibration.scale])),
+        tensor('calibration/shift', [1], new Float32Array([this.calibration.shift])),
+      );
+      const scaled = this.next('mul');
+      this.node('Mul', scaled, [anomaly, 'calibration/scale']);
+      anomaly = this.next('add');
+      this.node('Add', anomaly, [scaled, 'calibration/shift']);
+    }
+    const zero = this.next('sub');
+    this.node('Sub', zero, [anomaly, anomaly]);
+    this.node('Concat', out, [zero, anomaly], [int('axis', 1)]);
+    this.shape = [NUM_CLASSES];
+  }
+}
+
 /** The ONNX model as bytes. */
 export function buildOnnxModel({
   spec,
@@ -107,138 +270,14 @@ export function buildOnnxModel({
   anySide,
   calibration,
 }: OnnxModelInput): Uint8Array {
-  const shapes = Object.fromEntries(spec.params.map((p) => [p.name, p.shape]));
-  const nodes: proto.INodeProto[] = [];
-  const initializers: proto.ITensorProto[] = [];
-  // Shape of the running value without the batch: [C,H,W] or [F].
-  let shape: number[] = [1, spec.inputSize, spec.inputSize];
-  let flattenedFrom: [number, number, number] | null = null;
-  let heatmapShape: [number, number, number] | null = null;
-  let current = MODEL_INPUT_NAME;
-  let k = 0;
-  const next = (op: string) => `${op.toLowerCase()}_${k++}`;
-  const param = (name: string) => {
-    const v = values[name];
-    if (v == null) throw new Error(`${spec.name}: parameter ${name} is missing`);
-    return v;
-  };
-
-  for (const [i, layer] of spec.layers.entries()) {
-    const last = i === spec.layers.length - 1;
-    const out = last ? MODEL_OUTPUT_NAME : next(layer.op);
-    switch (layer.op) {
-      case 'conv': {
-        const [kh, kw, ci, co] = shapes[layer.kernel];
-        const pad = layer.pad ?? 0;
-        const w = `${layer.kernel}`;
-        initializers.push(tensor(w, [co, ci, kh, kw], hwioToOihw(param(layer.kernel), shapes[layer.kernel])));
-        initializers.push(tensor(layer.bias, [co], param(layer.bias)));
-        nodes.push({
-          opType: 'Conv',
-          name: out,
-          input: [current, w, layer.bias],
-          output: [out],
-          attribute: [
-            ints('kernel_shape', [kh, kw]),
-            ints('strides', [1, 1]),
-            ints('pads', [pad, pad, pad, pad]),
-            ints('dilations', [1, 1]),
-            int('group', 1),
-          ],
-        });
-        shape = [co, shape[1] + 2 * pad - kh + 1, shape[2] + 2 * pad - kw + 1];
-        break;
-      }
-      case 'relu':
-        nodes.push({ opType: 'Relu', name: out, input: [current], output: [out] });
-        break;
-      case 'leakyRelu':
-        nodes.push({ opType: 'LeakyRelu', name: out, input: [current], output: [out], attribute: [float('alpha', layer.alpha)] });
-        break;
-      case 'maxPool':
-        nodes.push({
-          opType: 'MaxPool',
-          name: out,
-          input: [current],
-          output: [out],
-          attribute: [
-            ints('kernel_shape', [layer.size, layer.size]),
-            ints('strides', [layer.size, layer.size]),
-            ints('pads', [0, 0, 0, 0]),
-          ],
-        });
-        shape = [shape[0], Math.floor(shape[1] / layer.size), Math.floor(shape[2] / layer.size)];
-        break;
-      case 'flatten':
-        nodes.push({ opType: 'Flatten', name: out, input: [current], output: [out], attribute: [int('axis', 1)] });
-        flattenedFrom = shape as [number, number, number];
-        shape = [shape.reduce((a, b) => a * b, 1)];
-        break;
-      case 'dense': {
-        const [features, outputs] = shapes[layer.kernel];
-        if (flattenedFrom == null) throw new Error(`${spec.name}: dense layer without a flatten before it`);
-        initializers.push(
-          tensor(layer.kernel, [outputs, features], denseToGemmB(param(layer.kernel), shapes[layer.kernel], flattenedFrom)),
-        );
-        initializers.push(tensor(layer.bias, [outputs], param(layer.bias)));
-        nodes.push({
-          opType: 'Gemm',
-          name: out,
-          input: [current, layer.kernel, layer.bias],
-          output: [out],
-          attribute: [float('alpha', 1), float('beta', 1), int('transA', 0), int('transB', 1)],
-        });
-        shape = [outputs];
-        break;
-      }
-      case 'heatmap': {
-        // 1x1 conv to one logit per cell; `heatmap` is its sigmoid; the anomaly logit is the top cell's + b.
-        const [, , ci] = shapes[layer.kernel];
-        const logits = next('heat_logits');
-        initializers.push(tensor(layer.kernel, [1, ci, 1, 1], hwioToOihw(param(layer.kernel), shapes[layer.kernel])));
-        initializers.push(tensor(layer.bias, [1], param(layer.bias)));
-        initializers.push(tensor(layer.detectBias, [1], param(layer.detectBias)));
-        nodes.push({
-          opType: 'Conv',
-          name: logits,
-          input: [current, layer.kernel, layer.bias],
-          output: [logits],
-          attribute: [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)],
-        });
-        nodes.push({ opType: 'Sigmoid', name: MODEL_HEATMAP_NAME, input: [logits], output: [MODEL_HEATMAP_NAME] });
-        heatmapShape = [1, shape[1], shape[2]];
-        // GlobalMaxPool, not ReduceMax over three axes: every runtime (OpenCV DNN too) has it.
-        const top = next('globalmaxpool');
-        nodes.push({ opType: 'GlobalMaxPool', name: top, input: [logits], output: [top] });
-        const flat = next('flatten');
-        nodes.push({ opType: 'Flatten', name: flat, input: [top], output: [flat], attribute: [int('axis', 1)] });
-        let anomaly = next('add');
-        nodes.push({ opType: 'Add', name: anomaly, input: [flat, layer.detectBias], output: [anomaly] });
-        if (calibration) {
-          initializers.push(tensor('calibration/scale', [1], new Float32Array([calibration.scale])));
-          initializers.push(tensor('calibration/shift', [1], new Float32Array([calibration.shift])));
-          const scaled = next('mul');
-          nodes.push({ opType: 'Mul', name: scaled, input: [anomaly, 'calibration/scale'], output: [scaled] });
-          anomaly = next('add');
-          nodes.push({ opType: 'Add', name: anomaly, input: [scaled, 'calibration/shift'], output: [anomaly] });
-        }
-        const zero = next('sub');
-        nodes.push({ opType: 'Sub', name: zero, input: [anomaly, anomaly], output: [zero] });
-        nodes.push({ opType: 'Concat', name: out, input: [zero, anomaly], output: [out], attribute: [int('axis', 1)] });
-        shape = [NUM_CLASSES];
-        break;
-      }
-      case 'softmax':
-        nodes.push({ opType: 'Softmax', name: out, input: [current], output: [out], attribute: [int('axis', 1)] });
-        break;
-    }
-    current = out;
-  }
-  if (calibration && heatmapShape == null) throw new Error(`${spec.name}: only a localiser's score can be calibrated`);
-  if (current !== MODEL_OUTPUT_NAME || shape.length !== 1 || shape[0] !== NUM_CLASSES) {
+  const graph = new GraphBuilder(spec, values, calibration);
+  for (const [i, layer] of spec.layers.entries())
+    graph.add(layer, i === spec.layers.length - 1 ? MODEL_OUTPUT_NAME : graph.next(layer.op));
+  if (calibration && graph.heatmapShape == null) throw new Error(`${spec.name}: only a localiser's score can be calibrated`);
+  if (graph.current !== MODEL_OUTPUT_NAME || graph.shape.length !== 1 || graph.shape[0] !== NUM_CLASSES) {
     throw new Error(`${spec.name}: the graph must end in a softmax over ${NUM_CLASSES} classes`);
   }
-
+  const heatmapShape = graph.heatmapShape;
   const model: proto.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
@@ -249,8 +288,8 @@ export function buildOnnxModel({
     docString: docString ?? spec.description,
     graph: {
       name: spec.name,
-      node: nodes,
-      initializer: initializers,
+      node: graph.nodes,
+      initializer: graph.initializers,
       input: [valueInfo(MODEL_INPUT_NAME, anySide ? ['N', 1, 'H', 'W'] : ['N', 1, spec.inputSize, spec.inputSize])],
       output: [
         valueInfo(MODEL_OUTPUT_NAME, ['N', NUM_CLASSES]),

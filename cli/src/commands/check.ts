@@ -7,36 +7,69 @@ import { BlankspotError } from '@blankspot/core';
 import type { CheckedFile } from '../catalogue.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 
+function csvCell(v: unknown): string {
+  const s = v == null ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const CSV_HEADER =
+  'path,flagged,score,threshold,model,version,width,height,box_x,box_y,box_width,box_height,error_code,error_message';
+
+function csvRow(r: CheckedFile): string {
+  return [
+    r.path,
+    r.flagged,
+    r.score,
+    r.threshold,
+    r.model?.name,
+    r.model?.version,
+    r.image?.width,
+    r.image?.height,
+    r.box?.x,
+    r.box?.y,
+    r.box?.width,
+    r.box?.height,
+    r.error?.code,
+    r.error?.message,
+  ]
+    .map(csvCell)
+    .join(',');
+}
+
+/** Where each result goes as it comes: the output (JSON lines or CSV), the progress bar and the tallies. */
+function resultSink(out: NodeJS.WritableStream, format: 'jsonl' | 'csv', total: number, quiet: boolean) {
+  const results: CheckedFile[] = [];
+  const bar =
+    !quiet && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          {
+            format: 'checking |{bar}| {value}/{total} {rate}/s, {flagged} flagged, {failed} unreadable, ETA {eta_formatted}',
+            stream: process.stderr,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+  const started = Date.now();
+  const tally = { flagged: 0, failed: 0 };
+  if (format === 'csv') out.write(CSV_HEADER + '\n');
+  bar?.start(total, 0, { rate: '0.0', flagged: 0, failed: 0 });
+  return {
+    results,
+    tally,
+    started,
+    onResult(r: CheckedFile) {
+      results.push(r);
+      if (r.flagged) tally.flagged++;
+      if (r.error) tally.failed++;
+      out.write(format === 'csv' ? csvRow(r) + '\n' : JSON.stringify(r) + '\n');
+      const rate = results.length / Math.max(0.001, (Date.now() - started) / 1000);
+      bar?.update(results.length, { rate: rate.toFixed(1), ...tally });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 export function registerCheck(program: Command): void {
-  function csvCell(v: unknown): string {
-    const s = v == null ? '' : String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  }
-
-  const CSV_HEADER =
-    'path,flagged,score,threshold,model,version,width,height,box_x,box_y,box_width,box_height,error_code,error_message';
-
-  function csvRow(r: CheckedFile): string {
-    return [
-      r.path,
-      r.flagged,
-      r.score,
-      r.threshold,
-      r.model?.name,
-      r.model?.version,
-      r.image?.width,
-      r.image?.height,
-      r.box?.x,
-      r.box?.y,
-      r.box?.width,
-      r.box?.height,
-      r.error?.code,
-      r.error?.message,
-    ]
-      .map(csvCell)
-      .join(',');
-  }
-
   program
     .command('check')
     .description(
@@ -68,30 +101,8 @@ export function registerCheck(program: Command): void {
       if (files.length === 0 && unreadable.length === 0)
         throw new BlankspotError('BAD_REQUEST', 'no photos to check: give files, folders or --list');
       const out = o.out ? createWriteStream(resolve(o.out)) : process.stdout;
-      if (o.format === 'csv') out.write(CSV_HEADER + '\n');
-      const results: CheckedFile[] = [];
-      const bar =
-        !o.quiet && process.stderr.isTTY
-          ? new cliProgress.SingleBar(
-              {
-                format: 'checking |{bar}| {value}/{total} {rate}/s, {flagged} flagged, {failed} unreadable, ETA {eta_formatted}',
-                stream: process.stderr,
-              },
-              cliProgress.Presets.shades_classic,
-            )
-          : null;
-      const started = Date.now();
-      let flagged = 0;
-      let failed = 0;
-      bar?.start(files.length + unreadable.length, 0, { rate: '0.0', flagged: 0, failed: 0 });
-      const onResult = (r: CheckedFile) => {
-        results.push(r);
-        if (r.flagged) flagged++;
-        if (r.error) failed++;
-        out.write(o.format === 'csv' ? csvRow(r) + '\n' : JSON.stringify(r) + '\n');
-        const rate = results.length / Math.max(0.001, (Date.now() - started) / 1000);
-        bar?.update(results.length, { rate: rate.toFixed(1), flagged, failed });
-      };
+      const sink = resultSink(out, o.format, files.length + unreadable.length, Boolean(o.quiet));
+      const { onResult, tally, started } = sink;
       for (const r of unreadable) onResult(r);
       let retried = 0;
       if (files.length === 0) {
@@ -115,21 +126,21 @@ export function registerCheck(program: Command): void {
           onResult,
         });
       }
-      bar?.stop();
+      sink.stop();
       if (out !== process.stdout) await new Promise((r) => (out as ReturnType<typeof createWriteStream>).end(r));
       if (o.html) {
         const { writeContactSheet } = await import('../contact-sheet.js');
-        await writeContactSheet(resolve(o.html), results, files.length);
+        await writeContactSheet(resolve(o.html), sink.results, files.length);
       }
       const seconds = (Date.now() - started) / 1000;
       const folders = unreadable.filter((r) => r.error?.code === 'UNREADABLE_FOLDER').length;
       const notPhotos = unreadable.length - folders;
       console.error(
-        `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${flagged} flagged, ${failed - notPhotos} unreadable` +
+        `checked ${files.length} photos in ${seconds.toFixed(1)} s: ${tally.flagged} flagged, ${tally.failed - notPhotos} unreadable` +
           (folders ? ` (${folders} of them folders)` : '') +
           (notPhotos ? `; ${notPhotos} other files not checked (not named as a photo; each has a line)` : '') +
           (o.api ? `; ${retried} busy or failed answers retried` : ''),
       );
-      process.exitCode = flagged > 0 ? 1 : 0;
+      process.exitCode = tally.flagged > 0 ? 1 : 0;
     });
 }
