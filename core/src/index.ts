@@ -90,6 +90,9 @@ export {
 } from './framing.js';
 export {
   contractOutputs,
+  ortSessionPort,
+  type OrtLike,
+  type OrtSessionLike,
   type ImageDecoder,
   type InferenceSession,
   type ModelOutputs,

@@ -1,12 +1,10 @@
 /** The widget's models: the core's ModelRegistry over a browser runtime (fetch, onnxruntime-web). */
 import {
   BlankspotError,
-  MODEL_INPUT_NAME,
   ModelRegistry,
-  contractOutputs,
-  inputShapeOf,
   inputSizeOf,
   modelFolder,
+  ortSessionPort,
   type InferenceSession,
   type ModelEntry,
   type ModelRuntime,
@@ -35,11 +33,7 @@ function browserRuntime(modelsUrl: URL, ortUrl: URL): ModelRuntime {
     }, modelsUrl.href),
     async createSession(bytes, entry) {
       const { session, ort, backend } = await createSession(bytes, ortUrl, await gpuInfo(), inputSizeOf(entry));
-      const port: InferenceSession = {
-        run: async (input, n) =>
-          contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShapeOf(input, n)) })),
-        release: () => session.release(),
-      };
+      const port = ortSessionPort(ort, session);
       backends.set(port, backend);
       return port;
     },

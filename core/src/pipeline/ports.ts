@@ -3,7 +3,7 @@
  * Workers, the browser) implements these in a few lines with that runtime's own image decoder and
  * ONNX Runtime build.
  */
-import { MODEL_HEATMAP_NAME, MODEL_OUTPUT_NAME } from '../contract.js';
+import { MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, inputShapeOf } from '../contract.js';
 import type { BlockRead } from '../jpeg-blocks.js';
 import type { FramedInput, Framing } from '../framing.js';
 import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
@@ -66,5 +66,28 @@ export function contractOutputs(out: Record<string, { data: unknown; dims: reado
   return {
     prob: out[MODEL_OUTPUT_NAME].data as Float32Array,
     heatmap: heat ? heatmapFromTensor(heat) : undefined,
+  };
+}
+
+/** What every build of ONNX Runtime (onnxruntime-node, -web, -web in Workers) has: its Tensor class. */
+export interface OrtLike {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+
+/** An ONNX Runtime session, whichever build made it. */
+export interface OrtSessionLike {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+/**
+ * The pipeline's session port over an ONNX Runtime session: the contract's input in, its outputs out.
+ * The one wrapper every runtime adapter uses, so a change to the contract is made here once.
+ */
+export function ortSessionPort(ort: OrtLike, session: OrtSessionLike): InferenceSession {
+  return {
+    run: async (input, n) =>
+      contractOutputs(await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShapeOf(input, n)) })),
+    release: () => session.release(),
   };
 }

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import ORT_WASM from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { MODEL_INPUT_NAME, contractOutputs, inputShapeOf, type InferenceSession } from '@blankspot/core';
+import { ortSessionPort, type InferenceSession } from '@blankspot/core';
 import { WARMUP_MODEL_BASE64 } from './warmup-model.js';
 
 const PLACEHOLDER = [0x00, 0x61, 0x73, 0x6d]; // "\0asm": the wasm magic alone
@@ -59,11 +59,5 @@ export async function createWorkerSession(modelBytes: Uint8Array): Promise<Infer
   await ortWarm;
   installOrt();
   const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
-  return {
-    async run(input, n) {
-      const out = await session.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShapeOf(input, n)) });
-      return contractOutputs(out);
-    },
-    release: () => session.release(),
-  };
+  return ortSessionPort(ort, session);
 }

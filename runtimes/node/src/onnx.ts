@@ -1,6 +1,6 @@
 /** ONNX Runtime for Node: one session per model, created once. */
 import * as ort from 'onnxruntime-node';
-import { MODEL_INPUT_NAME, contractOutputs, inputShapeOf, type InferenceSession } from '@blankspot/core';
+import { ortSessionPort, type InferenceSession } from '@blankspot/core';
 
 /**
  * `threads`: ONNX Runtime's intra-op threads. One by default: the models are tiny, and requests in
@@ -11,12 +11,5 @@ export async function createNodeSession(modelBytes: Uint8Array, options: { threa
     intraOpNumThreads: options.threads ?? 1,
     interOpNumThreads: 1,
   });
-  return {
-    async run(input, n) {
-      const feeds = { [MODEL_INPUT_NAME]: new ort.Tensor('float32', input, inputShapeOf(input, n)) };
-      const out = await session.run(feeds);
-      return contractOutputs(out);
-    },
-    release: () => session.release(),
-  };
+  return ortSessionPort(ort, session);
 }
