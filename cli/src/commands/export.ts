@@ -5,8 +5,9 @@ import { PROTOCOLS, useBackend, type Protocol } from '@blankspot/training';
 import { positiveInt, positiveNumber } from '../options.js';
 import { VIEWS, type Views } from '@blankspot/core';
 
-export function registerExport(program: Command): void {
-  program
+/** The command and its options. */
+function defineExport(program: Command): Command {
+  return program
     .command('export')
     .description('export a trained checkpoint to ONNX, checked against the trainer; optionally publish it to a models/ manifest')
     .argument('<checkpoint>', 'a run folder written by blankspot train (model.json + weights.bin)')
@@ -61,64 +62,67 @@ export function registerExport(program: Command): void {
       new Option('--zoom-views <views>', "what the closer look runs on (default: --views'): only suspect photos take it").choices(
         [...VIEWS],
       ),
-    )
-    .action(async (checkpoint: string, o) => {
-      // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
-      const { exportCheckpoint, plattText, publishModel } = await import('@blankspot/export');
-      await useBackend('auto');
-      const name = (o.name as string | undefined) ?? undefined;
-      const result = await exportCheckpoint(
-        resolve(checkpoint),
-        resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`),
-        {
-          name,
-          version: o.modelVersion,
-          rescore: Boolean(o.rescore),
-          falseAlarmTarget: o.falseAlarmTarget as number | undefined,
-          operatingSet: o.operatingSet as string | undefined,
-          operatingProtocol: o.operatingProtocol as Protocol | undefined,
-          operatingSize: o.operatingSize as number,
-          views: o.views as Views,
-          ...(o.zoom != null
-            ? {
-                zoom: {
-                  inputSize: o.zoom as number,
-                  above: o.zoomAbove as number,
-                  ...(o.zoomViews != null ? { views: o.zoomViews as Views } : {}),
-                },
-              }
-            : {}),
-          operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
-          cacheDir: resolve('.cache/datasets'),
-          calibrate: Boolean(o.calibrate),
-        },
-      );
+    );
+}
+
+export function registerExport(program: Command): void {
+  defineExport(program).action(async (checkpoint: string, o) => {
+    // Loaded on demand: ONNX Runtime is heavy and only this command needs it.
+    const { exportCheckpoint, plattText, publishModel } = await import('@blankspot/export');
+    await useBackend('auto');
+    const name = (o.name as string | undefined) ?? undefined;
+    const result = await exportCheckpoint(
+      resolve(checkpoint),
+      resolve((o.out as string | undefined) ?? `${name ?? 'model'}.onnx`),
+      {
+        name,
+        version: o.modelVersion,
+        rescore: Boolean(o.rescore),
+        falseAlarmTarget: o.falseAlarmTarget as number | undefined,
+        operatingSet: o.operatingSet as string | undefined,
+        operatingProtocol: o.operatingProtocol as Protocol | undefined,
+        operatingSize: o.operatingSize as number,
+        views: o.views as Views,
+        ...(o.zoom != null
+          ? {
+              zoom: {
+                inputSize: o.zoom as number,
+                above: o.zoomAbove as number,
+                ...(o.zoomViews != null ? { views: o.zoomViews as Views } : {}),
+              },
+            }
+          : {}),
+        operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
+        cacheDir: resolve('.cache/datasets'),
+        calibrate: Boolean(o.calibrate),
+      },
+    );
+    console.log(
+      `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
+        `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
+    );
+    const cal = result.calibration;
+    if (cal) {
       console.log(
-        `wrote ${result.path}: ${result.network}, ${result.bytes} bytes, sha256 ${result.sha256}; ` +
-          `ONNX Runtime vs TensorFlow.js max |diff| ${result.maxAbsDiff.toExponential(2)} on ${result.probeCount} inputs`,
+        `calibrated on ${cal.fittedOn}: prob = softmax(0, ${plattText(cal)}); ` +
+          `expected calibration error ${cal.before.ece.toFixed(3)} -> ${cal.after.ece.toFixed(3)}`,
       );
-      const cal = result.calibration;
-      if (cal) {
-        console.log(
-          `calibrated on ${cal.fittedOn}: prob = softmax(0, ${plattText(cal)}); ` +
-            `expected calibration error ${cal.before.ece.toFixed(3)} -> ${cal.after.ece.toFixed(3)}`,
-        );
-      }
-      const op = result.operatingPoint;
-      if (op) {
-        console.log(
-          `thresholds on ${op.chosenOn}: ` +
-            (['high', 'balanced', 'low'] as const)
-              .map(
-                (s) =>
-                  `${s} ${op.thresholds[s].toFixed(4)} (false alarms ${(100 * op.falseAlarms[s]).toFixed(2)}%, recall ${(100 * op.recall[s]).toFixed(2)}%)`,
-              )
-              .join(', '),
-        );
-      }
-      if (o.manifest) {
-        const manifest = await publishModel(result, resolve(o.manifest), Boolean(o.default));
-        console.log(`updated ${o.manifest}: ${manifest.models.length} models, default ${manifest.default}`);
-      }
-    });
+    }
+    const op = result.operatingPoint;
+    if (op) {
+      console.log(
+        `thresholds on ${op.chosenOn}: ` +
+          (['high', 'balanced', 'low'] as const)
+            .map(
+              (s) =>
+                `${s} ${op.thresholds[s].toFixed(4)} (false alarms ${(100 * op.falseAlarms[s]).toFixed(2)}%, recall ${(100 * op.recall[s]).toFixed(2)}%)`,
+            )
+            .join(', '),
+      );
+    }
+    if (o.manifest) {
+      const manifest = await publishModel(result, resolve(o.manifest), Boolean(o.default));
+      console.log(`updated ${o.manifest}: ${manifest.models.length} models, default ${manifest.default}`);
+    }
+  });
 }
