@@ -231,6 +231,183 @@ const STRAY_LINES_SHARE = 0.05;
 /** How far past the heatmap's edge (pixels of a 64 input, a heatmap cell's side) a white run may end and still be that edge. */
 const EDGE_REACH = 4;
 
+/** What the box reader knows of one input while it reads the rectangle's edges in it. */
+interface SnapContext {
+  box: InputBox;
+  input: ArrayLike<number>;
+  S: number;
+  /** Input values from here up are the rectangle's white. */
+  whiteFrom: number;
+  /** How far past the heatmap's edge a white run may end and still be that edge (input pixels). */
+  reach: number;
+  /** The typical side of a rectangle (input pixels), for an axis whose unseen edge has no range. */
+  whole: number;
+  sides: RectangleSides | undefined;
+  framed: boolean;
+}
+
+/**
+ * One axis's edges, reading the lines [from, to) across it. `before`: the first pass's reading, whose
+ * seen edges stand where this pass, on other lines, does not see them.
+ */
+function readAxis(ctx: SnapContext, horizontal: boolean, [from, to]: [number, number], before?: AxisReading): AxisReading {
+  const { box, input, S, whiteFrom, reach, framed, sides } = ctx;
+  const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
+  const [across, acrossSize] = [from, to - from];
+  const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
+  const isWhite = (line: number, p: number) => value(line, p) >= whiteFrom;
+  // The pixel where a white run ends is part white, part what lies beyond (the input is an area
+  // average): the share the rectangle covers, read against the next pixel out (both averaged over
+  // the lines whose run ends there, so texture beside the edge averages out), places the edge
+  // inside it. Without this every seen edge sat half a pixel inside the rectangle.
+  const covered = (at: number[], p: number, beyond: number) => {
+    if (beyond < 0 || beyond >= S) return 0;
+    let [v, c] = [0, 0];
+    for (const line of at) [v, c] = [v + value(line, p), c + value(line, beyond)];
+    [v, c] = [v / at.length, c / at.length];
+    return 1 - c > MIN_EDGE_CONTRAST ? Math.min(1, Math.max(0, (v - c) / (1 - c))) : 0;
+  };
+  // Lines well inside the box across this axis, so none grazes the rectangle's own border.
+  const lines: number[] = [];
+  for (let o = Math.ceil(across + 0.5); o < Math.floor(across + acrossSize - 0.5); o++) if (o >= 0 && o < S) lines.push(o);
+  if (!lines.length) lines.push(Math.min(S - 1, Math.max(0, Math.round(across + acrossSize / 2))));
+  const mid = Math.min(S - 1, Math.max(0, Math.floor(start + size / 2)));
+  const runs: { line: number; lo: number; hi: number }[] = [];
+  for (const line of lines) {
+    if (!isWhite(line, mid)) continue;
+    let lo = mid;
+    while (lo > 0 && isWhite(line, lo - 1)) lo--;
+    let hi = mid + 1;
+    while (hi < S && isWhite(line, hi)) hi++;
+    runs.push({ line, lo, hi });
+  }
+  const heatmap: [number, number] = [start, start + size];
+  if (!runs.length)
+    return before ?? { lo: start, hi: start + size, heatmap, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
+  // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
+  // quartile, not the extreme, so a stray pixel in one line does not move the edge.
+  const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
+  const highs = runs.map((r) => r.hi).sort((a, b) => a - b);
+  const lo0 = lows[Math.floor(lows.length * 0.75)];
+  const hi0 = highs[Math.max(0, Math.ceil(highs.length * 0.25) - 1)];
+  const lo =
+    lo0 > 0
+      ? lo0 -
+        covered(
+          runs.filter((r) => r.lo === lo0).map((r) => r.line),
+          lo0 - 1,
+          lo0 - 2,
+        )
+      : lo0;
+  const hi =
+    hi0 < S
+      ? hi0 +
+        covered(
+          runs.filter((r) => r.hi === hi0).map((r) => r.line),
+          hi0,
+          hi0 + 1,
+        )
+      : hi0;
+  // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. Nor has
+  // one that reaches the border of an upload on white: the background goes on to it. Under full
+  // framing (the paper's squares) the border of the photo is an edge.
+  const borderIsEdge = !framed && !sides;
+  let loSeen = (lo > 0 || borderIsEdge) && lo >= start - reach;
+  let hiSeen = (hi < S || borderIsEdge) && hi <= start + size + reach;
+  // An edge seen on only a few lines (the rectangle clips an object's side for a short stretch and
+  // runs into white elsewhere), too few for the quartiles: several runs stopping on one line is that
+  // edge, where the white ends first (no run can go past the rectangle's edge into what stops the others).
+  const straight = Math.max(MIN_STRAIGHT_LINES, Math.ceil(runs.length * STRAIGHT_SHARE));
+  const shared = (ends: number[]): number | undefined => {
+    for (let i = 0; i + straight - 1 < ends.length; i++) if (ends[i + straight - 1] - ends[i] <= 1) return ends[i];
+    return undefined;
+  };
+  let [loAt, hiAt] = [lo, hi];
+  const loStop = loSeen ? undefined : shared(lows.filter((v) => v > 0).reverse());
+  if (loStop !== undefined && loStop >= start - reach) {
+    const stopped = runs.filter((r) => r.lo === loStop).map((r) => r.line);
+    [loAt, loSeen] = [loStop - covered(stopped, loStop - 1, loStop - 2), true];
+  }
+  const hiStop = hiSeen ? undefined : shared(highs.filter((v) => v < S));
+  if (hiStop !== undefined && hiStop <= start + size + reach) {
+    const stopped = runs.filter((r) => r.hi === hiStop).map((r) => r.line);
+    [hiAt, hiSeen] = [hiStop + covered(stopped, hiStop, hiStop + 1), true];
+  }
+  if (!loSeen && before?.loSeen) [loAt, loSeen] = [before.lo, true];
+  if (!hiSeen && before?.hiSeen) [hiAt, hiSeen] = [before.hi, true];
+  // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
+  // rectangle that went on would have covered what ends them. The few runs that stop first are left
+  // out: a line or two past the rectangle's side runs into the object beside it.
+  const drop = Math.floor(runs.length * STRAY_LINES_SHARE);
+  const far = highs[drop] < S ? highs[drop] : framed ? Infinity : S;
+  const near = lows[lows.length - 1 - drop] > 0 ? lows[lows.length - 1 - drop] : framed ? -Infinity : 0;
+  // No edge seen: the heatmap's extent stands.
+  if (!loSeen && !hiSeen) return { lo: start, hi: start + size, heatmap, loSeen, hiSeen, near, far };
+  return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
+}
+
+/** Both edges seen, or neither (the heatmap's extent stands): nothing to guess along this axis. */
+function known(a: AxisReading): boolean {
+  return a.loSeen === a.hiSeen;
+}
+
+/**
+ * How far an axis's unseen edge lies at least: along each seen edge of the other axis, the rectangle
+ * hides what ran from its seen corner up to where the object's outline leaves that edge (what is just
+ * outside the edge is dark from the corner on), so it reaches at least that far. Where the rectangle
+ * clips an object's corner, this is where the cut along the seen edge ends (less a pixel, for the
+ * outline's blur). 0 when nothing says.
+ */
+function hiddenAlong(ctx: SnapContext, a: AxisReading, b: AxisReading, horizontal: boolean): number {
+  const { input, S } = ctx;
+  if (known(a)) return 0;
+  let most = 0;
+  const outside = [b.loSeen ? Math.floor(b.lo) - 1 : -1, b.hiSeen ? Math.ceil(b.hi) : -1].filter((o) => o >= 0 && o < S);
+  for (const o of outside) {
+    const isDark = (p: number) => p >= 0 && p < S && (horizontal ? input[o * S + p] : input[p * S + o]) < 1 - MIN_EDGE_CONTRAST;
+    if (a.loSeen) {
+      // From the first whole pixel past the seen edge, as far as the dark runs on.
+      let p = Math.ceil(a.lo) + 1;
+      if (!isDark(p)) continue;
+      while (isDark(p + 1)) p++;
+      most = Math.max(most, p - a.lo);
+    } else {
+      let p = Math.floor(a.hi) - 2;
+      if (!isDark(p)) continue;
+      while (isDark(p - 1)) p--;
+      most = Math.max(most, a.hi - p - 1);
+    }
+  }
+  return most;
+}
+
+/** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
+function placeEdges(
+  ctx: SnapContext,
+  x: AxisReading,
+  y: AxisReading,
+): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } {
+  const { sides, whole } = ctx;
+  // How long the side can be: the range, from no shorter than what it hides along the other axis's
+  // seen edges, cut where the white ends.
+  const span = (
+    a: AxisReading,
+    range: readonly [number, number] | undefined,
+    hidden: number,
+  ): number | readonly [number, number] => {
+    if (known(a)) return a.hi - a.lo;
+    const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
+    // No range: out to the heatmap's box when it reaches further than the typical side.
+    if (!range) return Math.min(room, Math.max(whole, a.loSeen ? a.heatmap[1] - a.lo : a.hi - a.heatmap[0]));
+    const [min, max] = [Math.min(Math.max(range[0], hidden), range[1]), range[1]];
+    return room <= min ? room : [min, Math.min(max, room)];
+  };
+  const [w, h] = unseenSides(span(x, sides?.x, hiddenAlong(ctx, x, y, true)), span(y, sides?.y, hiddenAlong(ctx, y, x, false)));
+  const edges = (a: AxisReading, side: number): [number, number] =>
+    known(a) ? [a.lo, a.hi] : a.loSeen ? [a.lo, a.lo + side] : [a.hi - side, a.hi];
+  return { x: edges(x, w), y: edges(y, h), readings: { x, y } };
+}
+
 /**
  * The heatmap is coarse (a cell is 4x4 input pixels) and only sees what is visible, so its box
  * shrinks where the rectangle meets a white background. The rectangle itself is white in the input,
@@ -268,167 +445,23 @@ export function snapBoxToInput(
   // every edge of the rectangle against it would go unseen: white is then above halfway to the canvas.
   const canvas = framed ? borderMedian(input, S) : 1;
   const whiteFrom = Math.max(1 - tolerance, canvas <= 1 - CANVAS_STEP ? (1 + canvas) / 2 : -Infinity);
-  const whole = (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE;
-  const reach = (EDGE_REACH * S) / INPUT_SIZE;
+  const ctx: SnapContext = {
+    box,
+    input,
+    S,
+    whiteFrom,
+    reach: (EDGE_REACH * S) / INPUT_SIZE,
+    whole: (TYPICAL_RECTANGLE_SIDE * S) / INPUT_SIZE,
+    sides,
+    framed,
+  };
 
-  /**
-   * One axis's edges, reading the lines [from, to) across it. `before`: the first pass's reading, whose
-   * seen edges stand where this pass, on other lines, does not see them.
-   */
-  const axis = (horizontal: boolean, [from, to]: [number, number], before?: AxisReading): AxisReading => {
-    const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
-    const [across, acrossSize] = [from, to - from];
-    const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
-    const isWhite = (line: number, p: number) => value(line, p) >= whiteFrom;
-    // The pixel where a white run ends is part white, part what lies beyond (the input is an area
-    // average): the share the rectangle covers, read against the next pixel out (both averaged over
-    // the lines whose run ends there, so texture beside the edge averages out), places the edge
-    // inside it. Without this every seen edge sat half a pixel inside the rectangle.
-    const covered = (at: number[], p: number, beyond: number) => {
-      if (beyond < 0 || beyond >= S) return 0;
-      let [v, c] = [0, 0];
-      for (const line of at) [v, c] = [v + value(line, p), c + value(line, beyond)];
-      [v, c] = [v / at.length, c / at.length];
-      return 1 - c > MIN_EDGE_CONTRAST ? Math.min(1, Math.max(0, (v - c) / (1 - c))) : 0;
-    };
-    // Lines well inside the box across this axis, so none grazes the rectangle's own border.
-    const lines: number[] = [];
-    for (let o = Math.ceil(across + 0.5); o < Math.floor(across + acrossSize - 0.5); o++) if (o >= 0 && o < S) lines.push(o);
-    if (!lines.length) lines.push(Math.min(S - 1, Math.max(0, Math.round(across + acrossSize / 2))));
-    const mid = Math.min(S - 1, Math.max(0, Math.floor(start + size / 2)));
-    const runs: { line: number; lo: number; hi: number }[] = [];
-    for (const line of lines) {
-      if (!isWhite(line, mid)) continue;
-      let lo = mid;
-      while (lo > 0 && isWhite(line, lo - 1)) lo--;
-      let hi = mid + 1;
-      while (hi < S && isWhite(line, hi)) hi++;
-      runs.push({ line, lo, hi });
-    }
-    const heatmap: [number, number] = [start, start + size];
-    if (!runs.length)
-      return before ?? { lo: start, hi: start + size, heatmap, loSeen: false, hiSeen: false, near: -Infinity, far: Infinity };
-    // Where the edge is visible the runs end exactly on it; elsewhere they run on past it. A
-    // quartile, not the extreme, so a stray pixel in one line does not move the edge.
-    const lows = runs.map((r) => r.lo).sort((a, b) => a - b);
-    const highs = runs.map((r) => r.hi).sort((a, b) => a - b);
-    const lo0 = lows[Math.floor(lows.length * 0.75)];
-    const hi0 = highs[Math.max(0, Math.ceil(highs.length * 0.25) - 1)];
-    const lo =
-      lo0 > 0
-        ? lo0 -
-          covered(
-            runs.filter((r) => r.lo === lo0).map((r) => r.line),
-            lo0 - 1,
-            lo0 - 2,
-          )
-        : lo0;
-    const hi =
-      hi0 < S
-        ? hi0 +
-          covered(
-            runs.filter((r) => r.hi === hi0).map((r) => r.line),
-            hi0,
-            hi0 + 1,
-          )
-        : hi0;
-    // A run that reaches the border of a frame has not seen an edge: the photo goes on past it. Nor has
-    // one that reaches the border of an upload on white: the background goes on to it. Under full
-    // framing (the paper's squares) the border of the photo is an edge.
-    const borderIsEdge = !framed && !sides;
-    let loSeen = (lo > 0 || borderIsEdge) && lo >= start - reach;
-    let hiSeen = (hi < S || borderIsEdge) && hi <= start + size + reach;
-    // An edge seen on only a few lines (the rectangle clips an object's side for a short stretch and
-    // runs into white elsewhere), too few for the quartiles: several runs stopping on one line is that
-    // edge, where the white ends first (no run can go past the rectangle's edge into what stops the others).
-    const straight = Math.max(MIN_STRAIGHT_LINES, Math.ceil(runs.length * STRAIGHT_SHARE));
-    const shared = (ends: number[]): number | undefined => {
-      for (let i = 0; i + straight - 1 < ends.length; i++) if (ends[i + straight - 1] - ends[i] <= 1) return ends[i];
-      return undefined;
-    };
-    let [loAt, hiAt] = [lo, hi];
-    const loStop = loSeen ? undefined : shared(lows.filter((v) => v > 0).reverse());
-    if (loStop !== undefined && loStop >= start - reach) {
-      const stopped = runs.filter((r) => r.lo === loStop).map((r) => r.line);
-      [loAt, loSeen] = [loStop - covered(stopped, loStop - 1, loStop - 2), true];
-    }
-    const hiStop = hiSeen ? undefined : shared(highs.filter((v) => v < S));
-    if (hiStop !== undefined && hiStop <= start + size + reach) {
-      const stopped = runs.filter((r) => r.hi === hiStop).map((r) => r.line);
-      [hiAt, hiSeen] = [hiStop + covered(stopped, hiStop, hiStop + 1), true];
-    }
-    if (!loSeen && before?.loSeen) [loAt, loSeen] = [before.lo, true];
-    if (!hiSeen && before?.hiSeen) [hiAt, hiSeen] = [before.hi, true];
-    // The unseen edge lies in the white beyond the seen one, so no further than the white runs go: a
-    // rectangle that went on would have covered what ends them. The few runs that stop first are left
-    // out: a line or two past the rectangle's side runs into the object beside it.
-    const drop = Math.floor(runs.length * STRAY_LINES_SHARE);
-    const far = highs[drop] < S ? highs[drop] : framed ? Infinity : S;
-    const near = lows[lows.length - 1 - drop] > 0 ? lows[lows.length - 1 - drop] : framed ? -Infinity : 0;
-    // No edge seen: the heatmap's extent stands.
-    if (!loSeen && !hiSeen) return { lo: start, hi: start + size, heatmap, loSeen, hiSeen, near, far };
-    return { lo: loAt, hi: hiAt, heatmap, loSeen, hiSeen, near, far };
-  };
-  /** Both edges seen, or neither (the heatmap's extent stands): nothing to guess along this axis. */
-  const known = (a: AxisReading) => a.loSeen === a.hiSeen;
-  /**
-   * How far an axis's unseen edge lies at least: along each seen edge of the other axis, the rectangle
-   * hides what ran from its seen corner up to where the object's outline leaves that edge (what is just
-   * outside the edge is dark from the corner on), so it reaches at least that far. Where the rectangle
-   * clips an object's corner, this is where the cut along the seen edge ends (less a pixel, for the
-   * outline's blur). 0 when nothing says.
-   */
-  const hiddenAlong = (a: AxisReading, b: AxisReading, horizontal: boolean): number => {
-    if (known(a)) return 0;
-    let most = 0;
-    const outside = [b.loSeen ? Math.floor(b.lo) - 1 : -1, b.hiSeen ? Math.ceil(b.hi) : -1].filter((o) => o >= 0 && o < S);
-    for (const o of outside) {
-      const isDark = (p: number) => p >= 0 && p < S && (horizontal ? input[o * S + p] : input[p * S + o]) < 1 - MIN_EDGE_CONTRAST;
-      if (a.loSeen) {
-        // From the first whole pixel past the seen edge, as far as the dark runs on.
-        let p = Math.ceil(a.lo) + 1;
-        if (!isDark(p)) continue;
-        while (isDark(p + 1)) p++;
-        most = Math.max(most, p - a.lo);
-      } else {
-        let p = Math.floor(a.hi) - 2;
-        if (!isDark(p)) continue;
-        while (isDark(p - 1)) p--;
-        most = Math.max(most, a.hi - p - 1);
-      }
-    }
-    return most;
-  };
-  /** Both axes' edges, an unseen edge placed from the seen one by `unseenSides` within the white. */
-  const place = (
-    x: AxisReading,
-    y: AxisReading,
-  ): { x: [number, number]; y: [number, number]; readings: { x: AxisReading; y: AxisReading } } => {
-    // How long the side can be: the range, from no shorter than what it hides along the other axis's
-    // seen edges, cut where the white ends.
-    const span = (
-      a: AxisReading,
-      range: readonly [number, number] | undefined,
-      hidden: number,
-    ): number | readonly [number, number] => {
-      if (known(a)) return a.hi - a.lo;
-      const room = a.loSeen ? a.far - a.lo : a.hi - a.near;
-      // No range: out to the heatmap's box when it reaches further than the typical side.
-      if (!range) return Math.min(room, Math.max(whole, a.loSeen ? a.heatmap[1] - a.lo : a.hi - a.heatmap[0]));
-      const [min, max] = [Math.min(Math.max(range[0], hidden), range[1]), range[1]];
-      return room <= min ? room : [min, Math.min(max, room)];
-    };
-    const [w, h] = unseenSides(span(x, sides?.x, hiddenAlong(x, y, true)), span(y, sides?.y, hiddenAlong(y, x, false)));
-    const edges = (a: AxisReading, side: number): [number, number] =>
-      known(a) ? [a.lo, a.hi] : a.loSeen ? [a.lo, a.lo + side] : [a.hi - side, a.hi];
-    return { x: edges(x, w), y: edges(y, h), readings: { x, y } };
-  };
-  const first = place(axis(true, [box.y, box.y + box.h]), axis(false, [box.x, box.x + box.w]));
+  const first = placeEdges(ctx, readAxis(ctx, true, [box.y, box.y + box.h]), readAxis(ctx, false, [box.x, box.x + box.w]));
   // Again through the lines the first pass found inside the rectangle: where the heatmap's box is
   // taller or wider than the rectangle, its outer lines run into the photo and would stop an unseen
   // edge short.
   const inside = ([a, b]: [number, number]): [number, number] => (framed ? [a, b] : [Math.max(0, a), Math.min(S, b)]);
-  const second = place(axis(true, first.y, first.readings.x), axis(false, first.x, first.readings.y));
+  const second = placeEdges(ctx, readAxis(ctx, true, first.y, first.readings.x), readAxis(ctx, false, first.x, first.readings.y));
   const [x0, x1] = inside(second.x);
   const [y0, y1] = inside(second.y);
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
