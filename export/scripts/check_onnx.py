@@ -6,7 +6,9 @@ INPUTS.f32 holds N*S*S little-endian float32 values (the model contract's [N,1,S
 model's graph input declares: 64, or a manifest entry's inputSize),
 EXPECTED.f32 the N*2 probabilities blankspot computed, followed for localisers by the N*H*W
 heatmap. The model must pass onnx.checker, and OpenCV's DNN module must load it and give the same
-outputs within TOLERANCE (default 1e-4).
+outputs within TOLERANCE (default 1e-4). OpenCV 4.6 (Debian 12's) reads Clip only in its old form, with
+min and max as attributes; a ReLU6 (Clip between constants 0 and 6, as opset 13 writes it) is given to it
+as relu(x) - relu(relu(x) - 6), the same function.
 Prints one JSON line; exits 1 on any disagreement.
 """
 import json
@@ -15,6 +17,32 @@ import sys
 import cv2
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper
+
+
+def opencv_readable(model):
+    """The model with each Clip(x, 0, 6) written as Relu and Sub nodes, which OpenCV 4.6 reads."""
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "Clip":
+            nodes.append(node)
+            continue
+        low, high = (float(consts[name]) for name in node.input[1:3])
+        if low != 0:
+            raise ValueError(f"Clip with minimum {low}: only ReLU6-like clips are rewritten")
+        x, y = node.input[0], node.output[0]
+        high_name = f"{y}__max"
+        model.graph.initializer.append(numpy_helper.from_array(np.array([high], dtype=np.float32), high_name))
+        nodes += [
+            helper.make_node("Relu", [x], [f"{y}__r"]),
+            helper.make_node("Sub", [f"{y}__r", high_name], [f"{y}__over"]),
+            helper.make_node("Relu", [f"{y}__over"], [f"{y}__excess"]),
+            helper.make_node("Sub", [f"{y}__r", f"{y}__excess"], [y]),
+        ]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
 
 model_path, inputs_path, expected_path = sys.argv[1:4]
 tolerance = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4
@@ -27,7 +55,7 @@ expected = np.fromfile(expected_path, dtype="<f4")
 n = inputs.shape[0]
 outputs = [o.name for o in model.graph.output]
 
-net = cv2.dnn.readNetFromONNX(model_path)
+net = cv2.dnn.readNetFromONNX(np.frombuffer(opencv_readable(model).SerializeToString(), dtype=np.uint8))
 net.setInput(inputs, "image")
 got = net.forward(outputs)
 diff = float(np.max(np.abs(got[0].reshape(-1) - expected[: n * 2])))

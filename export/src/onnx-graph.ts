@@ -111,6 +111,9 @@ class GraphBuilder {
   current = MODEL_INPUT_NAME;
   heatmapShape: [number, number, number] | null = null;
   private flattenedFrom: [number, number, number] | null = null;
+  /** The value a residual block's `addKept` adds back, and the stream `setAside` put by (name and [C,H,W]). */
+  private kept: string | null = null;
+  private aside: { name: string; shape: number[] } | null = null;
   private k = 0;
   private readonly shapes: Record<string, number[]>;
 
@@ -170,6 +173,22 @@ class GraphBuilder {
       case 'heatmap':
         this.heatmap(layer, out);
         break;
+      case 'mobileConv':
+        this.mobileConv(layer, out);
+        break;
+      case 'keep':
+        this.kept = input;
+        return;
+      case 'addKept':
+        if (this.kept == null) throw new Error(`${this.spec.name}: addKept without a keep before it`);
+        this.node('Add', out, [input, this.kept]);
+        this.kept = null;
+        break;
+      case 'setAside':
+        this.aside = { name: input, shape: this.shape };
+        this.current = MODEL_INPUT_NAME;
+        this.shape = [1, this.spec.inputSize, this.spec.inputSize];
+        return;
       case 'softmax':
         this.node('Softmax', out, [input], [int('axis', 1)]);
         break;
@@ -197,6 +216,42 @@ class GraphBuilder {
       ],
     );
     this.shape = [co, this.shape[1] + 2 * pad - kh + 1, this.shape[2] + 2 * pad - kw + 1];
+  }
+
+  /** Conv (grouped per channel when depthwise) with Keras's padding, then Clip(0, 6) where it has ReLU6. */
+  private mobileConv(layer: Extract<Layer, { op: 'mobileConv' }>, out: string): void {
+    const shape = this.shapes[layer.kernel];
+    const [kh, kw, ci, co] = shape;
+    const channels = layer.depthwise ? ci : co;
+    // Stride 1: (k-1)/2 on every side; stride 2: none before, k-1-(k-1)/2 after (Keras's ZeroPadding2D).
+    const before = layer.stride === 1 ? (kh - 1) / 2 : 0;
+    const after = layer.stride === 1 ? (kh - 1) / 2 : kh - 1 - (kh - 1) / 2;
+    // A depthwise kernel [k,k,C,1] read as HWIO is [1,C,k,k] in OIHW order: the same bytes as [C,1,k,k].
+    this.initializers.push(
+      tensor(layer.kernel, layer.depthwise ? [ci, 1, kh, kw] : [co, ci, kh, kw], hwioToOihw(this.param(layer.kernel), shape)),
+      tensor(layer.bias, [channels], this.param(layer.bias)),
+    );
+    const conv = layer.relu6 ? this.next('conv') : out;
+    this.node(
+      'Conv',
+      conv,
+      [this.current, layer.kernel, layer.bias],
+      [
+        ints('kernel_shape', [kh, kw]),
+        ints('strides', [layer.stride, layer.stride]),
+        ints('pads', [before, before, after, after]),
+        ints('dilations', [1, 1]),
+        int('group', layer.depthwise ? ci : 1),
+      ],
+    );
+    if (layer.relu6) {
+      if (!this.initializers.some((t) => t.name === 'relu6/min')) {
+        this.initializers.push(tensor('relu6/min', [], new Float32Array([0])), tensor('relu6/max', [], new Float32Array([6])));
+      }
+      this.node('Clip', out, [conv, 'relu6/min', 'relu6/max']);
+    }
+    const side = (s: number) => Math.floor((s + before + after - kh) / layer.stride) + 1;
+    this.shape = [channels, side(this.shape[1]), side(this.shape[2])];
   }
 
   private dense(layer: Extract<Layer, { op: 'dense' }>, out: string): void {
@@ -228,12 +283,21 @@ class GraphBuilder {
       tensor(layer.bias, [1], this.param(layer.bias)),
       tensor(layer.detectBias, [1], this.param(layer.detectBias)),
     );
-    this.node(
-      'Conv',
-      logits,
-      [this.current, layer.kernel, layer.bias],
-      [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)],
-    );
+    const attributes = [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)];
+    if (layer.asideKernel == null) this.node('Conv', logits, [this.current, layer.kernel, layer.bias], attributes);
+    else {
+      // Two streams into one 1x1 conv: the running stream's logits plus the set-aside stream's.
+      if (this.aside == null) throw new Error(`${this.spec.name}: the heatmap reads a stream nothing set aside`);
+      const [, , ca] = this.shapes[layer.asideKernel];
+      this.initializers.push(
+        tensor(layer.asideKernel, [1, ca, 1, 1], hwioToOihw(this.param(layer.asideKernel), this.shapes[layer.asideKernel])),
+      );
+      const own = this.next('conv');
+      const other = this.next('conv');
+      this.node('Conv', own, [this.current, layer.kernel, layer.bias], attributes);
+      this.node('Conv', other, [this.aside.name, layer.asideKernel], attributes);
+      this.node('Add', logits, [own, other]);
+    }
     this.node('Sigmoid', MODEL_HEATMAP_NAME, [logits]);
     this.heatmapShape = [1, this.shape[1], this.shape[2]];
     // GlobalMaxPool, not ReduceMax over three axes: every runtime (OpenCV DNN too) has it.

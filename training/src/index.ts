@@ -12,6 +12,7 @@ export {
   type NetworkSpec,
   type Params,
 } from './networks.js';
+export { pretrainedSource } from './pretrained.js';
 export { Rng } from './rng.js';
 export {
   RECIPES,

@@ -66,7 +66,7 @@ function compile(spec: NetworkSpec): Block[] | null {
       i += pool == null ? 1 : 2;
     } else if (layer.op === 'flatten') blocks.push({ kind: 'flatten' });
     else if (layer.op === 'dense') blocks.push({ kind: 'dense', kernel: layer.kernel, bias: layer.bias });
-    else if (layer.op === 'heatmap') {
+    else if (layer.op === 'heatmap' && layer.asideKernel == null) {
       blocks.push({ kind: 'heatmap', kernel: layer.kernel, bias: layer.bias, detectBias: layer.detectBias });
     } else if (layer.op === 'softmax' && i === layers.length - 1) continue;
     else return null;

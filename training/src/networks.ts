@@ -6,6 +6,7 @@
  */
 import { INPUT_SIZE, NUM_CLASSES } from '@blankspot/core';
 import { tf } from './backend.js';
+import { MOBILENET_FILE, pretrainedValues } from './pretrained.js';
 import { Rng } from './rng.js';
 import {
   ACT_BIAS_GRAD,
@@ -25,6 +26,7 @@ export const NETWORK_NAMES = [
   'localiser-deep',
   'localiser-128',
   'localiser-128-deep',
+  'localiser-128-objects',
 ] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
@@ -35,8 +37,13 @@ export function isNetworkName(name: string): name is NetworkName {
 export interface ParamSpec {
   name: string;
   shape: number[];
-  /** 'glorot' weights (Lasagne's default, as the paper used), 'zeros' biases. */
-  init: 'glorot' | 'zeros';
+  /**
+   * 'glorot' weights (Lasagne's default, as the paper used), 'zeros' biases, or 'pretrained': read from
+   * a file in training/pretrained/ (`PretrainedSource`).
+   */
+  init: 'glorot' | 'zeros' | 'pretrained';
+  /** Kept as loaded: no gradient is taken for it and the optimiser leaves it alone. */
+  frozen?: boolean;
   fanIn?: number;
   fanOut?: number;
 }
@@ -60,7 +67,21 @@ export type Layer =
    * after a sigmoid: how much of the cell the rectangle covers); the image's anomaly logit is the
    * highest cell's plus `detectBias`, next to a fixed 0 for "clean", so `prob` keeps the contract.
    */
-  | { op: 'heatmap'; kernel: string; bias: string; detectBias: string };
+  | { op: 'heatmap'; kernel: string; bias: string; detectBias: string; asideKernel?: string }
+  /**
+   * A pretrained MobileNetV2 conv with its batch norm folded in: 1x1 or 3x3, stride 1 or 2, padded as
+   * Keras pads it (3x3 stride 1: one on every side; stride 2: one after, none before), depthwise
+   * (kernel [k,k,C,1]) or not, ReLU6 after it or nothing (a block's linear projection).
+   */
+  | { op: 'mobileConv'; kernel: string; bias: string; stride: 1 | 2; depthwise: boolean; relu6: boolean }
+  /** Remembers the running value for the `addKept` that closes an inverted residual block. */
+  | { op: 'keep' }
+  | { op: 'addKept' }
+  /**
+   * Sets the running value aside (a first stream's features) and starts again from the input; the
+   * heatmap's `asideKernel` reads what was set aside, so two streams meet in one 1x1 conv.
+   */
+  | { op: 'setAside' };
 
 export interface NetworkSpec {
   name: NetworkName;
@@ -70,6 +91,8 @@ export interface NetworkSpec {
   params: ParamSpec[];
   /** Input to `prob`; the last layer is always softmax. */
   layers: Layer[];
+  /** The file in training/pretrained/ its `pretrained` parameters come from. */
+  pretrained?: string;
 }
 
 const FILTERS = 8;
@@ -166,6 +189,76 @@ function localiserNetwork(name: NetworkName, filters: readonly number[], inputSi
   };
 }
 
+/** MobileNetV2's stem and blocks 0-5 as (expand, stride, out, residual); 32 channels after the stem. */
+const MOBILENET_BLOCKS: Array<[expand: number, stride: 1 | 2, out: number, residual: boolean]> = [
+  [1, 1, 16, false],
+  [6, 2, 24, false],
+  [6, 1, 24, true],
+  [6, 2, 32, false],
+  [6, 1, 32, true],
+  [6, 1, 32, true],
+];
+
+/** MobileNetV2's first layers, frozen at their pretrained values: stride 8, 32 channels. */
+function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
+  const params: ParamSpec[] = [];
+  const layers: Layer[] = [];
+  const conv = (keras: string, shape: number[], stride: 1 | 2, depthwise: boolean, relu6: boolean) => {
+    const kernel = `mobilenet/${keras}/kernel`;
+    const bias = `mobilenet/${keras}/bias`;
+    const out = depthwise ? shape[2] : shape[3];
+    params.push({ name: kernel, shape, init: 'pretrained', frozen: true }, { name: bias, shape: [out], init: 'pretrained', frozen: true });
+    layers.push({ op: 'mobileConv', kernel, bias, stride, depthwise, relu6 });
+  };
+  conv('Conv1', [3, 3, 1, 32], 2, false, true);
+  let channels = 32;
+  MOBILENET_BLOCKS.forEach(([expand, stride, out, residual], b) => {
+    const name = (part: string) => (b === 0 ? `expanded_conv_${part}` : `block_${b}_${part}`);
+    const wide = channels * expand;
+    if (residual) layers.push({ op: 'keep' });
+    if (expand !== 1) conv(name('expand'), [1, 1, channels, wide], 1, false, true);
+    conv(name('depthwise'), [3, 3, wide, 1], stride, true, true);
+    conv(name('project'), [1, 1, wide, out], 1, false, false);
+    if (residual) layers.push({ op: 'addKept' });
+    channels = out;
+  });
+  return { params, layers };
+}
+
+/**
+ * `localiser-128` beside a second stream that knows objects: MobileNetV2's first six blocks, trained
+ * on ImageNet and frozen, then one 5x5 conv of its own; both streams' 16x16 features meet in the
+ * heatmap's 1x1 conv. Grown from a trained localiser-128 with the new stream's heatmap weights at zero,
+ * it starts as exactly that network.
+ */
+function objectsLocaliser(): NetworkSpec {
+  const base = localiserNetwork('localiser-128-objects', LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3);
+  const mobile = mobileNetStream();
+  const [heatmap, softmax] = base.layers.slice(-2);
+  if (heatmap.op !== 'heatmap') throw new Error('a localiser ends in its heatmap');
+  return {
+    ...base,
+    description: `${base.description}; beside it, MobileNetV2 (ImageNet, frozen) to block 5 -> conv 32x5x5 same -> leaky ReLU, into the same 1x1 conv`,
+    params: [
+      ...mobile.params,
+      convParam('objects/conv/kernel', 32, 32),
+      { name: 'objects/conv/bias', shape: [32], init: 'zeros' },
+      ...base.params,
+      { name: 'objects/heat/kernel', shape: [1, 1, 32, 1], init: 'zeros' },
+    ],
+    layers: [
+      ...mobile.layers,
+      { op: 'conv', kernel: 'objects/conv/kernel', bias: 'objects/conv/bias', pad: 2 },
+      { op: 'leakyRelu', alpha: 0.01 },
+      { op: 'setAside' },
+      ...base.layers.slice(0, -2),
+      { ...heatmap, asideKernel: 'objects/heat/kernel' },
+      softmax,
+    ],
+    pretrained: MOBILENET_FILE,
+  };
+}
+
 /**
  * `localiser`: every cell of its 16x16 grid sees 32x32 input pixels, enough to take in a whole 16x16
  * square and the edges around it.
@@ -228,6 +321,7 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   'localiser-deep': localiserNetwork('localiser-deep', LOCALISER_FILTERS['localiser-deep']),
   'localiser-128': localiserNetwork('localiser-128', LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3),
   'localiser-128-deep': localiserNetwork('localiser-128-deep', LOCALISER_FILTERS['localiser-128-deep'], 2 * INPUT_SIZE, 3),
+  'localiser-128-objects': objectsLocaliser(),
 };
 
 /**
@@ -238,6 +332,7 @@ export const GROWS_FROM: Partial<Record<NetworkName, NetworkName>> = {
   'localiser-deep': 'localiser-wide',
   'localiser-128': 'localiser-wide',
   'localiser-128-deep': 'localiser-128',
+  'localiser-128-objects': 'localiser-128',
 };
 
 /**
@@ -258,13 +353,19 @@ export function growValues(spec: NetworkSpec, values: Record<string, Float32Arra
       continue;
     }
     if (have) throw new Error(`parameter ${p.name} has ${have.length} values, ${size} wanted: cannot grow from it`);
+    if (p.init === 'pretrained') {
+      grown[p.name] = pretrainedValues(spec.pretrained ?? '', p.name, p.shape);
+      continue;
+    }
     const v = new Float32Array(size);
-    if (p.shape.length === 4) {
+    if (p.init === 'zeros') {
+      // An added output's weights: the grown network starts as the trained one.
+    } else if (p.shape.length === 4) {
       const [kh, kw, ci, co] = p.shape;
       if (ci !== co) throw new Error(`cannot start ${p.name} as the identity: ${ci} channels in, ${co} out`);
       const centre = (Math.floor(kh / 2) * kw + Math.floor(kw / 2)) * ci * co;
       for (let c = 0; c < ci; c++) v[centre + c * co + c] = 1;
-    } else if (p.init !== 'zeros') throw new Error(`cannot grow ${p.name}: only convs and biases can be added`);
+    } else throw new Error(`cannot grow ${p.name}: only convs and biases can be added`);
     grown[p.name] = v;
   }
   return grown;
@@ -325,6 +426,11 @@ function startStemKernel(v: Float32Array, p: NetworkSpec['params'][number], rng:
     v[(ky * kw + kx) * ci * co] = 0.25;
 }
 
+/** The parameters training changes (all but the frozen), in spec order: gradients and optimiser steps follow it. */
+export function trainableParams(spec: NetworkSpec): ParamSpec[] {
+  return spec.params.filter((p) => !p.frozen);
+}
+
 /** True for networks whose ONNX file also has a `heatmap` output. */
 export function localises(spec: NetworkSpec): boolean {
   return spec.layers.some((l) => l.op === 'heatmap');
@@ -353,7 +459,7 @@ export function initParams(spec: NetworkSpec, seed: string | number): Params {
   const params: Params = {};
   for (const p of spec.params) {
     const size = p.shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(size);
+    const values = p.init === 'pretrained' ? pretrainedValues(spec.pretrained ?? '', p.name, p.shape) : new Float32Array(size);
     if (p.init === 'glorot') {
       const limit = Math.sqrt(6 / ((p.fanIn ?? 1) + (p.fanOut ?? 1)));
       for (let i = 0; i < size; i++) values[i] = rng.uniform(-limit, limit);
@@ -487,6 +593,28 @@ function actBiasGrad(y: tf.Tensor4D, dy: tf.Tensor4D, alpha: number): [tf.Tensor
   return [dz, tf.sum(dz, [0, 1, 2]) as tf.Tensor1D];
 }
 
+/** A pretrained conv with its folded batch norm, padded as Keras pads it, and ReLU6 where it has one. */
+function mobileConvLayer(x: tf.Tensor4D, params: Params, layer: Extract<Layer, { op: 'mobileConv' }>): tf.Tensor4D {
+  const w = params[layer.kernel] as tf.Tensor4D;
+  const k = w.shape[0];
+  const before = layer.stride === 1 ? (k - 1) / 2 : 0;
+  const after = layer.stride === 1 ? (k - 1) / 2 : k - 1 - (k - 1) / 2;
+  const padded =
+    k === 1
+      ? x
+      : tf.pad(x, [
+          [0, 0],
+          [before, after],
+          [before, after],
+          [0, 0],
+        ]);
+  const activation = layer.relu6 ? 'relu6' : 'linear';
+  const bias = params[layer.bias];
+  return layer.depthwise
+    ? tf.fused.depthwiseConv2d({ x: padded, filter: w, strides: layer.stride, pad: 'valid', bias, activation })
+    : tf.fused.conv2d({ x: padded, filter: w, strides: layer.stride, pad: 'valid', bias, activation });
+}
+
 export interface ForwardResult {
   logits: tf.Tensor2D;
   /** Localisers: heatmap logits [N,H,W], one per grid cell (sigmoid gives the share covered). */
@@ -508,6 +636,8 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
   const activations: tf.Tensor4D[] = [];
   let heatmapLogits: tf.Tensor3D | undefined;
   let firstConv = true;
+  let kept: tf.Tensor | null = null;
+  let aside: tf.Tensor4D | null = null;
   const layers = spec.layers;
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i];
@@ -551,13 +681,34 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
       case 'dense':
         x = denseLayer(x as tf.Tensor2D, params[layer.kernel] as tf.Tensor2D, params[layer.bias]);
         break;
+      case 'mobileConv':
+        x = mobileConvLayer(x as tf.Tensor4D, params, layer);
+        break;
+      case 'keep':
+        kept = x;
+        break;
+      case 'addKept':
+        if (kept == null) throw new Error(`${spec.name}: addKept without a keep before it`);
+        x = tf.add(x, kept);
+        kept = null;
+        break;
+      case 'setAside':
+        aside = x as tf.Tensor4D;
+        x = tf.reshape(input, [n, spec.inputSize, spec.inputSize, 1]);
+        firstConv = true;
+        break;
       case 'heatmap': {
         const [, h, w, c] = x.shape as [number, number, number, number];
-        const cells = denseLayer(
+        let cells = denseLayer(
           tf.reshape(x, [n * h * w, c]) as tf.Tensor2D,
           tf.reshape(params[layer.kernel], [c, 1]),
           params[layer.bias],
         );
+        if (layer.asideKernel != null) {
+          if (aside == null) throw new Error(`${spec.name}: the heatmap reads a stream nothing set aside`);
+          const ca = aside.shape[3];
+          cells = tf.add(cells, tf.matMul(tf.reshape(aside, [n * h * w, ca]), tf.reshape(params[layer.asideKernel], [ca, 1])));
+        }
         heatmapLogits = tf.reshape(cells, [n, h, w]);
         const anomaly = tf.add(tf.max(tf.reshape(cells, [n, h * w]), 1, true), params[layer.detectBias]);
         x = tf.concat([tf.zerosLike(anomaly), anomaly], 1);

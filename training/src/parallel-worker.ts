@@ -1,7 +1,7 @@
 /** A gradient worker thread: holds a copy of the network and computes gradient sums for shards. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { tf, useBackend } from './backend.js';
-import { NETWORKS, atSide, initParams } from './networks.js';
+import { NETWORKS, atSide, initParams, trainableParams } from './networks.js';
 import { shardGradients, unshareExamples, type WorkerInit } from './parallel.js';
 import { NativeTrainingStep } from './native-step.js';
 
@@ -17,7 +17,7 @@ const ready = (async () => {
 parentPort!.on('message', async (m: { weights: Float32Array[]; indices: Int32Array }) => {
   try {
     const { spec, params, native } = await ready;
-    spec.params.forEach((p, i) => {
+    trainableParams(spec).forEach((p, i) => {
       const v = params[p.name];
       tf.tidy(() => v.assign(tf.tensor(m.weights[i], p.shape, 'float32')));
     });

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { tf, type BackendName } from './backend.js';
 import type { Examples } from './datasets/build.js';
-import { crossEntropySum, forward, heatmapLossSum, type NetworkSpec, type Params } from './networks.js';
+import { crossEntropySum, forward, heatmapLossSum, trainableParams, type NetworkSpec, type Params } from './networks.js';
 import { gatherBatch, gatherHeatmapTargets } from './batch.js';
 import { NativeTrainingStep } from './native-step.js';
 
@@ -20,7 +20,7 @@ export interface ShardResult {
   /** Sum (not mean) of the loss over the shard. */
   lossSum: number;
   hits: number;
-  /** Gradient sums per parameter, in the order of spec.params. */
+  /** Gradient sums per trainable parameter, in the order of spec.params. */
   grads: Float32Array[];
 }
 
@@ -29,7 +29,7 @@ export interface ShardTensors {
   count: number;
   lossSum: number;
   hits: number;
-  /** Gradient sums per parameter, in the order of spec.params; the caller disposes them. */
+  /** Gradient sums per trainable parameter, in the order of spec.params; the caller disposes them. */
   grads: tf.Tensor[];
 }
 
@@ -44,7 +44,7 @@ export function shardGradientTensors(
   indices: ArrayLike<number>,
   native?: NativeTrainingStep | null,
 ): ShardTensors {
-  const vars = spec.params.map((p) => params[p.name]);
+  const vars = trainableParams(spec).map((p) => params[p.name]);
   const n = indices.length;
   const out = native
     ? nativeShard(native, ex, indices)
@@ -229,7 +229,7 @@ export class ParallelGradients {
   async compute(indices: number[], weights?: Float32Array[]): Promise<ShardResult> {
     const shards = this.workers.length + 1;
     const size = Math.ceil(indices.length / shards);
-    weights ??= this.workers.length ? this.spec.params.map((p) => this.params[p.name].dataSync() as Float32Array) : [];
+    weights ??= this.workers.length ? trainableParams(this.spec).map((p) => this.params[p.name].dataSync() as Float32Array) : [];
     const remote = this.workers.map((w, k) => {
       const part = indices.slice((k + 1) * size, (k + 2) * size);
       return part.length ? w.compute(weights, Int32Array.from(part)) : null;

@@ -7,6 +7,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { buildSplits, emptyExamples, type Splits } from './datasets/build.js';
 import { NETWORKS, atSide, forward, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
+import { MOBILENET_FILE, pretrainedValues } from './pretrained.js';
 import { Rng } from './rng.js';
 import { rebuildTestSplit, runTraining } from './run.js';
 
@@ -166,6 +167,44 @@ describe('the trainer', () => {
     tf.dispose([input, pa, pb]);
     disposeParams(a);
     disposeParams(b);
+  });
+
+  it('grows localiser-128-objects from a localiser-128: the same outputs at the start; training leaves the pretrained stream as it came', async () => {
+    const [small, objects] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-objects']];
+    const params = initParams(small, 'grow-objects');
+    const values: Record<string, Float32Array> = {};
+    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
+    disposeParams(params);
+    const grown = growValues(objects, values);
+    const frozen = objects.params.filter((p) => p.frozen).map((p) => p.name);
+    expect(frozen).toHaveLength(36);
+    expect(frozen.every((name) => name.startsWith('mobilenet/'))).toBe(true);
+    for (const name of frozen) expect(grown[name]).toEqual(pretrainedValues(MOBILENET_FILE, name, objects.params.find((p) => p.name === name)!.shape));
+    expect(grown['objects/heat/kernel'].every((v) => v === 0)).toBe(true);
+    const rng = new Rng('grow-objects-input');
+    const input = tf.tensor4d(
+      Float32Array.from({ length: 4 * 128 * 128 }, () => rng.float()),
+      [4, 128, 128, 1],
+    );
+    const [a, b] = [paramsFromValues(small, values), paramsFromValues(objects, grown)];
+    const [fa, fb] = [forward(small, a, input), forward(objects, b, input)];
+    const [la, lb, ha, hb] = await Promise.all([fa.logits.data(), fb.logits.data(), fa.heatmapLogits!.data(), fb.heatmapLogits!.data()]);
+    for (let i = 0; i < la.length; i++) expect(lb[i]).toBeCloseTo(la[i], 5);
+    for (let i = 0; i < ha.length; i++) expect(hb[i]).toBeCloseTo(ha[i], 5);
+    tf.dispose([input, fa.logits, fb.logits, fa.heatmapLogits!, fb.heatmapLogits!, ...fa.activations, ...fb.activations]);
+    disposeParams(a);
+    disposeParams(b);
+
+    const growCounts = { train: 64, val: 32, test: 32 };
+    const run = { recipe: 'modern', data: 'solid', seed: 4, counts: growCounts, backend: 'wasm', epochs: 1, protocol: 'realistic' } as const;
+    const data = await buildSplits({ sets: ['solid'], protocol: 'realistic', seed: 't-objects', counts: growCounts, inputSize: 128 });
+    const { dir: first } = await runTraining(data, { ...run, network: 'localiser-128' }, join(dir, 'objects-a'));
+    const { dir: second } = await runTraining(data, { ...run, network: 'localiser-128-objects', initFrom: first }, join(dir, 'objects-b'));
+    const [before, after] = [(await loadCheckpoint(first)).values, (await loadCheckpoint(second)).values];
+    for (const name of frozen) expect(after[name]).toEqual(grown[name]);
+    const moved = (name: string, from: Float32Array) => after[name].some((v, i) => v !== from[i]);
+    expect(moved('objects/heat/kernel', grown['objects/heat/kernel'])).toBe(true);
+    expect(moved('conv1/kernel', before['conv1/kernel'])).toBe(true);
   });
 
   it('grows localiser-128 from a localiser-wide: the same scores on flat inputs, then trains on 128x128 data', async () => {

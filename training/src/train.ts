@@ -9,6 +9,7 @@ import {
   initParams,
   localises,
   paramsFromValues,
+  trainableParams,
   type NetworkName,
   type NetworkSpec,
   NETWORKS,
@@ -228,7 +229,7 @@ export async function train(data: Splits, options: TrainOptions): Promise<TrainR
   const optimizer = new ArrayOptimizer(
     recipe.optimizer,
     recipe.learningRate,
-    spec.params.map((p) => params[p.name]),
+    trainableParams(spec).map((p) => params[p.name]),
   );
   const epochs: EpochLog[] = [];
   const { train: trainSet, val } = data;
