@@ -12,6 +12,7 @@ export {
   type NetworkSpec,
   type Params,
 } from './networks.js';
+export { stepCompiles } from './native-step.js';
 export { pretrainedSource } from './pretrained.js';
 export { Rng } from './rng.js';
 export {

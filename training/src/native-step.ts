@@ -74,6 +74,14 @@ function compile(spec: NetworkSpec): Block[] | null {
   return blocks;
 }
 
+/**
+ * Whether this step can run the network's layers at all (any backend): where it cannot, training runs
+ * tfjs's tape on one thread and TensorFlow should size its own op pool (`useBackend`'s `threads`).
+ */
+export function stepCompiles(spec: NetworkSpec): boolean {
+  return compile(spec) != null;
+}
+
 /** TensorFlow ops by name with their attributes, over the backend's binding. */
 class Ops {
   private readonly shapes = new Map<string, tf.Tensor>();

@@ -11,6 +11,7 @@ import {
   buildSplitsCached,
   defaultThreads,
   runTraining,
+  stepCompiles,
   useBackend,
   type BackendName,
   type DataOptions,
@@ -188,9 +189,13 @@ async function trainOne(
 
 export function registerTrain(program: Command): void {
   defineTrain(program).action(async (o: TrainOptions) => {
-    const backend = await useBackend(o.backend as BackendName | 'auto', {
-      threads: (o.threads as number | undefined) ?? defaultThreads(),
-    });
+    // Worker threads share each batch only for networks blankspot's own step runs; the others (a
+    // pretrained stream) run tfjs's tape on one thread, and TensorFlow's op pool takes the cores.
+    const shared = (o.network as NetworkName[]).every((n) => stepCompiles(NETWORKS[n]));
+    const backend = await useBackend(
+      o.backend as BackendName | 'auto',
+      shared ? { threads: (o.threads as number | undefined) ?? defaultThreads() } : {},
+    );
     const showBar = !o.quiet && process.stderr.isTTY;
     // One data set per input side the networks take (a 128-input network needs its own).
     const sideOf = (n: NetworkName) => (o.side as number | undefined) ?? NETWORKS[n].inputSize;
