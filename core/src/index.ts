@@ -27,6 +27,7 @@ export {
   thresholdFor,
   verifyModelBytes,
   wantsCloserLook,
+  withCloserLook,
   zoomProblem,
   type LocalisationMetrics,
   type ModelEntry,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputSizeOf, parseManifest, thresholdFor, type ModelManifest } from './manifest.js';
+import { inputSizeOf, parseManifest, thresholdFor, withCloserLook, type ModelManifest } from './manifest.js';
 import { closerViewsOf, viewsOf } from './pipeline/views.js';
 
 const entry = {
@@ -85,5 +85,38 @@ describe('manifest zoom', () => {
       expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize, above: 0.2 } }))).toThrow(/zoom inputSize/);
     for (const above of [0, -1, 0.5, Number.NaN])
       expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above } }))).toThrow(/zoom must start/);
+  });
+});
+
+describe('withCloserLook, the check scoring rule', () => {
+  const entry = { zoom: { inputSize: 256, above: 0.2 } };
+  const first = [0.1, 0.3, 0.5, 0.95].map((score, photo) => ({ score, photo, side: 128 }));
+
+  it('looks closer at the photos from its start up to the threshold, once, and answers with the higher look', async () => {
+    const calls: number[][] = [];
+    const closerScores: Record<number, number> = { 1: 0.6, 2: 0.4 };
+    const chosen = await withCloserLook(entry, 0.9, first, async (indices) => {
+      calls.push(indices);
+      return indices.map((i) => ({ score: closerScores[i], photo: i, side: 256 }));
+    });
+    expect(calls).toEqual([[1, 2]]);
+    expect(chosen.map((c) => [c.look.score, c.look.side, c.looks, c.closer])).toEqual([
+      [0.1, 128, 1, false], // below the start: one look
+      [0.6, 256, 2, true], // the closer look saw more
+      [0.5, 128, 2, false], // it saw less: the first look answers
+      [0.95, 128, 1, false], // flagged by the first look: no second
+    ]);
+  });
+
+  it('takes no closer look without a zoom, and every one from the start with thresholds still to be chosen', async () => {
+    let called = false;
+    const none = await withCloserLook({}, 0.9, first, async () => {
+      called = true;
+      return [];
+    });
+    expect(called).toBe(false);
+    expect(none.every((c) => c.looks === 1 && !c.closer)).toBe(true);
+    const open = await withCloserLook(entry, Infinity, first, async (indices) => indices.map(() => ({ score: 0, photo: -1, side: 256 })));
+    expect(open.map((c) => c.looks)).toEqual([1, 2, 2, 2]);
   });
 });

@@ -180,6 +180,30 @@ export function wantsCloserLook(entry: Pick<ModelEntry, 'zoom'>, score: number, 
   return entry.zoom != null && score >= entry.zoom.above && score < threshold;
 }
 
+/**
+ * The check's scoring rule, for one photo or many: each photo's first look; for those `wantsCloserLook`
+ * picks, the closer look too (`closer` is called once, with their indices, and returns their looks in
+ * that order); the look with the higher score answers. `checkImage` runs it on one photo; the catalogue
+ * and `evaluate` on many, with an infinite threshold where thresholds are still to be chosen (the same
+ * verdict at any threshold as the check's, which skips the closer look where the first flags).
+ */
+export async function withCloserLook<Look extends { score: number }>(
+  entry: Pick<ModelEntry, 'zoom'>,
+  threshold: number,
+  first: readonly Look[],
+  closer: (indices: number[]) => Promise<readonly Look[]>,
+): Promise<Array<{ look: Look; looks: 1 | 2; closer: boolean }>> {
+  const chosen = first.map((look) => ({ look, looks: 1 as 1 | 2, closer: false }));
+  const suspect = first.flatMap((look, i) => (wantsCloserLook(entry, look.score, threshold) ? [i] : []));
+  if (suspect.length === 0) return chosen;
+  const near = await closer(suspect);
+  suspect.forEach((i, k) => {
+    chosen[i].looks = 2;
+    if (near[k].score > first[i].score) Object.assign(chosen[i], { look: near[k], closer: true });
+  });
+  return chosen;
+}
+
 /** The side of a model's square input. */
 export function inputSizeOf(entry: Pick<ModelEntry, 'inputSize'>): number {
   return entry.inputSize ?? INPUT_SIZE;

@@ -18,6 +18,7 @@ import {
   type ImageDecoder,
   type Views,
   type Zoom,
+  withCloserLook,
 } from '@blankspot/core';
 import { sharpDecoder } from '@blankspot/runtime-node';
 import { viewScores } from './export.js';
@@ -65,22 +66,20 @@ export async function catalogueScores(
   zoom?: Zoom,
 ): Promise<Array<CatalogueRow & { score: number }>> {
   const rows = await readCatalogue(dir);
-  const scores = await lookScores(model, dir, rows, framing, views, inputSize);
-  // The closer look, as checkImage takes it, for the photos whose first look reached `above`: the higher
-  // of the two scores (checkImage skips it when the first look flags, the same verdict at any threshold).
-  if (zoom != null) {
-    const suspect = rows.flatMap((_, i) => (scores[i] >= zoom.above ? [i] : []));
+  const first = await lookScores(model, dir, rows, framing, views, inputSize);
+  // The check's rule, with thresholds still to be chosen: the closer look for every photo from its start.
+  const chosen = await withCloserLook({ zoom }, Infinity, Array.from(first, (score) => ({ score })), async (suspect) => {
     const closer = await lookScores(
       model,
       dir,
       suspect.map((i) => rows[i]),
       framing,
-      zoom.views ?? views,
-      zoom.inputSize,
+      zoom?.views ?? views,
+      zoom!.inputSize,
     );
-    suspect.forEach((i, k) => (scores[i] = Math.max(scores[i], closer[k])));
-  }
-  return rows.map((row, i) => ({ ...row, score: scores[i] }));
+    return Array.from(closer, (score) => ({ score }));
+  });
+  return rows.map((row, i) => ({ ...row, score: chosen[i].look.score }));
 }
 
 /** Each photo's score on one look: of every look the check takes (the content's frame, or each object's), the highest, as checkImage scores it. */

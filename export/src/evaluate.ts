@@ -23,7 +23,7 @@ import {
   type InputBox,
   type Views,
   runModel,
-  wantsCloserLook,
+  withCloserLook,
   closerViewsOf,
   viewsOf,
 } from '@blankspot/core';
@@ -167,8 +167,12 @@ export async function evaluateModels(
           const near = await score(session, closer, closerViewsOf(entry), sidesAt(closer.side));
           const f = test.side / closer.side;
           const boxes = Float32Array.from(test.boxes);
+          const firstLooks = Array.from(ev.scores, (score) => ({ score }));
+          const chosen = await withCloserLook(entry, entry.threshold, firstLooks, async (suspect) =>
+            suspect.map((i) => ({ score: near.scores[i] })),
+          );
           for (let i = 0; i < test.count; i++) {
-            if (!wantsCloserLook(entry, ev.scores[i], entry.threshold) || near.scores[i] <= ev.scores[i]) continue;
+            if (!chosen[i].closer) continue;
             ev.scores[i] = near.scores[i];
             const box = near.boxes?.[i];
             if (ev.boxes) ev.boxes[i] = box ? { x: box.x * f, y: box.y * f, w: box.w * f, h: box.h * f } : null;

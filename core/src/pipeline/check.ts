@@ -11,7 +11,7 @@ import {
   framingOf,
   inputSizeOf,
   thresholdFor,
-  wantsCloserLook,
+  withCloserLook,
   type ModelEntry,
   type Sensitivity,
   type Views,
@@ -146,24 +146,20 @@ export async function checkImage(
   options.onInput?.({ input, width, height, frame, objects, from });
   const threshold = thresholdFor(model.entry, options.sensitivity);
   const t2 = now();
-  let seen = await look(model, made, threshold, viewsOf(model.entry));
-  let size = inputSizeOf(model.entry);
   // The closer look's decoding and preprocessing, counted as such rather than as inference.
   let closerDecodeMs = 0;
   let closerPreprocessMs = 0;
-  let looks: 1 | 2 = 1;
-  const zoom = model.entry.zoom;
   // The closer look (ModelEntry.zoom), for a photo the first look found suspect but did not flag: a
-  // clean photo costs one look, and so does one the first look flags. The score is the higher of the
-  // two looks' (at any threshold the same verdict as taking both), the box read from that look.
-  if (zoom != null && wantsCloserLook(model.entry, seen.score, threshold)) {
-    const closer = await closerInput(bytes, made, model.entry, zoom.inputSize, decoder, limits);
-    const near = await look(model, closer, threshold, closerViewsOf(model.entry));
-    if (near.score > seen.score) [seen, size] = [near, zoom.inputSize];
+  // clean photo costs one look, and so does one the first look flags; the box is read from the look
+  // that answers.
+  const first = { ...(await look(model, made, threshold, viewsOf(model.entry))), size: inputSizeOf(model.entry) };
+  const [{ look: seen, looks }] = await withCloserLook(model.entry, threshold, [first], async () => {
+    const side = model.entry.zoom!.inputSize;
+    const closer = await closerInput(bytes, made, model.entry, side, decoder, limits);
     closerDecodeMs = closer.decodeMs;
     closerPreprocessMs = closer.preprocessMs;
-    looks = 2;
-  }
+    return [{ ...(await look(model, closer, threshold, closerViewsOf(model.entry))), size: side }];
+  });
   const verdict = verdictFromScore(seen.score, threshold);
   const t3 = now();
   return {
@@ -177,7 +173,7 @@ export async function checkImage(
       height,
       seen.boxLook.frame,
       framingOf(model.entry),
-      size,
+      seen.size,
     ),
     image: { type: made.type, width, height },
     looks,
