@@ -29,6 +29,18 @@ export function inputShapeOf(input: ArrayLike<number>, n: number): [number, 1, n
   return inputShape(n, side);
 }
 
+// Float32 softmax saturates at 1: a score is clamped here so that a certain one still counts, finitely.
+const SCORE_EPS = 1e-7;
+
+/**
+ * The logit of an anomaly score, finite for saturated float32 scores (|z| <= 16.12): the views average
+ * these, and calibration is fitted on them.
+ */
+export function scoreLogit(p: number): number {
+  const q = Math.min(1 - SCORE_EPS, Math.max(SCORE_EPS, p));
+  return Math.log(q / (1 - q));
+}
+
 /** Probability of "a white rectangle was added" for each image of a [N,2] `prob` output. */
 export function anomalyScores(prob: ArrayLike<number>): number[] {
   if (prob.length % NUM_CLASSES !== 0) {

@@ -10,6 +10,7 @@ export {
   anomalyScores,
   inputShape,
   inputShapeOf,
+  scoreLogit,
 } from './contract.js';
 export { greyToInput, preprocess, type GreyImage, type RgbaImage } from './preprocess.js';
 export { BlankspotError, ERROR_STATUS, isBlankspotError, toErrorBody, type ErrorBody, type ErrorCode } from './errors.js';

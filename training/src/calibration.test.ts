@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { calibrated, fitPlatt, logitOf, reliability } from './calibration.js';
+import { scoreLogit } from '@blankspot/core';
+import { calibrated, fitPlatt, reliability } from './calibration.js';
 import { Rng } from './rng.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -29,10 +30,12 @@ describe('calibration', () => {
   });
 
   it('reads saturated float32 scores as a finite logit', () => {
-    expect(logitOf(1)).toBe(16);
-    expect(logitOf(0)).toBe(-16);
-    expect(logitOf(0.5)).toBe(0);
-    expect(logitOf(sigmoid(3))).toBeCloseTo(3, 10);
+    // Core's logit, the one the views average: 1 and 0 are read as 1 - 1e-7 and 1e-7.
+    expect(scoreLogit(1)).toBeCloseTo(16.118, 3);
+    expect(scoreLogit(0)).toBeCloseTo(-16.118, 3);
+    expect(scoreLogit(0.5)).toBe(0);
+    expect(scoreLogit(sigmoid(3))).toBeCloseTo(3, 10);
+    expect(calibrated({ scale: 1, shift: 0 }, 1)).toBeCloseTo(1 - 1e-7, 12);
   });
 
   it('bins scores with the share of damaged photos in each, and weighs the gaps by count', () => {

@@ -5,14 +5,7 @@
  * improves on, and the trainer's packages carry no optimisation library for one.
  */
 
-/** Scores that saturate in float32 (1 - p below about 6e-8) are read as this logit, not infinity. */
-const MAX_LOGIT = 16;
-
-/** The logit of a probability, kept finite for saturated float32 scores. */
-export function logitOf(p: number): number {
-  const z = Math.log(p) - Math.log1p(-p);
-  return Math.max(-MAX_LOGIT, Math.min(MAX_LOGIT, Number.isFinite(z) ? z : z > 0 ? MAX_LOGIT : -MAX_LOGIT));
-}
+import { scoreLogit as logitOf } from '@blankspot/core';
 
 /** A calibration of the anomaly logit z: the calibrated score is sigmoid(scale * z + shift). */
 export interface Platt {

@@ -44,4 +44,4 @@ export { DATASET_NAMES, type DatasetName, type Split } from './datasets/sources.
 export { writePreviewGrid } from './datasets/preview.js';
 export { reliabilitySvg, writeReport } from './report.js';
 export { quality, thresholdForFalseAlarms, wilson, type ModelQuality, type Rate } from './metrics.js';
-export { calibrated, fitPlatt, logitOf, reliability, type Platt, type ReliabilityBin } from './calibration.js';
+export { calibrated, fitPlatt, reliability, type Platt, type ReliabilityBin } from './calibration.js';

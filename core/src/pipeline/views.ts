@@ -7,7 +7,7 @@
  * clean photos better than either view (docs/experiments.md).
  * Thresholds are chosen on the same views, so an entry's `views` travels with its thresholds.
  */
-import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS, inputShapeOf } from '../contract.js';
+import { INPUT_SIZE, NUM_CLASSES, ANOMALY_CLASS, inputShapeOf, scoreLogit } from '../contract.js';
 import type { ModelEntry, Views } from '../manifest.js';
 import type { InferenceSession, ModelOutputs } from './ports.js';
 
@@ -52,13 +52,6 @@ export function mirrorInputs(input: Float32Array, n: number, side = INPUT_SIZE):
   return flipInputs(input, n, true, false, side);
 }
 
-// Float32 softmax saturates at 1: clamped so a certain view still counts, and finitely.
-const EPS = 1e-7;
-const logit = (p: number) => {
-  const q = Math.min(1 - EPS, Math.max(EPS, p));
-  return Math.log(q / (1 - q));
-};
-
 /** Runs n square inputs (of any one side) on the views a model entry names, in one batch; `single` is one plain run. */
 /** Model inputs of one side, one after another: a batch for `runModel`. */
 export function batchOf(inputs: readonly Float32Array[]): Float32Array {
@@ -80,7 +73,7 @@ export async function runModel(session: InferenceSession, input: Float32Array, n
   const prob = new Float32Array(n * NUM_CLASSES);
   for (let i = 0; i < n; i++) {
     let z = 0;
-    for (let v = 0; v < k; v++) z += logit(out.prob[(v * n + i) * NUM_CLASSES + ANOMALY_CLASS]);
+    for (let v = 0; v < k; v++) z += scoreLogit(out.prob[(v * n + i) * NUM_CLASSES + ANOMALY_CLASS]);
     const p = 1 / (1 + Math.exp(-z / k));
     prob[i * NUM_CLASSES + ANOMALY_CLASS] = p;
     prob[i * NUM_CLASSES + 1 - ANOMALY_CLASS] = 1 - p;
