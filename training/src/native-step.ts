@@ -113,6 +113,16 @@ class Ops {
 }
 
 /** What the forward pass keeps of a block for the backward one. */
+/** One step's temporaries (disposed when it ends) and the gradients it returns. */
+class StepScope {
+  readonly temps: tf.Tensor[] = [];
+  readonly grads = new Map<string, tf.Tensor>();
+  readonly t = <T extends tf.Tensor>(x: T): T => {
+    this.temps.push(x);
+    return x;
+  };
+}
+
 interface Saved {
   block: Block;
   x: tf.Tensor;
@@ -180,147 +190,197 @@ export class NativeTrainingStep {
    */
   run(images: tf.Tensor, labels: tf.Tensor1D, heatmapTargets?: (side: number) => HeatmapTargets): NativeStepResult {
     const o = this.ops;
-    const p = (name: string) => this.params[name] as tf.Tensor;
-    const temps: tf.Tensor[] = [];
-    const t = <T extends tf.Tensor>(x: T): T => {
-      temps.push(x);
-      return x;
-    };
-    const n = images.shape[0];
-    const grads = new Map<string, tf.Tensor>();
+    const scope = new StepScope();
     try {
-      // Forward, keeping what the backward pass reads.
-      const saved: Saved[] = [];
-      let x = images;
-      for (const block of this.blocks) {
-        if (block.kind === 'conv') {
-          const attrs = {
-            strides: 1,
-            dilations: 1,
-            pad: block.same ? 'same' : 'valid',
-            dataFormat: 'NHWC',
-            activation: block.alpha === 0 ? 'relu' : 'leakyrelu',
-            leakyreluAlpha: block.alpha,
-          };
-          const y = t(oneDnnFusedConv(o.b, x, p(block.kernel), p(block.bias), attrs)!);
-          if (block.pool == null) {
-            saved.push({ block, x, y });
-            x = y;
-          } else {
-            const [pooled, workspace] = o.many('_MklNativeMaxPool', this.poolAttrs(block.pool), [y], 2).map(t);
-            saved.push({ block, x, y, pooled, workspace });
-            x = pooled;
-          }
-        } else if (block.kind === 'flatten') {
-          saved.push({ block, x });
-          x = t(this.reshape(x, [n, x.size / n]));
-        } else if (block.kind === 'dense') {
-          saved.push({ block, x });
-          x = t(o.one('BiasAdd', [o.T, o.str('data_format', 'NHWC')], [t(this.matMul(x, p(block.kernel))), p(block.bias)]));
-        } else {
-          const [, h, w, c] = x.shape;
-          const x2d = t(this.reshape(x, [n * h * w, c]));
-          const kernel = t(this.reshape(p(block.kernel), [c, 1]));
-          const cells1 = t(o.one('BiasAdd', [o.T, o.str('data_format', 'NHWC')], [t(this.matMul(x2d, kernel)), p(block.bias)]));
-          const cells = t(this.reshape(cells1, [n, h * w]));
-          const reduce = [o.T, o.type('Tidx', o.b.binding.TF_INT32), o.bool('keep_dims', true)];
-          const max = t(o.one('Max', reduce, [cells, o.ints([1])]));
-          const anomaly = t(o.one('AddV2', [o.T], [max, p(block.detectBias)]));
-          saved.push({ block, x, x2d, cells, max });
-          const concat = [o.int('N', 2), o.T, o.type('Tidx', o.b.binding.TF_INT32)];
-          x = t(o.one('ConcatV2', concat, [t(o.one('ZerosLike', [o.T], [anomaly])), anomaly, o.ints([1])]));
-        }
-      }
+      const { logits, saved } = this.forward(images, scope);
       const [perExample, dLogits] = o.many(
         'SparseSoftmaxCrossEntropyWithLogits',
         [o.T, o.type('Tlabels', o.b.binding.TF_INT32)],
-        [x, labels],
+        [logits, labels],
         2,
       );
-      t(dLogits);
-
-      // Backward: d is the loss sum's gradient with respect to the current block's output.
-      let d: tf.Tensor = dLogits;
-      for (let i = saved.length - 1; i >= 0; i--) {
-        const s = saved[i];
-        const block = s.block;
-        const wantInput = i > 0;
-        if (block.kind === 'conv') {
-          const { x: xs, y } = s as Required<Pick<Saved, 'x' | 'y'>>;
-          const kernel = p(block.kernel);
-          let dz: tf.Tensor;
-          if (block.pool == null) {
-            dz = t(activationGrad(o.b, y, d, block.alpha));
-            const [dw, db] = o.many(
-              '_MklNativeConv2DBackpropFilterWithBias',
-              this.convAttrs(block.same),
-              [xs, o.ints(kernel.shape), dz],
-              2,
-            );
-            grads.set(block.kernel, dw).set(block.bias, db);
-          } else {
-            // Activation and bias gradients on the pooled side (see the top of this file).
-            const dq = t(activationGrad(o.b, s.pooled!, d, block.alpha));
-            grads.set(block.bias, this.biasGrad(dq));
-            dz = t(o.one('_MklNativeMaxPoolGrad', this.poolAttrs(block.pool), [y, s.pooled!, dq, s.workspace!]));
-            grads.set(
-              block.kernel,
-              o.one('Conv2DBackpropFilter', this.convAttrs(block.same).slice(0, 5), [xs, o.ints(kernel.shape), dz]),
-            );
-          }
-          if (wantInput) {
-            d = t(o.one('_MklNativeConv2DBackpropInput', this.convAttrs(block.same), [o.ints(xs.shape), kernel, dz]));
-          }
-        } else if (block.kind === 'flatten') {
-          if (wantInput) d = t(this.reshape(d, s.x.shape));
-        } else if (block.kind === 'dense') {
-          grads.set(block.kernel, this.matMul(s.x, d, true, false)).set(block.bias, this.biasGrad(d));
-          if (wantInput) d = t(this.matMul(d, p(block.kernel), false, true));
-        } else {
-          const [, h, w, c] = s.x.shape;
-          const cells = s.cells!;
-          // d(loss)/d(anomaly logit) is column 1 of the logits' gradient (column 0 is the constant 0).
-          const sliceAttrs = [o.T, o.type('Index', o.b.binding.TF_INT32)];
-          const dAnomaly = t(o.one('Slice', sliceAttrs, [d, o.ints([0, 1]), o.ints([-1, 1])]));
-          const sum0 = [o.T, o.type('Tidx', o.b.binding.TF_INT32), o.bool('keep_dims', false)];
-          grads.set(block.detectBias, o.one('Sum', sum0, [dAnomaly, o.ints([0])]));
-          // The maximum's gradient goes to every cell equal to it, as tfjs's max gradient does.
-          const isMax = t(o.one('Equal', [o.T, o.bool('incompatible_shape_error', true)], [cells, s.max!]));
-          const mask = t(o.one('Cast', [o.type('SrcT', o.b.binding.TF_BOOL), o.type('DstT', o.b.binding.TF_FLOAT)], [isMax]));
-          let dCells = t(o.one('Mul', [o.T], [mask, dAnomaly]));
-          const heatmap = heatmapTargets?.(h);
-          if (heatmap) {
-            t(heatmap.coverage);
-            t(heatmap.weights);
-            // The heatmap loss's gradient per cell: (sigmoid(z) - covered share) times the example's weight.
-            const coverage = t(this.reshape(heatmap.coverage, [n, h * w]));
-            const weights = t(this.reshape(heatmap.weights, [n, 1]));
-            const sig = t(o.one('Sigmoid', [o.T], [cells]));
-            const dHeat = t(o.one('Mul', [o.T], [t(o.one('Sub', [o.T], [sig, coverage])), weights]));
-            dCells = t(o.one('AddV2', [o.T], [dCells, dHeat]));
-          }
-          const dCells1 = t(this.reshape(dCells, [n * h * w, 1]));
-          grads.set(block.kernel, this.reshape(t(this.matMul(s.x2d!, dCells1, true, false)), p(block.kernel).shape));
-          grads.set(block.bias, this.biasGrad(dCells1));
-          if (wantInput) {
-            const kernel = t(this.reshape(p(block.kernel), [c, 1]));
-            d = t(this.reshape(t(this.matMul(dCells1, kernel, false, true)), [n, h, w, c]));
-          }
-        }
-      }
+      scope.t(dLogits);
+      this.backward(saved, dLogits, scope, heatmapTargets);
       return {
         perExample: perExample as tf.Tensor1D,
         grads: this.spec.params.map((q) => {
-          const g = grads.get(q.name);
+          const g = scope.grads.get(q.name);
           if (g == null) throw new Error(`${this.spec.name}: no gradient for ${q.name}`);
           return g;
         }),
       };
     } catch (e) {
-      tf.dispose([...grads.values()]);
+      tf.dispose([...scope.grads.values()]);
       throw e;
     } finally {
-      tf.dispose(temps);
+      tf.dispose(scope.temps);
     }
+  }
+
+  private p(name: string): tf.Tensor {
+    return this.params[name] as tf.Tensor;
+  }
+
+  /** Forward through every block, keeping what the backward pass reads; the logits [n, 2]. */
+  private forward(images: tf.Tensor, scope: StepScope): { logits: tf.Tensor; saved: Saved[] } {
+    const o = this.ops;
+    const { t } = scope;
+    const n = images.shape[0];
+    const saved: Saved[] = [];
+    let x = images;
+    for (const block of this.blocks) {
+      if (block.kind === 'conv') {
+        const kept = this.convForward(block, x, scope);
+        saved.push(kept);
+        x = kept.pooled ?? kept.y!;
+      } else if (block.kind === 'flatten') {
+        saved.push({ block, x });
+        x = t(this.reshape(x, [n, x.size / n]));
+      } else if (block.kind === 'dense') {
+        saved.push({ block, x });
+        const z = t(this.matMul(x, this.p(block.kernel)));
+        x = t(o.one('BiasAdd', [o.T, o.str('data_format', 'NHWC')], [z, this.p(block.bias)]));
+      } else {
+        const kept = this.heatmapForward(block, x, scope);
+        saved.push(kept.saved);
+        x = kept.logits;
+      }
+    }
+    return { logits: x, saved };
+  }
+
+  /** A conv with its activation fused, and its max-pool (with the argmax workspace) when it has one. */
+  private convForward(block: Extract<Block, { kind: 'conv' }>, x: tf.Tensor, scope: StepScope): Saved {
+    const attrs = {
+      strides: 1,
+      dilations: 1,
+      pad: block.same ? 'same' : 'valid',
+      dataFormat: 'NHWC',
+      activation: block.alpha === 0 ? 'relu' : 'leakyrelu',
+      leakyreluAlpha: block.alpha,
+    };
+    const y = scope.t(oneDnnFusedConv(this.ops.b, x, this.p(block.kernel), this.p(block.bias), attrs)!);
+    if (block.pool == null) return { block, x, y };
+    const [pooled, workspace] = this.ops.many('_MklNativeMaxPool', this.poolAttrs(block.pool), [y], 2).map(scope.t);
+    return { block, x, y, pooled, workspace };
+  }
+
+  /** The heatmap's cells and the anomaly logit (the top cell's plus its bias), next to the fixed 0. */
+  private heatmapForward(
+    block: Extract<Block, { kind: 'heatmap' }>,
+    x: tf.Tensor,
+    scope: StepScope,
+  ): { saved: Saved; logits: tf.Tensor } {
+    const o = this.ops;
+    const { t } = scope;
+    const [n, h, w, c] = x.shape;
+    const x2d = t(this.reshape(x, [n * h * w, c]));
+    const kernel = t(this.reshape(this.p(block.kernel), [c, 1]));
+    const cells1 = t(o.one('BiasAdd', [o.T, o.str('data_format', 'NHWC')], [t(this.matMul(x2d, kernel)), this.p(block.bias)]));
+    const cells = t(this.reshape(cells1, [n, h * w]));
+    const reduce = [o.T, o.type('Tidx', o.b.binding.TF_INT32), o.bool('keep_dims', true)];
+    const max = t(o.one('Max', reduce, [cells, o.ints([1])]));
+    const anomaly = t(o.one('AddV2', [o.T], [max, this.p(block.detectBias)]));
+    const concat = [o.int('N', 2), o.T, o.type('Tidx', o.b.binding.TF_INT32)];
+    const logits = t(o.one('ConcatV2', concat, [t(o.one('ZerosLike', [o.T], [anomaly])), anomaly, o.ints([1])]));
+    return { saved: { block, x, x2d, cells, max }, logits };
+  }
+
+  /** Backward from the logits' gradient: d is the loss sum's gradient with respect to each block's output. */
+  private backward(
+    saved: Saved[],
+    dLogits: tf.Tensor,
+    scope: StepScope,
+    heatmapTargets?: (side: number) => HeatmapTargets,
+  ): void {
+    const { t } = scope;
+    let d = dLogits;
+    for (let i = saved.length - 1; i >= 0; i--) {
+      const s = saved[i];
+      const block = s.block;
+      const wantInput = i > 0;
+      if (block.kind === 'conv') d = this.convBackward(block, s, d, wantInput, scope);
+      else if (block.kind === 'flatten') {
+        if (wantInput) d = t(this.reshape(d, s.x.shape));
+      } else if (block.kind === 'dense') {
+        scope.grads.set(block.kernel, this.matMul(s.x, d, true, false)).set(block.bias, this.biasGrad(d));
+        if (wantInput) d = t(this.matMul(d, this.p(block.kernel), false, true));
+      } else d = this.heatmapBackward(block, s, d, wantInput, scope, heatmapTargets);
+    }
+  }
+
+  private convBackward(
+    block: Extract<Block, { kind: 'conv' }>,
+    s: Saved,
+    d: tf.Tensor,
+    wantInput: boolean,
+    scope: StepScope,
+  ): tf.Tensor {
+    const o = this.ops;
+    const { t, grads } = scope;
+    const { x: xs, y } = s as Required<Pick<Saved, 'x' | 'y'>>;
+    const kernel = this.p(block.kernel);
+    let dz: tf.Tensor;
+    if (block.pool == null) {
+      dz = t(activationGrad(o.b, y, d, block.alpha));
+      const [dw, db] = o.many(
+        '_MklNativeConv2DBackpropFilterWithBias',
+        this.convAttrs(block.same),
+        [xs, o.ints(kernel.shape), dz],
+        2,
+      );
+      grads.set(block.kernel, dw).set(block.bias, db);
+    } else {
+      // Activation and bias gradients on the pooled side (see the top of this file).
+      const dq = t(activationGrad(o.b, s.pooled!, d, block.alpha));
+      grads.set(block.bias, this.biasGrad(dq));
+      dz = t(o.one('_MklNativeMaxPoolGrad', this.poolAttrs(block.pool), [y, s.pooled!, dq, s.workspace!]));
+      grads.set(
+        block.kernel,
+        o.one('Conv2DBackpropFilter', this.convAttrs(block.same).slice(0, 5), [xs, o.ints(kernel.shape), dz]),
+      );
+    }
+    if (!wantInput) return d;
+    return t(o.one('_MklNativeConv2DBackpropInput', this.convAttrs(block.same), [o.ints(xs.shape), kernel, dz]));
+  }
+
+  private heatmapBackward(
+    block: Extract<Block, { kind: 'heatmap' }>,
+    s: Saved,
+    d: tf.Tensor,
+    wantInput: boolean,
+    scope: StepScope,
+    heatmapTargets?: (side: number) => HeatmapTargets,
+  ): tf.Tensor {
+    const o = this.ops;
+    const { t, grads } = scope;
+    const [n, h, w, c] = s.x.shape;
+    const cells = s.cells!;
+    // d(loss)/d(anomaly logit) is column 1 of the logits' gradient (column 0 is the constant 0).
+    const sliceAttrs = [o.T, o.type('Index', o.b.binding.TF_INT32)];
+    const dAnomaly = t(o.one('Slice', sliceAttrs, [d, o.ints([0, 1]), o.ints([-1, 1])]));
+    const sum0 = [o.T, o.type('Tidx', o.b.binding.TF_INT32), o.bool('keep_dims', false)];
+    grads.set(block.detectBias, o.one('Sum', sum0, [dAnomaly, o.ints([0])]));
+    // The maximum's gradient goes to every cell equal to it, as tfjs's max gradient does.
+    const isMax = t(o.one('Equal', [o.T, o.bool('incompatible_shape_error', true)], [cells, s.max!]));
+    const mask = t(o.one('Cast', [o.type('SrcT', o.b.binding.TF_BOOL), o.type('DstT', o.b.binding.TF_FLOAT)], [isMax]));
+    let dCells = t(o.one('Mul', [o.T], [mask, dAnomaly]));
+    const heatmap = heatmapTargets?.(h);
+    if (heatmap) {
+      t(heatmap.coverage);
+      t(heatmap.weights);
+      // The heatmap loss's gradient per cell: (sigmoid(z) - covered share) times the example's weight.
+      const coverage = t(this.reshape(heatmap.coverage, [n, h * w]));
+      const weights = t(this.reshape(heatmap.weights, [n, 1]));
+      const sig = t(o.one('Sigmoid', [o.T], [cells]));
+      const dHeat = t(o.one('Mul', [o.T], [t(o.one('Sub', [o.T], [sig, coverage])), weights]));
+      dCells = t(o.one('AddV2', [o.T], [dCells, dHeat]));
+    }
+    const dCells1 = t(this.reshape(dCells, [n * h * w, 1]));
+    grads.set(block.kernel, this.reshape(t(this.matMul(s.x2d!, dCells1, true, false)), this.p(block.kernel).shape));
+    grads.set(block.bias, this.biasGrad(dCells1));
+    if (!wantInput) return d;
+    const kernel = t(this.reshape(this.p(block.kernel), [c, 1]));
+    return t(this.reshape(t(this.matMul(dCells1, kernel, false, true)), [n, h, w, c]));
   }
 }
