@@ -336,7 +336,7 @@ export interface FramedInput {
  * What a check looks at: the input `preprocessFramed` makes and, where the content is a few separate
  * objects (`findFrames`), each object's own input (`withObjects`; training makes only the first).
  * `found`: the frames an earlier look at the same pixels found (they do not depend on the input's side;
- * finding them is most of the work, 26 ms of a 1200x1200 photo's 35 in Node).
+ * finding them is most of the work of framing a photo).
  */
 export function framedInputs(
   image: RgbaImage,

@@ -75,7 +75,7 @@ export {
   type JpegLumaCells,
   type JpegScanIndex,
   type LumaCellSide,
-} from './jpeg-blocks.js';
+} from './jpeg/index.js';
 export {
   FRAMINGS,
   findFrames,

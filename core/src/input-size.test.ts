@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { INPUT_SIZE, inputShape, inputShapeOf } from './contract.js';
 import { areaAverage, photoBoxToInput, inputBoxToPhoto, preprocessFramed, rgbaCells } from './framing.js';
 import { resultBox } from './heatmap.js';
-import { blockMeansCover, blockMeansMinSide } from './jpeg-blocks.js';
+import { blockMeansCover, blockMeansMinSide } from './jpeg/index.js';
 import { greyToInput, preprocess, rgbaToGrey, type RgbaImage } from './preprocess.js';
 import { runModel } from './pipeline/views.js';
 import type { InferenceSession } from './pipeline/ports.js';

@@ -116,7 +116,9 @@ describe('withCloserLook, the check scoring rule', () => {
     });
     expect(called).toBe(false);
     expect(none.every((c) => c.looks === 1 && !c.closer)).toBe(true);
-    const open = await withCloserLook(entry, Infinity, first, async (indices) => indices.map(() => ({ score: 0, photo: -1, side: 256 })));
+    const open = await withCloserLook(entry, Infinity, first, async (indices) =>
+      indices.map(() => ({ score: 0, photo: -1, side: 256 })),
+    );
     expect(open.map((c) => c.looks)).toEqual([1, 2, 2, 2]);
   });
 });

@@ -6,7 +6,7 @@
 import { framedInputs, type Frame, type FramedLook } from '../framing.js';
 import { heatmapOf, resultBox, type Heatmap } from '../heatmap.js';
 import { inspectImage } from '../image-format.js';
-import { blockMeansCover, jpegToInput, type BlockRead } from '../jpeg-blocks.js';
+import { blockMeansCover, jpegToInput, type BlockRead } from '../jpeg/index.js';
 import {
   framingOf,
   inputSizeOf,

@@ -4,7 +4,7 @@
  * ONNX Runtime build.
  */
 import { MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, inputShapeOf } from '../contract.js';
-import type { BlockRead } from '../jpeg-blocks.js';
+import type { BlockRead } from '../jpeg/index.js';
 import type { FramedInput, Framing } from '../framing.js';
 import { heatmapFromTensor, type Heatmap } from '../heatmap.js';
 import type { ImageInfo } from '../image-format.js';

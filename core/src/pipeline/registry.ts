@@ -27,8 +27,8 @@ export class ModelRegistry {
 
   /**
    * Reads the manifest and loads the default model; the others load when first asked for. A cold
-   * Worker so answers its first check without loading models nobody asked for (measured: five
-   * sessions took ~360 ms of a 412 ms cold start). Loads start in the request that needs them,
+   * Worker so answers its first check without loading models nobody asked for (loading every model's
+   * session was most of a cold start). Loads start in the request that needs them,
    * as Workers tie I/O to a request; nothing runs in the background.
    */
   static async load(runtime: ModelRuntime, options: { first?: string } = {}): Promise<ModelRegistry> {
