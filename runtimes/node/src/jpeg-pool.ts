@@ -12,6 +12,15 @@ import { jpegToInput, type BlockRead, type FramedInput, type Framing } from '@bl
 
 let pool: Piscina | undefined;
 
+/** What a thread is sent: `jpegToInput`'s arguments, by name. */
+export interface JpegReadArgs {
+  bytes: Uint8Array;
+  orientation: number;
+  framing: Framing;
+  size: number;
+  earlier?: BlockRead;
+}
+
 export function jpegToInputOnThreads(
   bytes: Uint8Array,
   orientation: number,
@@ -30,7 +39,7 @@ export function jpegToInputOnThreads(
     // Message passing, not threads spinning on Atomics.wait: less CPU per photo on a busy machine.
     atomics: 'disabled',
   });
-  return pool.run({ bytes, orientation, framing, size, earlier });
+  return pool.run({ bytes, orientation, framing, size, earlier } satisfies JpegReadArgs);
 }
 
 export async function closeJpegThreads(): Promise<void> {
