@@ -193,6 +193,9 @@ describe('export to ONNX', () => {
       const { meta } = await loadCheckpoint(ckpt);
       expect(Number(md.validation_accuracy)).toBeCloseTo((meta.training.validation as { accuracy: number }).accuracy, 10);
       expect(md.preprocessing).toContain('Rec.601');
+      // Pretrained layers say where they came from, licence included.
+      if (NETWORKS[network].pretrained) expect(md.pretrained_from).toMatch(/nsfwjs 4\.4\.0 \(MIT/);
+      else expect(md.pretrained_from).toBeUndefined();
       expect(Date.parse(md.trained_at)).not.toBeNaN();
 
       // The independent check needs Debian's python3-onnx and python3-opencv (the README's test set-up; .ci/run
