@@ -15,13 +15,12 @@ import { composeUploads, judgeUploads, oracleBoxes, type UploadLabel, type Uploa
 // The gate: what the shipped default measures on this catalogue (seed 101: 200 products, 50 per layout, and
 // 100 natural photos, half of each damaged), less its sampling margin, so that a worse model fails here.
 // The figures it measured, and the large run's, are in docs/evaluation.md (`npm run eval:uploads`).
-// localiser-objects 1.0.0 at balanced: products 1/100 false alarms and 86/100 caught (boxes 75/86), natural photos
-// 0/50 and 50/50, all caught rectangles boxed 125/136; its calibrated score's expected calibration error on the
-// products 0.051. The default before it (localiser-128 1.4.1) caught 80/100 and fails here; an uncalibrated
-// score (1.4.0: 0.124) fails the calibration bound. Bounds: about the 95% (Wilson) interval's far end.
+// localiser-128 1.4.1 at balanced: products 1/100 false alarms and 80/100 caught (boxes 70/80), natural photos
+// 0/50 and 50/50, all caught rectangles boxed 120/130; its calibrated score's expected calibration error on the
+// products 0.046 (1.4.0, the same network uncalibrated: 0.124). Bounds: about the 95% (Wilson) interval's far end.
 const PRODUCT_FALSE_ALARMS_MAX = 4;
 const NATURAL_FALSE_ALARMS_MAX = 1;
-const PRODUCT_RECALL_MIN = 0.78;
+const PRODUCT_RECALL_MIN = 0.72;
 const NATURAL_RECALL_MIN = 0.96;
 const BOXES_MIN = 0.87;
 const PRODUCT_BOXES_MIN = 0.8;
