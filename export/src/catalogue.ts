@@ -68,17 +68,22 @@ export async function catalogueScores(
   const rows = await readCatalogue(dir);
   const first = await lookScores(model, dir, rows, framing, views, inputSize);
   // The check's rule, with thresholds still to be chosen: the closer look for every photo from its start.
-  const chosen = await withCloserLook({ zoom }, Infinity, Array.from(first, (score) => ({ score })), async (suspect) => {
-    const closer = await lookScores(
-      model,
-      dir,
-      suspect.map((i) => rows[i]),
-      framing,
-      zoom?.views ?? views,
-      zoom!.inputSize,
-    );
-    return Array.from(closer, (score) => ({ score }));
-  });
+  const chosen = await withCloserLook(
+    { zoom },
+    Infinity,
+    Array.from(first, (score) => ({ score })),
+    async (suspect) => {
+      const closer = await lookScores(
+        model,
+        dir,
+        suspect.map((i) => rows[i]),
+        framing,
+        zoom?.views ?? views,
+        zoom!.inputSize,
+      );
+      return Array.from(closer, (score) => ({ score }));
+    },
+  );
   return rows.map((row, i) => ({ ...row, score: chosen[i].look.score }));
 }
 

@@ -176,6 +176,18 @@ class GraphBuilder {
       case 'mobileConv':
         this.mobileConv(layer, out);
         break;
+      case 'avgPool':
+        this.node(
+          'AveragePool',
+          out,
+          [input],
+          [ints('kernel_shape', [layer.size, layer.size]), ints('strides', [layer.size, layer.size]), ints('pads', [0, 0, 0, 0])],
+        );
+        this.shape = [this.shape[0], Math.floor(this.shape[1] / layer.size), Math.floor(this.shape[2] / layer.size)];
+        break;
+      case 'upsample':
+        this.upsample(layer.factor, out);
+        break;
       case 'keep':
         this.kept = input;
         return;
@@ -252,6 +264,28 @@ class GraphBuilder {
     }
     const side = (s: number) => Math.floor((s + before + after - kh) / layer.stride) + 1;
     this.shape = [channels, side(this.shape[1]), side(this.shape[2])];
+  }
+
+  /** Nearest-neighbour Resize by a whole factor: output pixel i reads input pixel floor(i / factor). */
+  private upsample(factor: number, out: string): void {
+    const scales = `upsample/scales_${factor}`;
+    if (!this.initializers.some((t) => t.name === scales))
+      this.initializers.push(tensor(scales, [4], new Float32Array([1, 1, factor, factor])));
+    this.node(
+      'Resize',
+      out,
+      [this.current, '', scales],
+      [
+        { name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('nearest') },
+        {
+          name: 'coordinate_transformation_mode',
+          type: onnx.AttributeProto.AttributeType.STRING,
+          s: new TextEncoder().encode('asymmetric'),
+        },
+        { name: 'nearest_mode', type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('floor') },
+      ],
+    );
+    this.shape = [this.shape[0], this.shape[1] * factor, this.shape[2] * factor];
   }
 
   private dense(layer: Extract<Layer, { op: 'dense' }>, out: string): void {

@@ -34,7 +34,15 @@ import {
 } from '@blankspot/training';
 
 /** The networks training/bench/torch_speed.py writes in PyTorch too: the pretrained stream's has no twin there. */
-const TORCH_TWINS: NetworkName[] = ['lr', 'cnn-relu', 'cnn-leaky', 'localiser', 'localiser-wide', 'localiser-deep', 'localiser-128'];
+const TORCH_TWINS: NetworkName[] = [
+  'lr',
+  'cnn-relu',
+  'cnn-leaky',
+  'localiser',
+  'localiser-wide',
+  'localiser-deep',
+  'localiser-128',
+];
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +64,9 @@ const threads = Number(values.threads);
 const networks = values.networks.split(',').filter(isNetworkName);
 const untwinned = networks.filter((n) => !TORCH_TWINS.includes(n));
 if (untwinned.length) {
-  console.error(`no PyTorch twin for ${untwinned.join(', ')} (of ${NETWORK_NAMES.join(', ')}): --networks from ${TORCH_TWINS.join(',')}`);
+  console.error(
+    `no PyTorch twin for ${untwinned.join(', ')} (of ${NETWORK_NAMES.join(', ')}): --networks from ${TORCH_TWINS.join(',')}`,
+  );
   process.exit(2);
 }
 const PAPER_2015_GPU: Partial<Record<NetworkName, number>> = { lr: 1.0, 'cnn-relu': 2.94, 'cnn-leaky': 2.96 };

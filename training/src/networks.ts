@@ -27,6 +27,7 @@ export const NETWORK_NAMES = [
   'localiser-128',
   'localiser-128-deep',
   'localiser-128-objects',
+  'localiser-128-objects-64',
 ] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
@@ -74,6 +75,10 @@ export type Layer =
    * (kernel [k,k,C,1]) or not, ReLU6 after it or nothing (a block's linear projection).
    */
   | { op: 'mobileConv'; kernel: string; bias: string; stride: 1 | 2; depthwise: boolean; relu6: boolean }
+  /** size x size average-pooling, valid (a stream that looks at a smaller view of the input). */
+  | { op: 'avgPool'; size: number }
+  /** Nearest-neighbour upsampling by an integer factor (output pixel i reads input pixel floor(i / factor)). */
+  | { op: 'upsample'; factor: number }
   /** Remembers the running value for the `addKept` that closes an inverted residual block. */
   | { op: 'keep' }
   | { op: 'addKept' }
@@ -207,7 +212,10 @@ function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
     const kernel = `mobilenet/${keras}/kernel`;
     const bias = `mobilenet/${keras}/bias`;
     const out = depthwise ? shape[2] : shape[3];
-    params.push({ name: kernel, shape, init: 'pretrained', frozen: true }, { name: bias, shape: [out], init: 'pretrained', frozen: true });
+    params.push(
+      { name: kernel, shape, init: 'pretrained', frozen: true },
+      { name: bias, shape: [out], init: 'pretrained', frozen: true },
+    );
     layers.push({ op: 'mobileConv', kernel, bias, stride, depthwise, relu6 });
   };
   conv('Conv1', [3, 3, 1, 32], 2, false, true);
@@ -231,14 +239,19 @@ function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
  * heatmap's 1x1 conv. Grown from a trained localiser-128 with the new stream's heatmap weights at zero,
  * it starts as exactly that network.
  */
-function objectsLocaliser(): NetworkSpec {
-  const base = localiserNetwork('localiser-128-objects', LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3);
+function objectsLocaliser(name: 'localiser-128-objects' | 'localiser-128-objects-64' = 'localiser-128-objects'): NetworkSpec {
+  const base = localiserNetwork(name, LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3);
   const mobile = mobileNetStream();
+  // The -64 network's stream sees the input averaged to half its side (a quarter of the stream's cost):
+  // its features come out at 8x8 and are upsampled to the heatmap's 16x16.
+  const half = name === 'localiser-128-objects-64';
   const [heatmap, softmax] = base.layers.slice(-2);
   if (heatmap.op !== 'heatmap') throw new Error('a localiser ends in its heatmap');
   return {
     ...base,
-    description: `${base.description}; beside it, MobileNetV2 (ImageNet, frozen) to block 5 -> conv 32x5x5 same -> leaky ReLU, into the same 1x1 conv`,
+    description:
+      `${base.description}; beside it, ${half ? 'on the input average-pooled 2x2, ' : ''}MobileNetV2 (ImageNet, frozen) to block 5 -> ` +
+      `conv 32x5x5 same -> leaky ReLU${half ? ' -> nearest upsampling 2x' : ''}, into the same 1x1 conv`,
     params: [
       ...mobile.params,
       convParam('objects/conv/kernel', 32, 32),
@@ -247,9 +260,11 @@ function objectsLocaliser(): NetworkSpec {
       { name: 'objects/heat/kernel', shape: [1, 1, 32, 1], init: 'zeros' },
     ],
     layers: [
+      ...(half ? [{ op: 'avgPool', size: 2 } as const] : []),
       ...mobile.layers,
       { op: 'conv', kernel: 'objects/conv/kernel', bias: 'objects/conv/bias', pad: 2 },
       { op: 'leakyRelu', alpha: 0.01 },
+      ...(half ? [{ op: 'upsample', factor: 2 } as const] : []),
       { op: 'setAside' },
       ...base.layers.slice(0, -2),
       { ...heatmap, asideKernel: 'objects/heat/kernel' },
@@ -322,6 +337,7 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   'localiser-128': localiserNetwork('localiser-128', LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3),
   'localiser-128-deep': localiserNetwork('localiser-128-deep', LOCALISER_FILTERS['localiser-128-deep'], 2 * INPUT_SIZE, 3),
   'localiser-128-objects': objectsLocaliser(),
+  'localiser-128-objects-64': objectsLocaliser('localiser-128-objects-64'),
 };
 
 /**
@@ -333,6 +349,7 @@ export const GROWS_FROM: Partial<Record<NetworkName, NetworkName>> = {
   'localiser-128': 'localiser-wide',
   'localiser-128-deep': 'localiser-128',
   'localiser-128-objects': 'localiser-128',
+  'localiser-128-objects-64': 'localiser-128',
 };
 
 /**
@@ -445,10 +462,23 @@ export function atSide(spec: NetworkSpec, side: number): NetworkSpec {
   if (side === spec.inputSize) return spec;
   if (!localises(spec))
     throw new Error(`${spec.name} is not fully convolutional: it takes ${spec.inputSize}x${spec.inputSize} only`);
-  const pools = spec.layers.filter((l) => l.op === 'maxPool').length;
-  if (!Number.isInteger(side) || side <= 0 || side % POOL ** pools !== 0)
-    throw new Error(`${spec.name} takes sides that are multiples of ${POOL ** pools}, not ${side}`);
+  const multiple = sideMultiple(spec);
+  if (!Number.isInteger(side) || side <= 0 || side % multiple !== 0)
+    throw new Error(`${spec.name} takes sides that are multiples of ${multiple}, not ${side}`);
   return { ...spec, inputSize: side, description: `${spec.description}; trained on ${side}x${side} inputs` };
+}
+
+/** What an input's side must be a multiple of: the largest downsampling of any of the network's streams. */
+function sideMultiple(spec: NetworkSpec): number {
+  let most = 1;
+  let stride = 1;
+  for (const l of spec.layers) {
+    if (l.op === 'maxPool' || l.op === 'avgPool') stride *= l.size;
+    else if (l.op === 'mobileConv') stride *= l.stride;
+    else if (l.op === 'setAside') stride = 1;
+    most = Math.max(most, stride);
+  }
+  return most;
 }
 
 export type Params = Record<string, tf.Variable>;
@@ -684,6 +714,18 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
       case 'mobileConv':
         x = mobileConvLayer(x as tf.Tensor4D, params, layer);
         break;
+      case 'avgPool':
+        x = tf.avgPool(x as tf.Tensor4D, layer.size, layer.size, 'valid');
+        break;
+      case 'upsample': {
+        // Each pixel repeated factor x factor times: the same as nearest-neighbour resizing by a whole factor.
+        const [b, h, w, c] = x.shape as [number, number, number, number];
+        const f = layer.factor;
+        // Along the width, then the height, each as a rank-4 tile (tfjs has no gradient for a rank-6 one).
+        const wide = tf.reshape(tf.tile(tf.reshape(x, [b * h, w, 1, c]), [1, 1, f, 1]), [b, h, 1, w * f * c]);
+        x = tf.reshape(tf.tile(wide, [1, 1, f, 1]), [b, h * f, w * f, c]);
+        break;
+      }
       case 'keep':
         kept = x;
         break;

@@ -34,7 +34,8 @@ export function pretrainedSource(file: string): string {
 export function pretrainedValues(file: string, name: string, shape: readonly number[]): Float32Array {
   const p = pretrainedFile(file).params[name];
   if (p == null) throw new Error(`${file} has no parameter ${name}`);
-  if (p.shape.join('x') !== shape.join('x')) throw new Error(`${file}: ${name} is ${p.shape.join('x')}, ${shape.join('x')} wanted`);
+  if (p.shape.join('x') !== shape.join('x'))
+    throw new Error(`${file}: ${name} is ${p.shape.join('x')}, ${shape.join('x')} wanted`);
   const bytes = Buffer.from(p.values, 'base64');
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }

@@ -179,7 +179,8 @@ describe('the trainer', () => {
     const frozen = objects.params.filter((p) => p.frozen).map((p) => p.name);
     expect(frozen).toHaveLength(36);
     expect(frozen.every((name) => name.startsWith('mobilenet/'))).toBe(true);
-    for (const name of frozen) expect(grown[name]).toEqual(pretrainedValues(MOBILENET_FILE, name, objects.params.find((p) => p.name === name)!.shape));
+    for (const name of frozen)
+      expect(grown[name]).toEqual(pretrainedValues(MOBILENET_FILE, name, objects.params.find((p) => p.name === name)!.shape));
     expect(grown['objects/heat/kernel'].every((v) => v === 0)).toBe(true);
     const rng = new Rng('grow-objects-input');
     const input = tf.tensor4d(
@@ -188,7 +189,12 @@ describe('the trainer', () => {
     );
     const [a, b] = [paramsFromValues(small, values), paramsFromValues(objects, grown)];
     const [fa, fb] = [forward(small, a, input), forward(objects, b, input)];
-    const [la, lb, ha, hb] = await Promise.all([fa.logits.data(), fb.logits.data(), fa.heatmapLogits!.data(), fb.heatmapLogits!.data()]);
+    const [la, lb, ha, hb] = await Promise.all([
+      fa.logits.data(),
+      fb.logits.data(),
+      fa.heatmapLogits!.data(),
+      fb.heatmapLogits!.data(),
+    ]);
     for (let i = 0; i < la.length; i++) expect(lb[i]).toBeCloseTo(la[i], 5);
     for (let i = 0; i < ha.length; i++) expect(hb[i]).toBeCloseTo(ha[i], 5);
     tf.dispose([input, fa.logits, fb.logits, fa.heatmapLogits!, fb.heatmapLogits!, ...fa.activations, ...fb.activations]);
@@ -196,15 +202,58 @@ describe('the trainer', () => {
     disposeParams(b);
 
     const growCounts = { train: 64, val: 32, test: 32 };
-    const run = { recipe: 'modern', data: 'solid', seed: 4, counts: growCounts, backend: 'wasm', epochs: 1, protocol: 'realistic' } as const;
-    const data = await buildSplits({ sets: ['solid'], protocol: 'realistic', seed: 't-objects', counts: growCounts, inputSize: 128 });
+    const run = {
+      recipe: 'modern',
+      data: 'solid',
+      seed: 4,
+      counts: growCounts,
+      backend: 'wasm',
+      epochs: 1,
+      protocol: 'realistic',
+    } as const;
+    const data = await buildSplits({
+      sets: ['solid'],
+      protocol: 'realistic',
+      seed: 't-objects',
+      counts: growCounts,
+      inputSize: 128,
+    });
     const { dir: first } = await runTraining(data, { ...run, network: 'localiser-128' }, join(dir, 'objects-a'));
-    const { dir: second } = await runTraining(data, { ...run, network: 'localiser-128-objects', initFrom: first }, join(dir, 'objects-b'));
+    const { dir: second } = await runTraining(
+      data,
+      { ...run, network: 'localiser-128-objects', initFrom: first },
+      join(dir, 'objects-b'),
+    );
     const [before, after] = [(await loadCheckpoint(first)).values, (await loadCheckpoint(second)).values];
     for (const name of frozen) expect(after[name]).toEqual(grown[name]);
     const moved = (name: string, from: Float32Array) => after[name].some((v, i) => v !== from[i]);
     expect(moved('objects/heat/kernel', grown['objects/heat/kernel'])).toBe(true);
     expect(moved('conv1/kernel', before['conv1/kernel'])).toBe(true);
+  });
+
+  it('grows localiser-128-objects-64 from a localiser-128 (its stream on the input halved, upsampled back): the same outputs at the start', async () => {
+    const [small, objects] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-objects-64']];
+    expect(objects.layers.map((l) => l.op)).toEqual(expect.arrayContaining(['avgPool', 'upsample', 'setAside']));
+    const params = initParams(small, 'grow-objects-64');
+    const values: Record<string, Float32Array> = {};
+    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
+    disposeParams(params);
+    const grown = growValues(objects, values);
+    const rng = new Rng('grow-objects-64-input');
+    const input = tf.tensor4d(
+      Float32Array.from({ length: 2 * 128 * 128 }, () => rng.float()),
+      [2, 128, 128, 1],
+    );
+    const [a, b] = [paramsFromValues(small, values), paramsFromValues(objects, grown)];
+    const [pa, pb] = [predict(small, a, input), predict(objects, b, input)];
+    const [va, vb] = [await pa.data(), await pb.data()];
+    for (let i = 0; i < va.length; i++) expect(vb[i]).toBeCloseTo(va[i], 5);
+    // Its stream needs a side the pooling and the stride-8 stream both divide.
+    expect(() => atSide(objects, 136)).toThrow(/multiples of 16/);
+    expect(atSide(objects, 256).inputSize).toBe(256);
+    tf.dispose([input, pa, pb]);
+    disposeParams(a);
+    disposeParams(b);
   });
 
   it('grows localiser-128 from a localiser-wide: the same scores on flat inputs, then trains on 128x128 data', async () => {
