@@ -959,6 +959,37 @@ describe('node and workerd agree', () => {
     expect(looks).toContain(1);
   });
 
+  it('runs every 128-input model by name alike, the pretrained stream of localiser-objects included (depthwise convs, Clip)', async () => {
+    const manifest = JSON.parse(await readFile(join(MODELS, 'manifest.json'), 'utf8')) as {
+      models: Array<{ name: string; inputSize?: number }>;
+    };
+    const names = manifest.models.filter((m) => m.inputSize === 128).map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['localiser-128', 'localiser-objects']));
+    const naturals = await photoFiles('natural', 2);
+    const products = await photoFiles('product', 2);
+    const bodies = [
+      ...(await Promise.all(naturals.map((p) => photoJpeg(p)))),
+      ...(await Promise.all(products.map((p) => sharp(p).png().toBuffer()))),
+      await largeProductShot(1),
+    ];
+    for (const name of names) {
+      const scores: number[] = [];
+      for (const [i, body] of bodies.entries()) {
+        const query = `?model=${name}`;
+        const [a, b] = await Promise.all([post(targets.node, body, { query }), post(targets.workerd, body, { query })]);
+        const label = `${name}, photo ${i}`;
+        expect(a.status, label).toBe(200);
+        expect((a.json.model as { name: string }).name, label).toBe(name);
+        const strip = (j: Record<string, unknown>) => ({ ...j, score: undefined, timings: undefined, requestId: undefined });
+        expect(strip(b.json), label).toEqual(strip(a.json));
+        expect(Math.abs((a.json.score as number) - (b.json.score as number)), label).toBeLessThanOrEqual(1e-4);
+        scores.push(a.json.score as number);
+      }
+      // Scores that differ from photo to photo: the comparison is of a model that sees something.
+      expect(Math.max(...scores) - Math.min(...scores), name).toBeGreaterThan(0.01);
+    }
+  });
+
   it('turns a large product shot by its EXIF orientation (2-8) as a photo already turned: same verdict and box', async () => {
     for (let o = 2; o <= 8; o++) {
       const tagged = await largeProductShot(o);
