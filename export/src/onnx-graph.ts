@@ -154,13 +154,7 @@ class GraphBuilder {
         this.node('LeakyRelu', out, [input], [float('alpha', layer.alpha)]);
         break;
       case 'maxPool':
-        this.node(
-          'MaxPool',
-          out,
-          [input],
-          [ints('kernel_shape', [layer.size, layer.size]), ints('strides', [layer.size, layer.size]), ints('pads', [0, 0, 0, 0])],
-        );
-        this.shape = [this.shape[0], Math.floor(this.shape[1] / layer.size), Math.floor(this.shape[2] / layer.size)];
+        this.pool('MaxPool', layer.size, out);
         break;
       case 'flatten':
         this.node('Flatten', out, [input], [int('axis', 1)]);
@@ -177,13 +171,7 @@ class GraphBuilder {
         this.mobileConv(layer, out);
         break;
       case 'avgPool':
-        this.node(
-          'AveragePool',
-          out,
-          [input],
-          [ints('kernel_shape', [layer.size, layer.size]), ints('strides', [layer.size, layer.size]), ints('pads', [0, 0, 0, 0])],
-        );
-        this.shape = [this.shape[0], Math.floor(this.shape[1] / layer.size), Math.floor(this.shape[2] / layer.size)];
+        this.pool('AveragePool', layer.size, out);
         break;
       case 'upsample':
         this.upsample(layer.factor, out);
@@ -264,6 +252,17 @@ class GraphBuilder {
     }
     const side = (s: number) => Math.floor((s + before + after - kh) / layer.stride) + 1;
     this.shape = [channels, side(this.shape[1]), side(this.shape[2])];
+  }
+
+  /** size x size pooling (MaxPool or AveragePool), valid, stride size. */
+  private pool(opType: 'MaxPool' | 'AveragePool', size: number, out: string): void {
+    this.node(
+      opType,
+      out,
+      [this.current],
+      [ints('kernel_shape', [size, size]), ints('strides', [size, size]), ints('pads', [0, 0, 0, 0])],
+    );
+    this.shape = [this.shape[0], Math.floor(this.shape[1] / size), Math.floor(this.shape[2] / size)];
   }
 
   /** Nearest-neighbour Resize by a whole factor: output pixel i reads input pixel floor(i / factor). */
