@@ -8,7 +8,9 @@ EXPECTED.f32 the N*2 probabilities blankspot computed, followed for localisers b
 heatmap. The model must pass onnx.checker, and OpenCV's DNN module must load it and give the same
 outputs within TOLERANCE (default 1e-4). OpenCV 4.6 (Debian 12's) reads Clip only in its old form, with
 min and max as attributes; a ReLU6 (Clip between constants 0 and 6, as opset 13 writes it) is given to it
-as relu(x) - relu(relu(x) - 6), the same function.
+as relu(x) - relu(relu(x) - 6), the same function. Nor does it read float16 tensors: weights stored as
+float16 and cast to float32 in the graph are given to it as the float32 weights the cast makes (what
+ONNX Runtime folds them into when it loads the file), the same values.
 Prints one JSON line; exits 1 on any disagreement.
 """
 import json
@@ -20,8 +22,28 @@ import onnx
 from onnx import helper, numpy_helper
 
 
+def fold_float16_casts(model):
+    """Each Cast of a float16 initializer to float32 replaced by the float32 initializer it makes."""
+    halves = {t.name: t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16}
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type == "Cast" and node.input[0] in halves:
+            values = numpy_helper.to_array(halves[node.input[0]]).astype(np.float32)
+            model.graph.initializer.append(numpy_helper.from_array(values, node.output[0]))
+        else:
+            nodes.append(node)
+    kept = [t for t in model.graph.initializer if t.name not in halves]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
 def opencv_readable(model):
-    """The model with each Clip(x, 0, 6) written as Relu and Sub nodes, which OpenCV 4.6 reads."""
+    """The model with float16 weights folded to float32 and each Clip(x, 0, 6) written as Relu and Sub
+    nodes, which OpenCV 4.6 reads."""
+    model = fold_float16_casts(model)
     consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     nodes = []
     for node in model.graph.node:

@@ -19,7 +19,8 @@ import {
   type Splits,
 } from '@blankspot/training';
 import { PARITY_TOLERANCE, exportCheckpoint, onnxOutputs, probeInputs, tfjsOutputs, viewScores } from './export.js';
-import { denseToGemmB, hwioToOihw, readOnnxMetadata } from './onnx-graph.js';
+import onnxProto from 'onnx-proto';
+import { denseToGemmB, hwioToOihw, readOnnxMetadata, roundedToFloat16 } from './onnx-graph.js';
 import { publishModel } from './models.js';
 import { catalogueScores, readCatalogue } from './catalogue.js';
 
@@ -149,6 +150,29 @@ describe('layout conversions', () => {
   });
 });
 
+/**
+ * onnx.checker and OpenCV's DNN module on an exported file: OpenCV's outputs on `inputs` against `expected`.
+ * It needs Debian's python3-onnx and python3-opencv (the README's test set-up; .ci/run installs them):
+ * without them it fails rather than passing unchecked.
+ */
+async function openCvCheck(
+  label: string,
+  file: string,
+  inputs: Float32Array,
+  expected: Float32Array,
+): Promise<{ checker: string; opset: number; opencv_max_abs_diff: number; count: number; outputs: string[] }> {
+  if (!(await pythonHas(['onnx', 'cv2', 'numpy'])))
+    throw new Error('the onnx.checker / OpenCV check needs: apt-get install python3-onnx python3-opencv python3-numpy');
+  const inputsFile = join(dir, `${label}.in.f32`);
+  const expectedFile = join(dir, `${label}.out.f32`);
+  await writeFile(inputsFile, new Uint8Array(inputs.buffer, inputs.byteOffset, inputs.byteLength));
+  await writeFile(expectedFile, new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength));
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', [CHECK_SCRIPT, file, inputsFile, expectedFile, '1e-4']);
+  const report = JSON.parse(stdout);
+  expect(report.opencv_max_abs_diff).toBeLessThanOrEqual(1e-4);
+  return report;
+}
+
 describe('export to ONNX', () => {
   for (const network of NETWORK_NAMES) {
     const side = NETWORKS[network].inputSize;
@@ -198,29 +222,50 @@ describe('export to ONNX', () => {
       else expect(md.pretrained_from).toBeUndefined();
       expect(Date.parse(md.trained_at)).not.toBeNaN();
 
-      // The independent check needs Debian's python3-onnx and python3-opencv (the README's test set-up; .ci/run
-      // installs them): without them this test fails rather than passing unchecked.
-      if (!(await pythonHas(['onnx', 'cv2', 'numpy'])))
-        throw new Error('the onnx.checker / OpenCV check needs: apt-get install python3-onnx python3-opencv python3-numpy');
-      const inputsFile = join(dir, `${network}.in.f32`);
-      const expectedFile = join(dir, `${network}.out.f32`);
-      await writeFile(inputsFile, new Uint8Array(inputs.buffer, inputs.byteOffset, inputs.byteLength));
-      await writeFile(expectedFile, new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength));
-      const { stdout } = await promisify(execFile)('/usr/bin/python3', [CHECK_SCRIPT, out, inputsFile, expectedFile, '1e-4']);
-      const report = JSON.parse(stdout) as {
-        checker: string;
-        opset: number;
-        opencv_max_abs_diff: number;
-        count: number;
-        outputs: string[];
-      };
+      const report = await openCvCheck(network, out, inputs, expected);
       expect(report.outputs).toEqual(localiser ? ['prob', 'heatmap'] : ['prob']);
       expect(report.checker).toBe('ok');
       expect(report.opset).toBe(13);
       expect(report.count).toBe(own ? 80 : 256);
-      expect(report.opencv_max_abs_diff).toBeLessThanOrEqual(1e-4);
     });
   }
+
+  it("stores the weights as float16 in about half the bytes: every runtime gives the rounded network's outputs", async () => {
+    const network = 'localiser-128-objects-64';
+    const spec = NETWORKS[network];
+    const inputs = wide.probe;
+    const ckpt = await trainedRun(network);
+    const full = await exportCheckpoint(ckpt, join(dir, 'models', 'f32.onnx'), { probe: inputs });
+    const out = join(dir, 'models', 'f16.onnx');
+    const half = await exportCheckpoint(ckpt, out, { probe: inputs, weights: 'float16' });
+    expect(half.bytes).toBeLessThan(0.55 * full.bytes);
+    expect(half.maxAbsDiff).toBeLessThanOrEqual(PARITY_TOLERANCE);
+    expect(half.metadata.weights).toMatch(/^float16/);
+
+    // Every trained weight is stored as float16 (and nothing else is: the Resize scales, ReLU6's bounds stay float32).
+    const graph = onnxProto.onnx.ModelProto.decode(await readFile(out)).graph!;
+    const stored = graph.initializer!.filter((t) => t.dataType === onnxProto.onnx.TensorProto.DataType.FLOAT16);
+    expect(stored.map((t) => t.name).sort()).toEqual(spec.params.map((p) => `${p.name}/float16`).sort());
+    expect(graph.node!.filter((n) => n.opType === 'Cast')).toHaveLength(spec.params.length);
+
+    // The file computes the trainer's network with its weights rounded to float16, and stays near the unrounded one.
+    const { values } = await loadCheckpoint(ckpt);
+    const rounded = tfjsOutputs(spec, roundedToFloat16(values), inputs);
+    const got = await onnxOutputs(out, inputs, spec.inputSize);
+    const unrounded = tfjsOutputs(spec, values, inputs);
+    let diff = 0;
+    let moved = 0;
+    for (let i = 0; i < got.length; i++) {
+      diff = Math.max(diff, Math.abs(got[i] - rounded[i]));
+      moved = Math.max(moved, Math.abs(got[i] - unrounded[i]));
+    }
+    expect(diff).toBeLessThanOrEqual(1e-5);
+    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBeLessThan(1e-2);
+    const report = await openCvCheck('f16', out, inputs, rounded);
+    expect(report.checker).toBe('ok');
+    expect(report.count).toBe(80);
+  });
 
   it("--rescore scores the checkpoint again on its own test split with today's code", async () => {
     // A run whose data was built from its own seed, as `blankspot train` builds it.

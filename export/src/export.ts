@@ -45,7 +45,7 @@ import {
   useBackend,
   type NetworkSpec,
 } from '@blankspot/training';
-import { buildOnnxModel } from './onnx-graph.js';
+import { buildOnnxModel, roundedToFloat16, type WeightType } from './onnx-graph.js';
 import { catalogueScores, operatingPointFromScores } from './catalogue.js';
 import { operatingPointFor, type OperatingPoint } from './operating-point.js';
 
@@ -105,6 +105,12 @@ export interface ExportOptions {
    * catalogue's photos of the operating kind before the thresholds are chosen there; needs `operatingCatalogue`.
    */
   calibrate?: boolean;
+  /**
+   * How the weights are stored (default float32). With float16 the checkpoint's weights are rounded to
+   * float16 first: the parity check, calibration and thresholds all see the rounded network, the one the
+   * file holds.
+   */
+  weights?: WeightType;
 }
 
 /** How a model's score was calibrated, and how well its scores match the share damaged before and after. */
@@ -389,10 +395,19 @@ function checkedBuilder(
   metadata: Record<string, string>,
   anySide: boolean,
   probe: Float32Array,
+  weights: WeightType,
 ): CheckedBuild {
   return {
     async build(calibration) {
-      const bytes = buildOnnxModel({ spec, values, metadata, producerVersion: PRODUCER_VERSION, anySide, calibration });
+      const bytes = buildOnnxModel({
+        spec,
+        values,
+        metadata,
+        producerVersion: PRODUCER_VERSION,
+        anySide,
+        calibration,
+        weights,
+      });
       const diff = maxAbsDiff(tfjsOutputs(spec, values, probe, calibration), await onnxOutputs(bytes, probe, spec.inputSize));
       if (!(diff <= PARITY_TOLERANCE)) {
         throw new BlankspotError(
@@ -452,7 +467,9 @@ async function onCatalogue(
 /** Exports a checkpoint folder to `out`, refusing to write a file that disagrees with the trainer. */
 export async function exportCheckpoint(checkpointDir: string, out: string, options: ExportOptions = {}): Promise<ExportResult> {
   const checkpoint = await loadCheckpoint(checkpointDir);
-  const { meta, values } = checkpoint;
+  const { meta } = checkpoint;
+  const weights = options.weights ?? 'float32';
+  const values = weights === 'float16' ? roundedToFloat16(checkpoint.values) : checkpoint.values;
   const spec = NETWORKS[meta.network];
   const t = meta.training;
   const framing: Framing = t.framing === 'content' ? 'content' : 'full';
@@ -463,7 +480,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
 
   if (activeBackend() == null) await useBackend('auto');
   const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
-  const builder = checkedBuilder(spec, values, metadata, options.zoom != null, probe);
+  if (weights === 'float16') metadata.weights = 'float16, each cast to float32 in the graph (the trained weights rounded)';
+  const builder = checkedBuilder(spec, values, metadata, options.zoom != null, probe, weights);
   let built = await builder.build();
   const counts = t.counts as RunConfig['counts'] | undefined;
   const views = options.views ?? 'single';

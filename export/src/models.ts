@@ -169,7 +169,11 @@ ${md.architecture}
   }
 - Trained by \`blankspot train\` on ${entry.data} under the ${entry.protocol} protocol, recipe: ${md.training}.${
     md.initialised_from ? ` Fine-tuned: started from the weights of \`${md.initialised_from}\`.` : ''
-  }${md.pretrained_from ? `\n- Pretrained layers, kept as they came (their licence applies to them): ${md.pretrained_from}.` : ''}
+  }${md.pretrained_from ? `\n- Pretrained layers, kept as they came (their licence applies to them): ${md.pretrained_from}.` : ''}${
+    md.weights?.startsWith('float16')
+      ? '\n- Weights stored as float16, half the bytes: the trained weights rounded, each cast to float32 in the graph (runtimes fold the casts when they load the file); every check and figure here is of the rounded network.'
+      : ''
+  }
 - Trained ${entry.trainedAt}; exported ${md.exported_at}; ONNX Runtime matches TensorFlow.js within ${result.maxAbsDiff.toExponential(1)} on ${result.probeCount} inputs.
 - Decision threshold: ${entry.threshold}${operatingPointText(entry)}
 

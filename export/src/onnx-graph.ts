@@ -4,6 +4,7 @@
  * Gemm with transB=1 (as PyTorch exports Linear), opset 13.
  */
 import onnxProto from 'onnx-proto';
+import { Float16Array, setFloat16 } from '@petamoriken/float16';
 import type { onnx as proto } from 'onnx-proto';
 import { MODEL_HEATMAP_NAME, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, NUM_CLASSES } from '@blankspot/core';
 import type { NetworkSpec } from '@blankspot/training';
@@ -95,6 +96,42 @@ export interface OnnxModelInput {
    * so every runtime that loads the file reads calibrated scores. The heatmap is left as trained.
    */
   calibration?: { scale: number; shift: number };
+  /**
+   * How the trained weights are stored: float32, or float16 (half the bytes) with a Cast to float32
+   * in front of each, which runtimes fold into float32 weights when they load the file. The values
+   * should already be float16 numbers (`roundedToFloat16`), or storing them rounds them.
+   */
+  weights?: WeightType;
+}
+
+export type WeightType = 'float32' | 'float16';
+
+/** Each value rounded to the nearest float16 number, kept as float32: what a float16 file holds. */
+export function roundedToFloat16(values: Record<string, Float32Array>): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(values).map(([name, v]) => [name, new Float32Array(new Float16Array(v))]));
+}
+
+/**
+ * The named float32 initializers stored as float16 under `<name>/float16`, each cast back to float32
+ * under its own name by a Cast node ahead of the graph's nodes.
+ */
+function storeAsFloat16(initializers: proto.ITensorProto[], names: Set<string>): proto.INodeProto[] {
+  const casts: proto.INodeProto[] = [];
+  for (const t of initializers) {
+    if (!names.has(t.name ?? '') || t.dataType !== FLOAT || !t.rawData) continue;
+    const raw = t.rawData;
+    const floats = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const half = new Uint8Array(floats.length * 2);
+    const view = new DataView(half.buffer);
+    // ONNX raw data is little-endian.
+    for (let i = 0; i < floats.length; i++) setFloat16(view, i * 2, floats[i], true);
+    const stored = `${t.name}/float16`;
+    casts.push({ opType: 'Cast', name: `${t.name}/cast`, input: [stored], output: [t.name!], attribute: [int('to', FLOAT)] });
+    t.name = stored;
+    t.dataType = onnx.TensorProto.DataType.FLOAT16;
+    t.rawData = half;
+  }
+  return casts;
 }
 
 type Layer = NetworkSpec['layers'][number];
@@ -366,6 +403,7 @@ export function buildOnnxModel({
   docString,
   anySide,
   calibration,
+  weights = 'float32',
 }: OnnxModelInput): Uint8Array {
   const graph = new GraphBuilder(spec, values, calibration);
   for (const [i, layer] of spec.layers.entries())
@@ -375,6 +413,7 @@ export function buildOnnxModel({
     throw new Error(`${spec.name}: the graph must end in a softmax over ${NUM_CLASSES} classes`);
   }
   const heatmapShape = graph.heatmapShape;
+  const casts = weights === 'float16' ? storeAsFloat16(graph.initializers, new Set(spec.params.map((p) => p.name))) : [];
   const model: proto.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
@@ -385,7 +424,7 @@ export function buildOnnxModel({
     docString: docString ?? spec.description,
     graph: {
       name: spec.name,
-      node: graph.nodes,
+      node: [...casts, ...graph.nodes],
       initializer: graph.initializers,
       input: [valueInfo(MODEL_INPUT_NAME, anySide ? ['N', 1, 'H', 'W'] : ['N', 1, spec.inputSize, spec.inputSize])],
       output: [

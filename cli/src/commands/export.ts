@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { PROTOCOLS, useBackend, type Protocol } from '@blankspot/training';
 import { positiveInt, positiveNumber } from '../options.js';
 import { VIEWS, type Views } from '@blankspot/core';
+import type { WeightType } from '@blankspot/export';
 
 /** The command and its options. */
 function defineExport(program: Command): Command {
@@ -59,6 +60,15 @@ function defineExport(program: Command): Command {
     )
     .option('--zoom-above <score>', "the first look's score from which the closer look is taken", positiveNumber, 0.2)
     .addOption(
+      new Option(
+        '--weights <type>',
+        'how the weights are stored: float32, or float16 (half the file; the weights rounded to float16 first, ' +
+          'and every check and threshold made on the rounded network)',
+      )
+        .choices(['float32', 'float16'])
+        .default('float32'),
+    )
+    .addOption(
       new Option('--zoom-views <views>', "what the closer look runs on (default: --views'): only suspect photos take it").choices(
         [...VIEWS],
       ),
@@ -95,6 +105,7 @@ export function registerExport(program: Command): void {
         operatingCatalogue: o.operatingCatalogue ? resolve(o.operatingCatalogue as string) : undefined,
         cacheDir: resolve('.cache/datasets'),
         calibrate: Boolean(o.calibrate),
+        weights: o.weights as WeightType,
       },
     );
     console.log(
