@@ -491,6 +491,42 @@ describe('runtime choice', () => {
     expect(info.gpu.adapter).toBe(false);
   });
 
+  it('loads ONNX Runtime and the model when the file picker opens, so the first photo finds them ready', async () => {
+    const context = await browser.newContext();
+    try {
+      const p = await context.newPage();
+      const fetched: string[] = [];
+      p.on('requestfinished', (r) => fetched.push(new URL(r.url()).pathname));
+      const runtimeAndModel = () => fetched.filter((u) => u.endsWith('.wasm') || u.endsWith('.onnx'));
+      await p.goto(`${server.url}/`);
+      await p.waitForFunction(() => customElements.get('blankspot-check') != null);
+      // preload="none": opening the picker loads nothing.
+      await p.evaluate(() => document.querySelector('blankspot-check')!.setAttribute('preload', 'none'));
+      await Promise.all([p.waitForEvent('filechooser'), p.click('#image')]);
+      await p.waitForTimeout(1500);
+      expect(runtimeAndModel()).toEqual([]);
+      // The default: the picker opening starts the load, before any photo is chosen.
+      await p.evaluate(() => document.querySelector('blankspot-check')!.removeAttribute('preload'));
+      const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.click('#image')]);
+      await expect.poll(() => runtimeAndModel().length, { timeout: 30_000 }).toBe(2);
+      expect(runtimeAndModel().some((u) => u.endsWith('.wasm'))).toBe(true);
+      const verdict = p.evaluate(
+        () =>
+          new Promise<boolean>((resolve) =>
+            document.addEventListener('blankspot-result', (e) => resolve((e as CustomEvent).detail.result.flagged), {
+              once: true,
+            }),
+          ),
+      );
+      await chooser.setFiles({ name: 'damaged.jpg', mimeType: 'image/jpeg', buffer: await withRect(NATURAL[0]) });
+      expect(await verdict).toBe(true);
+      // Nothing more was downloaded for the check: it ran on what the picker's opening loaded.
+      expect(runtimeAndModel()).toHaveLength(2);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('recognises the software WebGPU adapter as a fallback and stays on WASM', async () => {
     const gpuBrowser = await launchChromium(['--enable-unsafe-webgpu']);
     try {

@@ -2,7 +2,15 @@
  * check(file): the same answer as the edge API's POST /v1/check, computed in the browser with the
  * core's preprocessing on the full-size decoded pixels (EXIF orientation applied by the browser).
  */
-import { LIMITS, checkImage, type CheckResult, type ModelInput, type Sensitivity } from '@blankspot/core';
+import {
+  LIMITS,
+  checkImage,
+  inputSizeOf,
+  type CheckResult,
+  type InferenceSession,
+  type ModelInput,
+  type Sensitivity,
+} from '@blankspot/core';
 import { browserDecoder } from './decode.js';
 import { hardwareWebGl } from './gpu-preprocess.js';
 import { gpuInfo, loadModel } from './models.js';
@@ -33,14 +41,31 @@ export const DEFAULTS = { modelsUrl: new URL('../models/', here), ortUrl: new UR
 
 let counter = 0;
 
+const modelsUrlOf = (options: Pick<CheckOptions, 'modelsUrl'>) =>
+  new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
+
+const warmed = new WeakSet<InferenceSession>();
+
+/**
+ * Loads ONNX Runtime and the model and runs the model once on a blank input, checking nothing: the
+ * widget calls it when the file picker opens (or when the page is idle, `preload="idle"`), so the
+ * first photo's check finds the runtime downloaded, compiled and its kernels warm.
+ */
+export async function prepare(options: Pick<CheckOptions, 'modelsUrl' | 'model'> = {}): Promise<void> {
+  const { session, entry } = await loadModel(modelsUrlOf(options), options.model, DEFAULTS.ortUrl);
+  if (warmed.has(session)) return;
+  warmed.add(session);
+  const side = inputSizeOf(entry);
+  await session.run(new Float32Array(side * side), 1);
+}
+
 export async function check(
   file: Blob,
   options: CheckOptions = {},
 ): Promise<CheckResult & { input?: Float32Array; backend: Backend; preprocessedOn: 'gpu' | 'cpu' }> {
   const t0 = performance.now();
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const modelUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
-  const model = await loadModel(modelUrl, options.model, DEFAULTS.ortUrl);
+  const model = await loadModel(modelsUrlOf(options), options.model, DEFAULTS.ortUrl);
   const on = options.preprocessOn ?? 'auto';
   const gpu = on === 'gpu' || (on === 'auto' && hardwareWebGl());
   let made: ModelInput | undefined;
@@ -61,7 +86,6 @@ export async function check(
 
 /** Which backend the widget uses here, and why (loads the runtime if it is not loaded yet). */
 export async function runtimeInfo(options: CheckOptions = {}): Promise<{ backend: Backend; gpu: GpuInfo }> {
-  const modelsUrl = new URL(String(options.modelsUrl ?? DEFAULTS.modelsUrl), document.baseURI);
-  const model = await loadModel(modelsUrl, options.model, DEFAULTS.ortUrl);
+  const model = await loadModel(modelsUrlOf(options), options.model, DEFAULTS.ortUrl);
   return { backend: model.backend, gpu: await gpuInfo() };
 }

@@ -5,10 +5,12 @@
  * mode="confirm" lets the seller upload anyway after confirming; mode="warn" only shows the verdict.
  *
  * Attributes: models (URL of the folder with manifest.json), model (name), mode, for (id of an input
- * elsewhere on the page). Events: blankspot-result (detail: the result, the file), blankspot-error
+ * elsewhere on the page), preload: when ONNX Runtime and the model load, "picker" (default: when the
+ * file picker opens or a file is dragged over, so they are ready while the seller chooses), "idle" (as
+ * soon as the page is idle) or "none" (on the first photo). Events: blankspot-result (detail: the result, the file), blankspot-error
  * (detail: {message, code, file}).
  */
-import { check, type CheckResult } from './check.js';
+import { check, prepare, type CheckResult } from './check.js';
 import { SENSITIVITIES, type Sensitivity } from '@blankspot/core';
 
 const STYLE = `
@@ -69,10 +71,18 @@ export class BlankspotCheckElement extends HTMLElement {
     const target = this.getAttribute('for');
     this.input = target ? (document.getElementById(target) as HTMLInputElement | null) : this.querySelector('input[type=file]');
     this.input?.addEventListener('change', this.onChange);
+    this.input?.addEventListener('click', this.onPickerOpen);
+    this.addEventListener('dragenter', this.onPickerOpen);
+    if (this.getAttribute('preload') === 'idle') {
+      const whenIdle = (globalThis as { requestIdleCallback?: (f: () => void) => void }).requestIdleCallback ?? setTimeout;
+      whenIdle(() => this.preload());
+    }
   }
 
   disconnectedCallback(): void {
     this.input?.removeEventListener('change', this.onChange);
+    this.input?.removeEventListener('click', this.onPickerOpen);
+    this.removeEventListener('dragenter', this.onPickerOpen);
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
   }
 
@@ -80,6 +90,17 @@ export class BlankspotCheckElement extends HTMLElement {
     const m = this.getAttribute('mode');
     return m === 'block' || m === 'warn' ? m : 'confirm';
   }
+
+  private preload(): void {
+    // A failure here is the first check's to report: it loads again and says why.
+    void prepare({ modelsUrl: this.getAttribute('models') ?? undefined, model: this.getAttribute('model') ?? undefined }).catch(
+      () => undefined,
+    );
+  }
+
+  private readonly onPickerOpen = () => {
+    if (this.getAttribute('preload') !== 'none') this.preload();
+  };
 
   private readonly onChange = () => {
     const file = this.input?.files?.[0];
