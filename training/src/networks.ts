@@ -28,6 +28,7 @@ export const NETWORK_NAMES = [
   'localiser-128-deep',
   'localiser-128-objects',
   'localiser-128-objects-64',
+  'localiser-128-objects-64-tuned',
 ] as const;
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 
@@ -204,8 +205,8 @@ const MOBILENET_BLOCKS: Array<[expand: number, stride: 1 | 2, out: number, resid
   [6, 1, 32, true],
 ];
 
-/** MobileNetV2's first layers, frozen at their pretrained values: stride 8, 32 channels. */
-function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
+/** MobileNetV2's first layers at their pretrained values, frozen unless `tuned`: stride 8, 32 channels. */
+function mobileNetStream(tuned = false): { params: ParamSpec[]; layers: Layer[] } {
   const params: ParamSpec[] = [];
   const layers: Layer[] = [];
   const conv = (keras: string, shape: number[], stride: 1 | 2, depthwise: boolean, relu6: boolean) => {
@@ -213,8 +214,8 @@ function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
     const bias = `mobilenet/${keras}/bias`;
     const out = depthwise ? shape[2] : shape[3];
     params.push(
-      { name: kernel, shape, init: 'pretrained', frozen: true },
-      { name: bias, shape: [out], init: 'pretrained', frozen: true },
+      { name: kernel, shape, init: 'pretrained', frozen: !tuned },
+      { name: bias, shape: [out], init: 'pretrained', frozen: !tuned },
     );
     layers.push({ op: 'mobileConv', kernel, bias, stride, depthwise, relu6 });
   };
@@ -239,18 +240,22 @@ function mobileNetStream(): { params: ParamSpec[]; layers: Layer[] } {
  * heatmap's 1x1 conv. Grown from a trained localiser-128 with the new stream's heatmap weights at zero,
  * it starts as exactly that network.
  */
-function objectsLocaliser(name: 'localiser-128-objects' | 'localiser-128-objects-64' = 'localiser-128-objects'): NetworkSpec {
+function objectsLocaliser(
+  name: 'localiser-128-objects' | 'localiser-128-objects-64' | 'localiser-128-objects-64-tuned' = 'localiser-128-objects',
+): NetworkSpec {
   const base = localiserNetwork(name, LOCALISER_FILTERS['localiser-128'], 2 * INPUT_SIZE, 3);
-  const mobile = mobileNetStream();
-  // The -64 network's stream sees the input averaged to half its side (a quarter of the stream's cost):
+  // -tuned: the stream is trained too (fine-tuned from ImageNet's weights), for a task ImageNet never posed.
+  const tuned = name === 'localiser-128-objects-64-tuned';
+  const mobile = mobileNetStream(tuned);
+  // The -64 networks' stream sees the input averaged to half its side (a quarter of the stream's cost):
   // its features come out at 8x8 and are upsampled to the heatmap's 16x16.
-  const half = name === 'localiser-128-objects-64';
+  const half = name !== 'localiser-128-objects';
   const [heatmap, softmax] = base.layers.slice(-2);
   if (heatmap.op !== 'heatmap') throw new Error('a localiser ends in its heatmap');
   return {
     ...base,
     description:
-      `${base.description}; beside it, ${half ? 'on the input average-pooled 2x2, ' : ''}MobileNetV2 (ImageNet, frozen) to block 5 -> ` +
+      `${base.description}; beside it, ${half ? 'on the input average-pooled 2x2, ' : ''}MobileNetV2 (ImageNet, ${tuned ? 'fine-tuned' : 'frozen'}) to block 5 -> ` +
       `conv 32x5x5 same -> leaky ReLU${half ? ' -> nearest upsampling 2x' : ''}, into the same 1x1 conv`,
     params: [
       ...mobile.params,
@@ -338,6 +343,7 @@ export const NETWORKS: Record<NetworkName, NetworkSpec> = {
   'localiser-128-deep': localiserNetwork('localiser-128-deep', LOCALISER_FILTERS['localiser-128-deep'], 2 * INPUT_SIZE, 3),
   'localiser-128-objects': objectsLocaliser(),
   'localiser-128-objects-64': objectsLocaliser('localiser-128-objects-64'),
+  'localiser-128-objects-64-tuned': objectsLocaliser('localiser-128-objects-64-tuned'),
 };
 
 /**
@@ -350,6 +356,8 @@ export const GROWS_FROM: Partial<Record<NetworkName, NetworkName>> = {
   'localiser-128-deep': 'localiser-128',
   'localiser-128-objects': 'localiser-128',
   'localiser-128-objects-64': 'localiser-128',
+  // The same parameters: it starts where the frozen network stopped, and trains the stream as well.
+  'localiser-128-objects-64-tuned': 'localiser-128-objects-64',
 };
 
 /**
@@ -713,6 +721,8 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         break;
       case 'mobileConv':
         x = mobileConvLayer(x as tf.Tensor4D, params, layer);
+        // A conv after a trained (not frozen) stream must pass its input gradient back into it.
+        if (!spec.params.find((p) => p.name === layer.kernel)?.frozen) firstConv = false;
         break;
       case 'avgPool':
         x = tf.avgPool(x as tf.Tensor4D, layer.size, layer.size, 'valid');

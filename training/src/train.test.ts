@@ -256,6 +256,28 @@ describe('the trainer', () => {
     disposeParams(b);
   });
 
+  it('fine-tunes: localiser-128-objects-64-tuned starts as a trained localiser-128-objects-64 and training moves its stream too', async () => {
+    const tuned = NETWORKS['localiser-128-objects-64-tuned'];
+    expect(tuned.params.some((p) => p.frozen)).toBe(false);
+    expect(tuned.params.map((p) => p.name)).toEqual(NETWORKS['localiser-128-objects-64'].params.map((p) => p.name));
+    const counts = { train: 32, val: 16, test: 16 };
+    const run = { recipe: 'modern', data: 'solid', seed: 5, counts, backend: 'wasm', epochs: 1, protocol: 'realistic' } as const;
+    const data = await buildSplits({ sets: ['solid'], protocol: 'realistic', seed: 't-tuned', counts, inputSize: 128 });
+    const { dir: frozenRun } = await runTraining(data, { ...run, network: 'localiser-128-objects-64' }, join(dir, 'tuned-a'));
+    const { dir: tunedRun } = await runTraining(
+      data,
+      { ...run, network: 'localiser-128-objects-64-tuned', initFrom: frozenRun },
+      join(dir, 'tuned-b'),
+    );
+    const [before, after] = [(await loadCheckpoint(frozenRun)).values, (await loadCheckpoint(tunedRun)).values];
+    const stream = tuned.params.filter((p) => p.name.startsWith('mobilenet/')).map((p) => p.name);
+    expect(stream).toHaveLength(36);
+    // The frozen run left the stream as pretrained; the tuned one moved it.
+    for (const name of stream)
+      expect(before[name]).toEqual(pretrainedValues(MOBILENET_FILE, name, tuned.params.find((p) => p.name === name)!.shape));
+    expect(stream.filter((name) => after[name].some((v, i) => v !== before[name][i])).length).toBeGreaterThan(30);
+  });
+
   it('grows localiser-128 from a localiser-wide: the same scores on flat inputs, then trains on 128x128 data', async () => {
     const wide = NETWORKS['localiser-wide'];
     const big = NETWORKS['localiser-128'];

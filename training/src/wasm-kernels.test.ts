@@ -126,6 +126,56 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  const depthwise: Array<{
+    label: string;
+    x: number[];
+    k: number;
+    strides: 1 | 2;
+    pad: 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
+  }> = [
+    { label: 'same stride 1', x: [2, 9, 9, 6], k: 3, strides: 1, pad: 'same' },
+    { label: 'valid stride 2', x: [2, 10, 8, 4], k: 3, strides: 2, pad: 'valid' },
+    // MobileNet's strided convs under Keras's padding: none before, one after.
+    {
+      label: "Keras's stride 2",
+      x: [3, 8, 8, 5],
+      k: 3,
+      strides: 2,
+      pad: [
+        [0, 0],
+        [0, 1],
+        [0, 1],
+        [0, 0],
+      ],
+    },
+  ];
+  for (const c of depthwise) {
+    it(`DepthwiseConv2dNativeBackpropInput and -Filter, ${c.label}`, async () => {
+      const channels = c.x[3];
+      const xv = randomValues(
+        c.x.reduce((a, b) => a * b),
+        `dx-${c.label}`,
+        -1,
+        1,
+      );
+      const fv = randomValues(c.k * c.k * channels, `df-${c.label}`, -1, 1);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x as [number, number, number, number]);
+        const f = tf.tensor4d(fv, [c.k, c.k, channels, 1]);
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad))),
+        );
+        const [dx, df] = g([x, f]);
+        return [dx.dataSync() as Float32Array, df.dataSync() as Float32Array];
+      };
+      const [rx, rf] = await onBackend('cpu', run);
+      const [wx, wf] = await onBackend('wasm', run);
+      expect(Math.hypot(...rx)).toBeGreaterThan(0);
+      expect(relError(wx, rx)).toBeLessThanOrEqual(1e-5);
+      expect(relError(wf, rf)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
   it('MaxPoolGrad routes to the first maximum, also in all-negative windows', async () => {
     const xv = randomValues(2 * 6 * 6 * 3, 'pool', -2, -1);
     xv[0] = xv[3]; // a tie inside one window: the first position wins

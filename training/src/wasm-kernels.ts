@@ -4,7 +4,8 @@
  * - it has no Conv2DBackpropFilter, so conv nets do not train at all;
  * - its MaxPoolGrad starts the running max at the smallest positive float, so windows whose values
  *   are all negative (common with leaky ReLU) send the gradient to the wrong place;
- * - its Conv2DBackpropInput is a plain loop that takes over half of each step.
+ * - its Conv2DBackpropInput is a plain loop that takes over half of each step;
+ * - it has no depthwise backprop at all, so a MobileNet stream cannot be fine-tuned.
  * The replacements reuse the backend's own XNNPACK Conv2D, Transpose and Reverse kernels, or are a
  * tight loop over the WASM heap. Every one is checked against the 'cpu' backend in tests.
  */
@@ -348,6 +349,94 @@ const leakyRelu: KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
+/** Depthwise geometry (channel multiplier 1, as MobileNet's): the forward conv's info from its attrs. */
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: NamedAttrMap): backend_util.Conv2DInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, dilations } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: string;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    dilations?: [number, number] | number;
+  };
+  assertChannelsLast(dataFormat);
+  if (filterShape[3] !== 1) throw new Error('only a channel multiplier of 1 is supported');
+  const dilation = dilations ?? 1;
+  if (dilation !== 1 && !(Array.isArray(dilation) && dilation[0] === 1 && dilation[1] === 1))
+    throw new Error('only undilated depthwise convolutions are supported');
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+}
+
+/**
+ * Both depthwise gradients walk the same pairs: output cell (i, j) of channel c reads input pixel
+ * (s*i + a - padTop, s*j + b - padLeft) through tap (a, b). dx gathers dy*w into each pixel, dw sums
+ * x*dy per tap; plain loops over the WASM heap (a depthwise conv is cheap: C taps per pixel, not C*C).
+ */
+function depthwisePairs(
+  info: backend_util.Conv2DInfo,
+  visit: (xAt: number, yAt: number, wAt: number, channels: number) => void,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth } = info;
+  const { top, left } = info.padInfo;
+  for (let n = 0; n < batchSize; n++)
+    for (let i = 0; i < outHeight; i++)
+      for (let a = 0; a < filterHeight; a++) {
+        const y = i * strideHeight + a - top;
+        if (y < 0 || y >= inHeight) continue;
+        for (let j = 0; j < outWidth; j++)
+          for (let b = 0; b < filterWidth; b++) {
+            const x = j * strideWidth + b - left;
+            if (x < 0 || x >= inWidth) continue;
+            visit(
+              ((n * inHeight + y) * inWidth + x) * inChannels,
+              ((n * outHeight + i) * outWidth + j) * inChannels,
+              (a * filterWidth + b) * inChannels,
+              inChannels,
+            );
+          }
+      }
+}
+
+const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const inputShape = (attrs as unknown as { inputShape: number[] }).inputShape;
+  const info = depthwiseInfo(inputShape, filter.shape, attrs ?? {});
+  const out = wasm.makeOutput(inputShape, 'float32');
+  const dx = wasm.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  const g = wasm.typedArrayFromHeap(dy) as Float32Array;
+  const w = wasm.typedArrayFromHeap(filter) as Float32Array;
+  depthwisePairs(info, (xAt, yAt, wAt, channels) => {
+    for (let c = 0; c < channels; c++) dx[xAt + c] += g[yAt + c] * w[wAt + c];
+  });
+  return out;
+};
+
+const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const filterShape = (attrs as unknown as { filterShape: number[] }).filterShape;
+  const info = depthwiseInfo(x.shape, filterShape, attrs ?? {});
+  const sums = new Float64Array(filterShape.reduce((p, d) => p * d, 1));
+  const xv = wasm.typedArrayFromHeap(x) as Float32Array;
+  const g = wasm.typedArrayFromHeap(dy) as Float32Array;
+  depthwisePairs(info, (xAt, yAt, wAt, channels) => {
+    for (let c = 0; c < channels; c++) sums[wAt + c] += xv[xAt + c] * g[yAt + c];
+  });
+  const out = wasm.makeOutput(filterShape, 'float32');
+  (wasm.typedArrayFromHeap(out) as Float32Array).set(sums);
+  return out;
+};
+
 let installed = false;
 
 /** Registers the replacement kernels for the 'wasm' backend (idempotent). Call before training. */
@@ -367,6 +456,8 @@ export function installWasmTrainingKernels(): void {
     { kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGrad },
     { kernelName: ACT_BIAS_GRAD, backendName: BACKEND, kernelFunc: actBiasGrad },
     { kernelName: 'LeakyRelu', backendName: BACKEND, kernelFunc: leakyRelu },
+    { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: BACKEND, kernelFunc: depthwiseBackpropInput },
+    { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: BACKEND, kernelFunc: depthwiseBackpropFilter },
   ];
   for (const config of replacements) {
     if (getKernel(config.kernelName, BACKEND) != null) unregisterKernel(config.kernelName, BACKEND);
