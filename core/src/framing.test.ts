@@ -19,7 +19,7 @@ function canvas(width: number, height: number, level: number, rects: [number, nu
 }
 
 const gridOf = (img: RgbaImage) =>
-  areaAverage(rgbaCells(img), { x: 0, y: 0, w: img.width, h: img.height }, FRAME_GRID, FRAME_GRID);
+  areaAverage(rgbaCells(img), { x: 0, y: 0, width: img.width, height: img.height }, FRAME_GRID, FRAME_GRID);
 const frameOfImage = (img: RgbaImage) => findFrame(gridOf(img), img.width, img.height);
 const framesOfImage = (img: RgbaImage) => findFrames(gridOf(img), img.width, img.height);
 
@@ -31,7 +31,7 @@ describe('areaAverage', () => {
         let s = seed;
         for (let i = 0; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) & 0x7fffffff) & 255;
         const img = { width: w, height: h, data };
-        const got = areaAverage(rgbaCells(img), { x: 0, y: 0, w, h }, INPUT_SIZE, INPUT_SIZE);
+        const got = areaAverage(rgbaCells(img), { x: 0, y: 0, width: w, height: h }, INPUT_SIZE, INPUT_SIZE);
         const want = preprocess(img);
         let worst = 0;
         for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
@@ -44,7 +44,7 @@ describe('areaAverage', () => {
   it('fills what lies beyond the photo with the fill level, in exact shares', () => {
     const black = canvas(100, 100, 0);
     // The right half of the rectangle lies past the photo: columns 32.. are the fill, 0..31 black.
-    const out = areaAverage(rgbaCells(black), { x: 50, y: 0, w: 100, h: 100 }, INPUT_SIZE, INPUT_SIZE, 0.8);
+    const out = areaAverage(rgbaCells(black), { x: 50, y: 0, width: 100, height: 100 }, INPUT_SIZE, INPUT_SIZE, 0.8);
     expect(out[10 * 64 + 10]).toBeCloseTo(0, 6);
     expect(out[10 * 64 + 50]).toBeCloseTo(0.8, 6);
   });
@@ -200,15 +200,15 @@ describe('preprocessFramed', () => {
 describe('boxes through a frame', () => {
   it('photo -> input -> photo is the same box', () => {
     const frame = { x: -40, y: 100, side: 640, background: 1 };
-    const box = { x: 200, y: 300, w: 120, h: 80 };
+    const box = { x: 200, y: 300, width: 120, height: 80 };
     const input = photoBoxToInput(box, frame, 1000, 800)!;
     const back = inputBoxToPhoto(input, frame, 1000, 800);
     expect(back.x).toBeCloseTo(200, 6);
     expect(back.y).toBeCloseTo(300, 6);
-    expect(back.w).toBeCloseTo(120, 6);
-    expect(back.h).toBeCloseTo(80, 6);
+    expect(back.width).toBeCloseTo(120, 6);
+    expect(back.height).toBeCloseTo(80, 6);
     // Outside the frame: no box in the input.
-    expect(photoBoxToInput({ x: 900, y: 0, w: 50, h: 50 }, frame, 1000, 800)).toBeNull();
+    expect(photoBoxToInput({ x: 900, y: 0, width: 50, height: 50 }, frame, 1000, 800)).toBeNull();
   });
 
   it("resultBox reads the box in the photo's pixels through the frame", () => {

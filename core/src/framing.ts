@@ -9,6 +9,7 @@
  * times longer. Nothing outside the frame can be damage anyone sees: there the photo is plain
  * background, and a white rectangle on it changes nothing visible (the same rule that labels training).
  */
+import type { Box } from './box.js';
 import { INPUT_SIZE } from './contract.js';
 import type { RgbaImage } from './preprocess.js';
 import { WB, WG, WR, preprocess } from './preprocess.js';
@@ -125,15 +126,9 @@ function spanWeights(size: number, cell: number, from: number, span: number, out
  * The area average of a rectangle of the photo (in pixels; it may reach past the edges, where it is
  * `fill`) at outW x outH: each output pixel the exact mean of the area it covers. Clamped to [0,1].
  */
-export function areaAverage(
-  src: LumaCells,
-  rect: { x: number; y: number; w: number; h: number },
-  outW: number,
-  outH: number,
-  fill = 1,
-): Float32Array {
-  const xw = spanWeights(src.width, src.cell, rect.x, rect.w, outW);
-  const yw = spanWeights(src.height, src.cell, rect.y, rect.h, outH);
+export function areaAverage(src: LumaCells, rect: Box, outW: number, outH: number, fill = 1): Float32Array {
+  const xw = spanWeights(src.width, src.cell, rect.x, rect.width, outW);
+  const yw = spanWeights(src.height, src.cell, rect.y, rect.height, outH);
   const line = new Float32Array(src.cols);
   const row = new Float64Array(outW);
   const out = new Float64Array(outW * outH);
@@ -295,13 +290,13 @@ export function findFrame(grid: Float32Array, width: number, height: number): Fr
 
 /** The frames of a luma source (see findFrames). */
 export function framesOf(src: LumaCells): Frames {
-  const grid = areaAverage(src, { x: 0, y: 0, w: src.width, h: src.height }, FRAME_GRID, FRAME_GRID);
+  const grid = areaAverage(src, { x: 0, y: 0, width: src.width, height: src.height }, FRAME_GRID, FRAME_GRID);
   return findFrames(grid, src.width, src.height);
 }
 
 /** The model input of a frame: its area average at size x size, the background beyond the photo. */
 export function frameToInput(src: LumaCells, frame: Frame, size = INPUT_SIZE): Float32Array {
-  return areaAverage(src, { x: frame.x, y: frame.y, w: frame.side, h: frame.side }, size, size, frame.background);
+  return areaAverage(src, { x: frame.x, y: frame.y, width: frame.side, height: frame.side }, size, size, frame.background);
 }
 
 /**
@@ -354,32 +349,20 @@ export function framedInputs(
 }
 
 /** A box in model-input pixels to the photo's pixels, through the frame when there is one. */
-export function inputBoxToPhoto(
-  box: { x: number; y: number; w: number; h: number },
-  frame: Frame | null,
-  width: number,
-  height: number,
-  size = INPUT_SIZE,
-): { x: number; y: number; w: number; h: number } {
+export function inputBoxToPhoto(box: Box, frame: Frame | null, width: number, height: number, size = INPUT_SIZE): Box {
   const sx = (frame ? frame.side : width) / size;
   const sy = (frame ? frame.side : height) / size;
-  return { x: (frame?.x ?? 0) + box.x * sx, y: (frame?.y ?? 0) + box.y * sy, w: box.w * sx, h: box.h * sy };
+  return { x: (frame?.x ?? 0) + box.x * sx, y: (frame?.y ?? 0) + box.y * sy, width: box.width * sx, height: box.height * sy };
 }
 
 /** A box in the photo's pixels to model-input pixels (the training labels' direction), clipped to the input. */
-export function photoBoxToInput(
-  box: { x: number; y: number; w: number; h: number },
-  frame: Frame | null,
-  width: number,
-  height: number,
-  size = INPUT_SIZE,
-): { x: number; y: number; w: number; h: number } | null {
+export function photoBoxToInput(box: Box, frame: Frame | null, width: number, height: number, size = INPUT_SIZE): Box | null {
   const sx = size / (frame ? frame.side : width);
   const sy = size / (frame ? frame.side : height);
   const clip = (v: number) => Math.min(size, Math.max(0, v));
   const x0 = clip((box.x - (frame?.x ?? 0)) * sx);
   const y0 = clip((box.y - (frame?.y ?? 0)) * sy);
-  const x1 = clip((box.x + box.w - (frame?.x ?? 0)) * sx);
-  const y1 = clip((box.y + box.h - (frame?.y ?? 0)) * sy);
-  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
+  const x1 = clip((box.x + box.width - (frame?.x ?? 0)) * sx);
+  const y1 = clip((box.y + box.height - (frame?.y ?? 0)) * sy);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
 }

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { boxFromHeatmap, boxInImage, iou, snapBoxToInput, unseenSides, type InputBox } from './heatmap.js';
+import { boxFromHeatmap, boxInImage, iou, snapBoxToInput, unseenSides } from './heatmap.js';
+import type { Box } from './box.js';
 
 /** The exact coverage map a perfect localiser would output for a box on a side x side grid. */
-function coverageMap(box: { x: number; y: number; w: number; h: number }, side = 16, input = 64): Float32Array {
+function coverageMap(box: Box, side = 16, input = 64): Float32Array {
   const cell = input / side;
   const out = new Float32Array(side * side);
   for (let r = 0; r < side; r++)
     for (let c = 0; c < side; c++) {
-      const ox = Math.max(0, Math.min((c + 1) * cell, box.x + box.w) - Math.max(c * cell, box.x));
-      const oy = Math.max(0, Math.min((r + 1) * cell, box.y + box.h) - Math.max(r * cell, box.y));
+      const ox = Math.max(0, Math.min((c + 1) * cell, box.x + box.width) - Math.max(c * cell, box.x));
+      const oy = Math.max(0, Math.min((r + 1) * cell, box.y + box.height) - Math.max(r * cell, box.y));
       out[r * side + c] = (ox * oy) / (cell * cell);
     }
   return out;
@@ -24,12 +25,12 @@ describe('boxFromHeatmap', () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         (w, h, fx, fy) => {
-          const box = { x: fx * (64 - w), y: fy * (64 - h), w, h };
+          const box = { x: fx * (64 - w), y: fy * (64 - h), width: w, height: h };
           const got = boxFromHeatmap({ data: coverageMap(box), height: 16, width: 16 })!;
           expect(got.x).toBeCloseTo(box.x, 1);
           expect(got.y).toBeCloseTo(box.y, 1);
-          expect(got.w).toBeCloseTo(box.w, 1);
-          expect(got.h).toBeCloseTo(box.h, 1);
+          expect(got.width).toBeCloseTo(box.width, 1);
+          expect(got.height).toBeCloseTo(box.height, 1);
         },
       ),
     );
@@ -38,7 +39,7 @@ describe('boxFromHeatmap', () => {
   it('keeps IoU above 0.9 for the paper square when every cell is off by up to 0.1', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 48 }), fc.integer({ min: 0, max: 48 }), fc.integer(), (x, y, seed) => {
-        const box = { x, y, w: 16, h: 16 };
+        const box = { x, y, width: 16, height: 16 };
         const map = coverageMap(box);
         let s = seed >>> 0;
         for (let i = 0; i < map.length; i++) {
@@ -51,11 +52,11 @@ describe('boxFromHeatmap', () => {
   });
 
   it('follows the strongest region, not a weaker one elsewhere', () => {
-    const map = coverageMap({ x: 40, y: 40, w: 16, h: 16 });
+    const map = coverageMap({ x: 40, y: 40, width: 16, height: 16 });
     map[0] = 0.6;
     map[1] = 0.6;
     const got = boxFromHeatmap({ data: map, height: 16, width: 16 })!;
-    expect(iou(got, { x: 40, y: 40, w: 16, h: 16 })).toBeCloseTo(1, 5);
+    expect(iou(got, { x: 40, y: 40, width: 16, height: 16 })).toBeCloseTo(1, 5);
   });
 
   it('answers null for an empty or zero heatmap', () => {
@@ -86,30 +87,31 @@ function smooth(seed: number): Float32Array {
 }
 
 /** A 64x64 white input with a textured object (`textured(seed)`) filling `box`. */
-function objectOnWhite(seed: number, box: { x: number; y: number; w: number; h: number }): Float32Array {
+function objectOnWhite(seed: number, box: Box): Float32Array {
   const img = new Float32Array(64 * 64).fill(1);
   const object = textured(seed);
-  for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = object[r * 64 + c];
+  for (let r = box.y; r < box.y + box.height; r++)
+    for (let c = box.x; c < box.x + box.width; c++) img[r * 64 + c] = object[r * 64 + c];
   return img;
 }
 
-function paste(img: Float32Array, box: { x: number; y: number; w: number; h: number }, level = () => 1): void {
-  for (let r = box.y; r < box.y + box.h; r++) for (let c = box.x; c < box.x + box.w; c++) img[r * 64 + c] = level();
+function paste(img: Float32Array, box: Box, level = () => 1): void {
+  for (let r = box.y; r < box.y + box.height; r++) for (let c = box.x; c < box.x + box.width; c++) img[r * 64 + c] = level();
 }
 
 /** Pastes a white rectangle with fractional edges as an area-averaging resize would show it. */
-function pasteArea(img: Float32Array, box: { x: number; y: number; w: number; h: number }): void {
+function pasteArea(img: Float32Array, box: Box): void {
   const overlap = (p: number, a: number, b: number) => Math.max(0, Math.min(p + 1, b) - Math.max(p, a));
   for (let r = 0; r < 64; r++)
     for (let c = 0; c < 64; c++) {
-      const cover = overlap(c, box.x, box.x + box.w) * overlap(r, box.y, box.y + box.h);
+      const cover = overlap(c, box.x, box.x + box.width) * overlap(r, box.y, box.y + box.height);
       img[r * 64 + c] = cover + (1 - cover) * img[r * 64 + c];
     }
 }
 
 /** Every edge of `got` within `tolerance` input pixels of the truth's. */
-function expectEdges(got: InputBox, truth: InputBox, tolerance: number): void {
-  const edges = (b: InputBox) => [b.x, b.y, b.x + b.w, b.y + b.h];
+function expectEdges(got: Box, truth: Box, tolerance: number): void {
+  const edges = (b: Box) => [b.x, b.y, b.x + b.width, b.y + b.height];
   const [g, t] = [edges(got), edges(truth)];
   for (let i = 0; i < 4; i++) expect(Math.abs(g[i] - t[i]), `edge ${i}: ${g[i]} for ${t[i]}`).toBeLessThanOrEqual(tolerance);
 }
@@ -124,10 +126,10 @@ describe('snapBoxToInput', () => {
         fc.integer({ min: -3, max: 3 }),
         fc.integer(),
         (x, y, dx, dw, seed) => {
-          const truth = { x, y, w: 16, h: 16 };
+          const truth = { x, y, width: 16, height: 16 };
           const img = textured(seed);
           paste(img, truth);
-          const got = snapBoxToInput({ x: x + dx, y: y - dx, w: 16 + dw, h: 16 - dw }, img);
+          const got = snapBoxToInput({ x: x + dx, y: y - dx, width: 16 + dw, height: 16 - dw }, img);
           // Beside the edge is noise, pixel by pixel: a light pixel there reads as part of the white, up to
           // 0.6 of a pixel in most draws and 0.604 in one CI run; the claim is within a pixel (edges on pixel
           // boundaries were exact before edges were read inside pixels).
@@ -140,12 +142,12 @@ describe('snapBoxToInput', () => {
   it('places an edge that runs into a white background from the opposite edge and the typical side', () => {
     // Photo left of column 30, white background right of it: the square's right edge cannot be seen.
     const img = textured(7, 30);
-    const truth = { x: 20, y: 10, w: 16, h: 16 };
+    const truth = { x: 20, y: 10, width: 16, height: 16 };
     paste(img, truth);
     // What a heatmap sees: only the visible part, up to the background.
-    expectEdges(snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img), truth, 0.6);
+    expectEdges(snapBoxToInput({ x: 20.5, y: 10.5, width: 9.5, height: 15 }, img), truth, 0.6);
     // The same from the map, which now lands on the square exactly.
-    const map = coverageMap({ x: 20, y: 10, w: 10, h: 16 });
+    const map = coverageMap({ x: 20, y: 10, width: 10, height: 16 });
     expectEdges(boxFromHeatmap({ data: map, height: 16, width: 16 }, img)!, truth, 0.6);
   });
 
@@ -157,10 +159,10 @@ describe('snapBoxToInput', () => {
         fc.double({ min: 10, max: 20, noNaN: true }),
         fc.integer(),
         (x, y, side, seed) => {
-          const truth = { x, y, w: side, h: side * 0.8 };
+          const truth = { x, y, width: side, height: side * 0.8 };
           const img = smooth(seed);
           pasteArea(img, truth);
-          expectEdges(snapBoxToInput({ x: x + 1.5, y: y - 1, w: side - 2, h: side * 0.8 + 1 }, img), truth, 0.15);
+          expectEdges(snapBoxToInput({ x: x + 1.5, y: y - 1, width: side - 2, height: side * 0.8 + 1 }, img), truth, 0.15);
         },
       ),
     );
@@ -170,66 +172,66 @@ describe('snapBoxToInput', () => {
     // Photo left of column 30, white right of it up to a dark object from column 40 on.
     const img = textured(9, 30);
     for (let r = 0; r < 64; r++) img.fill(0.2, r * 64 + 40, r * 64 + 64);
-    paste(img, { x: 20, y: 10, w: 18, h: 16 });
+    paste(img, { x: 20, y: 10, width: 18, height: 16 });
     // Sides of 25-36 would put the right edge at 45-56, inside the object it would have covered.
-    const stopped = snapBoxToInput({ x: 20.5, y: 10.5, w: 9.5, h: 15 }, img, 64, { x: [25, 36], y: [25, 36] });
+    const stopped = snapBoxToInput({ x: 20.5, y: 10.5, width: 9.5, height: 15 }, img, 64, { x: [25, 36], y: [25, 36] });
     expect(Math.abs(stopped.x - 20)).toBeLessThan(0.6);
-    expect(stopped.x + stopped.w).toBe(40);
+    expect(stopped.x + stopped.width).toBe(40);
     // White up to the input's edge (beyond a frame the photo is background): the side from the range holds.
     const open = textured(9, 50);
-    paste(open, { x: 44, y: 10, w: 20, h: 16 });
+    paste(open, { x: 44, y: 10, width: 20, height: 16 });
     const sides = { x: [15, 30], y: [15, 30] } as const;
     // The side that finds every rectangle of side 15-30 (IoU >= 0.7 with a known height), with the highest
     // mean IoU: 21.4 by a dense search over the range (1,501 steps), independently of unseenSides' grid.
     const side = unseenSides(sides.x, 16)[0];
     expect(Math.abs(side - 21.4)).toBeLessThan(0.5);
-    const past = snapBoxToInput({ x: 44.5, y: 10.5, w: 5.5, h: 15 }, open, 64, sides, true);
+    const past = snapBoxToInput({ x: 44.5, y: 10.5, width: 5.5, height: 15 }, open, 64, sides, true);
     expect(Math.abs(past.x - 44)).toBeLessThan(0.6);
-    expect(past.x + past.w).toBeCloseTo(past.x + side, 6);
+    expect(past.x + past.width).toBeCloseTo(past.x + side, 6);
     // Also when the heatmap's box reaches the border: a run that ends there has not seen an edge.
-    const atBorder = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, sides, true);
-    expect(atBorder.x + atBorder.w).toBeCloseTo(atBorder.x + side, 6);
+    const atBorder = snapBoxToInput({ x: 44.5, y: 10.5, width: 19.5, height: 15 }, open, 64, sides, true);
+    expect(atBorder.x + atBorder.width).toBeCloseTo(atBorder.x + side, 6);
     // Where the input is the whole photo, the box stays inside it: its side from the range cut at the border.
-    const whole = snapBoxToInput({ x: 44.5, y: 10.5, w: 19.5, h: 15 }, open, 64, sides);
+    const whole = snapBoxToInput({ x: 44.5, y: 10.5, width: 19.5, height: 15 }, open, 64, sides);
     expect(Math.abs(whole.x - 44)).toBeLessThan(0.6);
-    expect(whole.x + whole.w).toBeCloseTo(whole.x + unseenSides([15, 64 - whole.x], 16)[0], 6);
-    expect(whole.x + whole.w).toBeLessThanOrEqual(64);
+    expect(whole.x + whole.width).toBeCloseTo(whole.x + unseenSides([15, 64 - whole.x], 16)[0], 6);
+    expect(whole.x + whole.width).toBeLessThanOrEqual(64);
   });
 
   it('reads an edge the rectangle shows on only a few lines, where it clips the corner of an object', () => {
     // White input with an object in the top-left corner; the rectangle takes the object's corner off, so
     // its left edge crosses the object on 3 of its 20 rows (too few for the quartiles) and its top edge
     // on 8 of 20 columns; its right and bottom edges lie in white.
-    const img = objectOnWhite(13, { x: 0, y: 0, w: 30, h: 21 });
-    const truth = { x: 22, y: 18, w: 20, h: 20 };
+    const img = objectOnWhite(13, { x: 0, y: 0, width: 30, height: 21 });
+    const truth = { x: 22, y: 18, width: 20, height: 20 };
     paste(img, truth);
     const sides = { x: [14, 28], y: [14, 28] } as const;
     // What the heatmap sees: the visible corner and a little white.
-    const got = snapBoxToInput({ x: 22.5, y: 18.5, w: 12, h: 8 }, img, 64, sides);
+    const got = snapBoxToInput({ x: 22.5, y: 18.5, width: 12, height: 8 }, img, 64, sides);
     expect(Math.abs(got.x - truth.x), `left edge ${got.x}`).toBeLessThan(0.6);
     expect(Math.abs(got.y - truth.y), `top edge ${got.y}`).toBeLessThan(0.6);
     // The unseen sides come from the range, both unknown: the pair that finds the most rectangles of sides
     // 14-28 (IoU >= 0.7) is about 21.2 x 21.3 by a dense search (141 x 141 guesses against 141 x 141 truths).
-    expect(Math.abs(got.w - 21.25)).toBeLessThan(0.5);
-    expect(Math.abs(got.h - 21.25)).toBeLessThan(0.5);
+    expect(Math.abs(got.width - 21.25)).toBeLessThan(0.5);
+    expect(Math.abs(got.height - 21.25)).toBeLessThan(0.5);
     expect(iou(got, truth)).toBeGreaterThan(0.7);
   });
 
   it('takes an unseen side at least as far as the cut along the seen edge runs', () => {
     // The rectangle clips a wide object's corner: its top edge runs over the object from its left edge
     // (x 22) to where the object ends (x 44), then on over white to its right edge (x 48), unseen.
-    const img = objectOnWhite(13, { x: 0, y: 0, w: 44, h: 28 });
-    const truth = { x: 22, y: 18, w: 26, h: 20 };
+    const img = objectOnWhite(13, { x: 0, y: 0, width: 44, height: 28 });
+    const truth = { x: 22, y: 18, width: 26, height: 20 };
     paste(img, truth);
     const sides = { x: [14, 28], y: [14, 28] } as const;
-    const got = snapBoxToInput({ x: 22.5, y: 18.5, w: 20, h: 8 }, img, 64, sides, true);
+    const got = snapBoxToInput({ x: 22.5, y: 18.5, width: 20, height: 8 }, img, 64, sides, true);
     expect(Math.abs(got.x - truth.x), `left edge ${got.x}`).toBeLessThan(0.6);
     expect(Math.abs(got.y - truth.y), `top edge ${got.y}`).toBeLessThan(0.6);
     // The range alone would give the width it gives any corner (under 22): the box would stop short of
     // what the rectangle hid along its top edge.
     expect(unseenSides(sides.x, sides.y)[0]).toBeLessThan(22);
-    expect(got.x + got.w).toBeGreaterThanOrEqual(44);
-    expect(got.x + got.w).toBeLessThanOrEqual(truth.x + 28);
+    expect(got.x + got.width).toBeGreaterThanOrEqual(44);
+    expect(got.x + got.width).toBeLessThanOrEqual(truth.x + 28);
     expect(iou(got, truth)).toBeGreaterThan(0.75);
   });
 
@@ -239,63 +241,63 @@ describe('snapBoxToInput', () => {
     const onCanvas = (level: number) => {
       let s = 7;
       const noise = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5) / 255;
-      const img = objectOnWhite(13, { x: 0, y: 0, w: 30, h: 28 });
+      const img = objectOnWhite(13, { x: 0, y: 0, width: 30, height: 28 });
       for (let i = 0; i < img.length; i++) if (img[i] === 1) img[i] = level + noise();
       paste(img, truth, () => 1 - Math.abs(noise()));
       return img;
     };
-    const truth = { x: 22, y: 18, w: 20, h: 20 };
+    const truth = { x: 22, y: 18, width: 20, height: 20 };
     const sides = { x: [14, 28], y: [14, 28] } as const;
     // The heatmap sees the whole rectangle: it shows against the canvas too.
-    const heatmapBox = { x: 22.5, y: 18.5, w: 19, h: 19 };
+    const heatmapBox = { x: 22.5, y: 18.5, width: 19, height: 19 };
     const got = snapBoxToInput(heatmapBox, onCanvas(251 / 255), 64, sides, true);
     expect(iou(got, truth)).toBeGreaterThan(0.9);
-    expect(Math.abs(got.x + got.w - 42), `right edge ${got.x + got.w}`).toBeLessThan(1);
-    expect(Math.abs(got.y + got.h - 38), `bottom edge ${got.y + got.h}`).toBeLessThan(1);
+    expect(Math.abs(got.x + got.width - 42), `right edge ${got.x + got.width}`).toBeLessThan(1);
+    expect(Math.abs(got.y + got.height - 38), `bottom edge ${got.y + got.height}`).toBeLessThan(1);
     // A level below white is within a JPEG's noise: the canvas passes for white, the two sides are guessed
     // (about 21.2 x 21.3 for sides of 14-28, by the dense search above), not read at 20.
     const guessed = snapBoxToInput(heatmapBox, onCanvas(254 / 255), 64, sides, true);
-    expect(Math.abs(guessed.w - 21.25)).toBeLessThan(0.5);
-    expect(Math.abs(guessed.h - 21.25)).toBeLessThan(0.5);
+    expect(Math.abs(guessed.width - 21.25)).toBeLessThan(0.5);
+    expect(Math.abs(guessed.height - 21.25)).toBeLessThan(0.5);
   });
 
   it('does not take the border of an upload on white for an edge: the side comes from the range', () => {
     // A whole photo (no frame), white with an object right of column 30; the rectangle covers the
     // object's left side, so its right edge shows and its left edge lies in white up to the border.
-    const img = objectOnWhite(17, { x: 30, y: 10, w: 30, h: 40 });
-    const truth = { x: 14, y: 20, w: 20, h: 18 };
+    const img = objectOnWhite(17, { x: 30, y: 10, width: 30, height: 40 });
+    const truth = { x: 14, y: 20, width: 20, height: 18 };
     paste(img, truth);
     const sides = { x: [12, 24], y: [12, 24] } as const;
-    const got = snapBoxToInput({ x: 28.5, y: 20.5, w: 5, h: 17.5 }, img, 64, sides);
-    expect(Math.abs(got.x + got.w - 34)).toBeLessThan(0.6);
+    const got = snapBoxToInput({ x: 28.5, y: 20.5, width: 5, height: 17.5 }, img, 64, sides);
+    expect(Math.abs(got.x + got.width - 34)).toBeLessThan(0.6);
     expect(got.x).toBeGreaterThan(5);
     expect(iou(got, truth)).toBeGreaterThan(0.7);
     // Under full framing (the paper's squares, no range) the border is an edge, as before.
-    expect(snapBoxToInput({ x: 2.5, y: 20.5, w: 31, h: 17.5 }, img).x).toBe(0);
+    expect(snapBoxToInput({ x: 2.5, y: 20.5, width: 31, height: 17.5 }, img).x).toBe(0);
   });
 
   it('reads a compressed (not exactly white) rectangle with a looser idea of white', () => {
     const img = textured(11);
-    const truth = { x: 30, y: 22, w: 20, h: 13 };
+    const truth = { x: 30, y: 22, width: 20, height: 13 };
     let s = 3;
     paste(img, truth, () => {
       s = (s * 1664525 + 1013904223) >>> 0;
       return 1 - (s / 2 ** 32) * 0.015;
     });
-    expect(iou(snapBoxToInput({ x: 31.2, y: 21, w: 17.5, h: 14.4 }, img), truth)).toBeGreaterThan(0.95);
+    expect(iou(snapBoxToInput({ x: 31.2, y: 21, width: 17.5, height: 14.4 }, img), truth)).toBeGreaterThan(0.95);
   });
 
   it('keeps the heatmap box where the input shows no white run at its centre', () => {
     const img = textured(5);
-    const box = { x: 10.5, y: 12.25, w: 16, h: 16 };
+    const box = { x: 10.5, y: 12.25, width: 16, height: 16 };
     expect(snapBoxToInput(box, img)).toEqual(box);
   });
 });
 
 describe('boxInImage', () => {
   it('scales to the photo, whole pixels, inside it', () => {
-    expect(boxInImage({ x: 16, y: 8, w: 16, h: 16 }, 1000, 500)).toEqual({ x: 250, y: 63, width: 250, height: 125 });
-    expect(boxInImage({ x: -2, y: 60, w: 10, h: 10 }, 64, 64)).toEqual({ x: 0, y: 60, width: 8, height: 4 });
+    expect(boxInImage({ x: 16, y: 8, width: 16, height: 16 }, 1000, 500)).toEqual({ x: 250, y: 63, width: 250, height: 125 });
+    expect(boxInImage({ x: -2, y: 60, width: 10, height: 10 }, 64, 64)).toEqual({ x: 0, y: 60, width: 8, height: 4 });
   });
 });
 

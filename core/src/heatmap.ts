@@ -6,6 +6,7 @@
  */
 import { INPUT_SIZE } from './contract.js';
 import { inputBoxToPhoto, type Frame, type Framing } from './framing.js';
+import type { Box } from './box.js';
 
 export interface Heatmap {
   /** Row-major scores in [0,1], height x width cells. */
@@ -32,12 +33,6 @@ export function heatmapOf(batch: Heatmap, index: number): Heatmap {
 }
 
 /** A box in model-input pixels (the 64x64 grid), fractional. */
-export interface InputBox {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
 
 /** Squared error between a coverage profile and the one a box [a, a+size) (in cells) would give. */
 function profileError(profile: number[], from: number, to: number, a: number, size: number): number {
@@ -86,7 +81,7 @@ export function boxFromHeatmap(
   sides?: RectangleSides,
   /** The input is a frame inside a larger photo, so a box may reach past it (see `snapBoxToInput`). */
   framed = false,
-): InputBox | null {
+): Box | null {
   const { data, height: H, width: W } = heatmap;
   if (H < 1 || W < 1 || data.length < H * W) return null;
   let peak = 0;
@@ -136,7 +131,7 @@ export function boxFromHeatmap(
   });
   const [x, w] = extent(cols, Math.max(0, c0 - 1), Math.min(W - 1, c1 + 1), inputSize / W);
   const [y, h] = extent(rows, Math.max(0, r0 - 1), Math.min(H - 1, r1 + 1), inputSize / H);
-  const box = { x, y, w, h };
+  const box = { x, y, width: w, height: h };
   return input && input.length === inputSize * inputSize ? snapBoxToInput(box, input, inputSize, sides, framed) : box;
 }
 
@@ -233,7 +228,7 @@ const EDGE_REACH = 4;
 
 /** What the box reader knows of one input while it reads the rectangle's edges in it. */
 interface SnapContext {
-  box: InputBox;
+  box: Box;
   input: ArrayLike<number>;
   S: number;
   /** Input values from here up are the rectangle's white. */
@@ -252,7 +247,7 @@ interface SnapContext {
  */
 function readAxis(ctx: SnapContext, horizontal: boolean, [from, to]: [number, number], before?: AxisReading): AxisReading {
   const { box, input, S, whiteFrom, reach, framed, sides } = ctx;
-  const [start, size] = horizontal ? [box.x, box.w] : [box.y, box.h];
+  const [start, size] = horizontal ? [box.x, box.width] : [box.y, box.height];
   const [across, acrossSize] = [from, to - from];
   const value = (line: number, p: number) => (horizontal ? input[line * S + p] : input[p * S + line]);
   const isWhite = (line: number, p: number) => value(line, p) >= whiteFrom;
@@ -417,7 +412,7 @@ function placeEdges(
  * opposite edge and the typical side place it. An axis with no visible edge keeps the heatmap's extent.
  */
 export function snapBoxToInput(
-  box: InputBox,
+  box: Box,
   input: ArrayLike<number>,
   inputSize = INPUT_SIZE,
   /**
@@ -428,12 +423,12 @@ export function snapBoxToInput(
   sides?: RectangleSides,
   /** The input is a frame inside a larger photo: an edge nobody sees may lie past the input's border. */
   framed = false,
-): InputBox {
+): Box {
   const S = inputSize;
   let near = 0;
   let white = 0;
-  for (let r = Math.max(0, Math.floor(box.y)); r < Math.min(S, Math.ceil(box.y + box.h)); r++)
-    for (let c = Math.max(0, Math.floor(box.x)); c < Math.min(S, Math.ceil(box.x + box.w)); c++) {
+  for (let r = Math.max(0, Math.floor(box.y)); r < Math.min(S, Math.ceil(box.y + box.height)); r++)
+    for (let c = Math.max(0, Math.floor(box.x)); c < Math.min(S, Math.ceil(box.x + box.width)); c++) {
       const v = input[r * S + c];
       if (v >= 1 - WHITE_TOLERANCE.noisy) {
         white++;
@@ -456,7 +451,11 @@ export function snapBoxToInput(
     framed,
   };
 
-  const first = placeEdges(ctx, readAxis(ctx, true, [box.y, box.y + box.h]), readAxis(ctx, false, [box.x, box.x + box.w]));
+  const first = placeEdges(
+    ctx,
+    readAxis(ctx, true, [box.y, box.y + box.height]),
+    readAxis(ctx, false, [box.x, box.x + box.width]),
+  );
   // Again through the lines the first pass found inside the rectangle: where the heatmap's box is
   // taller or wider than the rectangle, its outer lines run into the photo and would stop an unseen
   // edge short.
@@ -464,7 +463,7 @@ export function snapBoxToInput(
   const second = placeEdges(ctx, readAxis(ctx, true, first.y, first.readings.x), readAxis(ctx, false, first.x, first.readings.y));
   const [x0, x1] = inside(second.x);
   const [y0, y1] = inside(second.y);
-  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** The median of an input's outermost pixels: the canvas, in a frame around a product. */
@@ -476,32 +475,27 @@ function borderMedian(input: ArrayLike<number>, S: number): number {
 }
 
 /** A model-input box in a photo's own pixels (the input is the whole photo, stretched), whole and inside it. */
-export function boxInImage(
-  box: InputBox,
-  width: number,
-  height: number,
-  inputSize = INPUT_SIZE,
-): { x: number; y: number; width: number; height: number } {
+export function boxInImage(box: Box, width: number, height: number, inputSize = INPUT_SIZE): Box {
   const sx = width / inputSize;
   const sy = height / inputSize;
-  return wholeInside({ x: box.x * sx, y: box.y * sy, w: box.w * sx, h: box.h * sy }, width, height);
+  return wholeInside({ x: box.x * sx, y: box.y * sy, width: box.width * sx, height: box.height * sy }, width, height);
 }
 
 /** A box in a photo's pixels rounded to whole pixels and cut to the photo. */
-function wholeInside(box: InputBox, width: number, height: number): { x: number; y: number; width: number; height: number } {
+function wholeInside(box: Box, width: number, height: number): Box {
   const x0 = Math.min(width, Math.max(0, Math.round(box.x)));
   const y0 = Math.min(height, Math.max(0, Math.round(box.y)));
-  const x1 = Math.min(width, Math.max(x0, Math.round(box.x + box.w)));
-  const y1 = Math.min(height, Math.max(y0, Math.round(box.y + box.h)));
+  const x1 = Math.min(width, Math.max(x0, Math.round(box.x + box.width)));
+  const y1 = Math.min(height, Math.max(y0, Math.round(box.y + box.height)));
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** Intersection over union of two boxes. */
-export function iou(a: InputBox, b: InputBox): number {
-  const ix = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
-  const iy = Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+export function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
+  const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
   const inter = ix * iy;
-  const union = a.w * a.h + b.w * b.h - inter;
+  const union = a.width * a.height + b.width * b.height - inter;
   return union > 0 ? inter / union : 0;
 }
 
@@ -519,7 +513,7 @@ export function resultBox(
   /** The model's framing: `content` models are upload models, whose typical rectangle is an upload's. */
   framing: Framing = frame ? 'content' : 'full',
   inputSize = INPUT_SIZE,
-): { x: number; y: number; width: number; height: number } | null {
+): Box | null {
   if (!heatmap || !flagged) return null;
   // An upload's rectangles as shares of the photo's sides, in input pixels (through the frame, if any).
   const [sx, sy] = frame ? [(width / frame.side) * inputSize, (height / frame.side) * inputSize] : [inputSize, inputSize];

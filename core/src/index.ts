@@ -50,9 +50,9 @@ export {
   unseenSides,
   UPLOAD_SIDE_SHARES,
   type Heatmap,
-  type InputBox,
   type RectangleSides,
 } from './heatmap.js';
+export type { Box } from './box.js';
 export {
   JPEG_MARKER,
   JpegStructureError,

@@ -38,7 +38,7 @@ describe('input side', () => {
           const got = preprocess(img, side);
           expect(got.length).toBe(side * side);
           expect(worst(got, greyToInput(rgbaToGrey(img), side))).toBeLessThan(1e-5);
-          expect(worst(got, areaAverage(rgbaCells(img), { x: 0, y: 0, w, h }, side, side))).toBeLessThan(1e-5);
+          expect(worst(got, areaAverage(rgbaCells(img), { x: 0, y: 0, width: w, height: h }, side, side))).toBeLessThan(1e-5);
         },
       ),
       { numRuns: 40 },
@@ -69,17 +69,17 @@ describe('input side', () => {
 
   it('maps boxes between the photo and an input of any side, through a frame or not', () => {
     const frame = { x: 100, y: 50, side: 800, background: 1 };
-    const box = { x: 300, y: 250, w: 160, h: 80 };
+    const box = { x: 300, y: 250, width: 160, height: 80 };
     for (const f of [null, frame]) {
       const at64 = photoBoxToInput(box, f, 1000, 900)!;
       const at128 = photoBoxToInput(box, f, 1000, 900, 128)!;
       expect(at128.x).toBeCloseTo(2 * at64.x, 9);
-      expect(at128.w).toBeCloseTo(2 * at64.w, 9);
+      expect(at128.width).toBeCloseTo(2 * at64.width, 9);
       const back = inputBoxToPhoto(at128, f, 1000, 900, 128);
       expect(back.x).toBeCloseTo(box.x, 6);
       expect(back.y).toBeCloseTo(box.y, 6);
-      expect(back.w).toBeCloseTo(box.w, 6);
-      expect(back.h).toBeCloseTo(box.h, 6);
+      expect(back.width).toBeCloseTo(box.width, 6);
+      expect(back.height).toBeCloseTo(box.height, 6);
     }
   });
 

@@ -1,3 +1,5 @@
+import type { Box } from './box.js';
+
 /** The default decision threshold on the anomaly probability. */
 export const DEFAULT_THRESHOLD = 0.5;
 
@@ -18,7 +20,7 @@ export function verdictFromScore(score: number, threshold = DEFAULT_THRESHOLD): 
 export interface CheckResult extends Verdict {
   model: { name: string; version: string };
   /** Where the rectangle is, in the photo's own pixels; null when the model does not localise. */
-  box: { x: number; y: number; width: number; height: number } | null;
+  box: Box | null;
   image: { type: 'image/jpeg' | 'image/png' | 'image/webp'; width: number; height: number };
   /** Looks the model took: 1, or 2 when the first was suspect and the closer look (a manifest's `zoom`) ran. */
   looks: 1 | 2;

@@ -13,7 +13,7 @@ import { REPO_MODELS_DIR, createNodeSession, sharpDecoder, startNodeServer } fro
 import { jpegClaiming, photoFiles, photoJpeg, pngClaiming, pngWithText, webpClaiming } from './fixtures.js';
 import { startNode, startWorkerd, type Target } from './targets.js';
 import type { EdgeConfig } from '../src/config.js';
-import { LIMITS, anomalyScores, flipInputs, iou, modelInput, parseManifest, thresholdFor } from '@blankspot/core';
+import { LIMITS, anomalyScores, flipInputs, iou, modelInput, parseManifest, thresholdFor, type Box } from '@blankspot/core';
 import { fuzz } from '../bench/fuzz-lib.js';
 import { startBareWorkerd } from '../bench/servers.js';
 
@@ -210,8 +210,8 @@ for (const runtime of ['node', 'workerd'] as const) {
         expect(box.x + box.width).toBeLessThanOrEqual(size);
         expect(box.y + box.height).toBeLessThanOrEqual(size);
         const side = Math.round(size * rect.frac);
-        const truth = { x: Math.round(rect.fx * size), y: Math.round(rect.fy * size), w: side, h: side };
-        if (iou({ x: box.x, y: box.y, w: box.width, h: box.height }, truth) >= 0.7) placed++;
+        const truth = { x: Math.round(rect.fx * size), y: Math.round(rect.fy * size), width: side, height: side };
+        if (iou(box, truth) >= 0.7) placed++;
       }
       expect(flagged).toBeGreaterThanOrEqual(8);
       expect(placed / flagged).toBeGreaterThanOrEqual(0.8);
@@ -1002,10 +1002,7 @@ describe('node and workerd agree', () => {
       expect(a.json.image, label).toEqual(ref.json.image);
       expect(a.json.flagged, label).toBe(ref.json.flagged);
       expect(Math.abs((a.json.score as number) - (ref.json.score as number)), label).toBeLessThan(0.02);
-      const box = (j: Record<string, unknown>) => {
-        const b = j.box as { x: number; y: number; width: number; height: number } | null;
-        return b && { x: b.x, y: b.y, w: b.width, h: b.height };
-      };
+      const box = (j: Record<string, unknown>) => j.box as Box | null;
       if (ref.json.flagged) expect(iou(box(a.json)!, box(ref.json)!), label).toBeGreaterThan(0.9);
     }
     // The shot is damaged where a person sees it: the reference flags it, so the boxes above were compared.

@@ -20,7 +20,7 @@ import {
   type Framing,
   type RectangleSides,
   type InferenceSession,
-  type InputBox,
+  type Box,
   type Views,
   runModel,
   withCloserLook,
@@ -81,9 +81,9 @@ async function score(
   views: Views,
   /** The rectangles' sides where the protocol fixes them (the paper's square); otherwise read from the heatmap. */
   sides?: RectangleSides,
-): Promise<{ scores: Float32Array; boxes?: (InputBox | null)[] }> {
+): Promise<{ scores: Float32Array; boxes?: (Box | null)[] }> {
   const scores = new Float32Array(ex.count);
-  const boxes: (InputBox | null)[] = [];
+  const boxes: (Box | null)[] = [];
   let localises = false;
   const PIXELS = ex.side * ex.side;
   for (let start = 0; start < ex.count; start += 256) {
@@ -175,7 +175,7 @@ export async function evaluateModels(
             if (!chosen[i].closer) continue;
             ev.scores[i] = near.scores[i];
             const box = near.boxes?.[i];
-            if (ev.boxes) ev.boxes[i] = box ? { x: box.x * f, y: box.y * f, w: box.w * f, h: box.h * f } : null;
+            if (ev.boxes) ev.boxes[i] = box ? { x: box.x * f, y: box.y * f, width: box.width * f, height: box.height * f } : null;
             for (let k = 0; k < 4; k++)
               boxes[i * 4 + k] = closer.boxes[i * 4 + k] < 0 ? closer.boxes[i * 4 + k] : closer.boxes[i * 4 + k] * f;
           }

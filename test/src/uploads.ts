@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { iou } from '@blankspot/core';
+import { iou, type Box } from '@blankspot/core';
 import { heldOutSources, reliability, Rng, wilson, type Rate, type ReliabilityBin } from '@blankspot/training';
 
 const COMPOSER = fileURLToPath(new URL('../uploads/compose.py', import.meta.url));
@@ -110,9 +110,6 @@ export async function oracleBoxes(dir: string): Promise<Map<string, OracleBox>> 
   const rows = JSON.parse(await readFile(out, 'utf8')) as Array<OracleBox & { file: string }>;
   return new Map(rows.map((r) => [r.file, { fits: r.fits, chance: r.chance }]));
 }
-
-type Box = NonNullable<UploadLabel['box']>;
-const asInputBox = (b: Box) => ({ x: b.x, y: b.y, w: b.width, h: b.height });
 
 export interface UploadScores {
   kind: string;
@@ -247,9 +244,7 @@ export async function judgeUploads(
     const clean = idx.filter((i) => !labels[i].damaged && answers[i]);
     const damaged = idx.filter((i) => labels[i].damaged && answers[i]);
     const caught = damaged.filter((i) => answers[i]!.flagged);
-    const goodBoxes = caught.filter(
-      (i) => answers[i]!.box != null && iou(asInputBox(answers[i]!.box!), asInputBox(labels[i].box!)) >= 0.7,
-    );
+    const goodBoxes = caught.filter((i) => answers[i]!.box != null && iou(answers[i]!.box!, labels[i].box!) >= 0.7);
     const flagged = (i: number) => answers[i]!.flagged;
     const cleanObjects = byObject(labels, clean, flagged);
     const damagedObjects = byObject(labels, damaged, flagged);

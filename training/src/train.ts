@@ -1,7 +1,7 @@
 /** The trainer: minibatch training of one network on one data set, with per-epoch logs. */
 import { tf } from './backend.js';
 import { exampleImage, type Examples, type Splits } from './datasets/build.js';
-import { DEFAULT_THRESHOLD, anomalyScores, boxFromHeatmap, iou, verdictFromScore, type InputBox } from '@blankspot/core';
+import { DEFAULT_THRESHOLD, anomalyScores, boxFromHeatmap, iou, verdictFromScore, type Box } from '@blankspot/core';
 import {
   atSide,
   crossEntropy,
@@ -116,7 +116,7 @@ export interface Evaluation {
   /** Anomaly probability per example. */
   scores: Float32Array;
   /** Localisers: the box read from each example's heatmap (model-input pixels), null when none. */
-  boxes?: (InputBox | null)[];
+  boxes?: (Box | null)[];
 }
 
 /** Mean cross-entropy and accuracy on a set, in batches. */
@@ -124,7 +124,7 @@ export function evaluate(spec: NetworkSpec, params: Params, ex: Examples, batchS
   let lossSum = 0;
   let correct = 0;
   const scores = new Float32Array(ex.count);
-  const boxes: (InputBox | null)[] = [];
+  const boxes: (Box | null)[] = [];
   for (let start = 0; start < ex.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, ex.count - start) }, (_, i) => start + i);
     const [loss, prob, heat] = tf.tidy(() => {
@@ -181,7 +181,7 @@ export function localisation(
   let sum = 0;
   for (let i = 0; i < ex.count; i++) {
     if (ex.labels[i] !== 1 || ex.hidden[i] || evaluation.scores[i] < threshold || (only && !only(i))) continue;
-    const truth = { x: ex.boxes[i * 4], y: ex.boxes[i * 4 + 1], w: ex.boxes[i * 4 + 2], h: ex.boxes[i * 4 + 3] };
+    const truth = { x: ex.boxes[i * 4], y: ex.boxes[i * 4 + 1], width: ex.boxes[i * 4 + 2], height: ex.boxes[i * 4 + 3] };
     const box = evaluation.boxes[i];
     const overlap = box ? iou(box, truth) : 0;
     detected++;

@@ -132,7 +132,7 @@ export async function buildSplits(options: DataOptions): Promise<Splits> {
         ex.labels[i] = example.label;
         ex.setIndex[i] = s;
         ex.hidden[i] = example.hidden ? 1 : 0;
-        if (example.box) ex.boxes.set([example.box.x, example.box.y, example.box.w, example.box.h], i * 4);
+        if (example.box) ex.boxes.set([example.box.x, example.box.y, example.box.width, example.box.height], i * 4);
         options.onProgress?.(++done, total);
       }
     };

@@ -8,6 +8,7 @@ import {
   photoBoxToInput,
   preprocess,
   preprocessFramed,
+  type Box,
   type Framing,
   type RgbaImage,
 } from '@blankspot/core';
@@ -18,12 +19,7 @@ export const PROTOCOLS = ['paper', 'realistic', 'upload'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** Where the rectangle is, in model-input pixels (64x64 grid); fractional under `realistic`. */
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+export type { Box } from '@blankspot/core';
 
 export interface Example {
   input: Float32Array;
@@ -45,7 +41,7 @@ export function applyPaperProtocol(source: RgbaImage, rng: Rng): Example {
     for (let c = x; c < x + PAPER_SQUARE_SIZE; c++) if (input[r * INPUT_SIZE + c] !== 1) hidden = false;
   }
   pasteSquare(input, x, y);
-  return { input, label: 1, box: { x, y, w: PAPER_SQUARE_SIZE, h: PAPER_SQUARE_SIZE }, hidden };
+  return { input, label: 1, box: { x, y, width: PAPER_SQUARE_SIZE, height: PAPER_SQUARE_SIZE }, hidden };
 }
 
 export function pasteSquare(input: Float32Array, x: number, y: number, size = PAPER_SQUARE_SIZE): void {
@@ -85,7 +81,7 @@ export async function applyRealisticProtocol(
     }
     for (let r = y; r < y + h; r++) data.fill(255, (r * source.width + x) * 4, (r * source.width + x + w) * 4);
     image = { width: source.width, height: source.height, data };
-    box = { x, y, w, h };
+    box = { x, y, width: w, height: h };
   }
   const quality = rng.intBetween(70, 95);
   return { ...framedInput(await jpegRoundTrip(image, quality), box, framing, source, size), label, hidden };
@@ -240,7 +236,7 @@ function pasteUploadRectangle(source: RgbaImage, rng: Rng): { image: RgbaImage; 
       data[p + 3] = 255;
     }
   }
-  return { image: { width: source.width, height: source.height, data }, box: { x, y, w, h } };
+  return { image: { width: source.width, height: source.height, data }, box: { x, y, width: w, height: h } };
 }
 
 /**
@@ -258,7 +254,7 @@ function framedInput(
   if (!sourceBox) return { input, box: null };
   // The upload may be resized: the box scales with it.
   const k = uploaded.width / source.width;
-  const scaled = { x: sourceBox.x * k, y: sourceBox.y * k, w: sourceBox.w * k, h: sourceBox.h * k };
+  const scaled = { x: sourceBox.x * k, y: sourceBox.y * k, width: sourceBox.width * k, height: sourceBox.height * k };
   return { input, box: photoBoxToInput(scaled, frame, uploaded.width, uploaded.height, size) };
 }
 

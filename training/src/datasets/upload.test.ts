@@ -65,8 +65,8 @@ describe('upload protocol', () => {
       // What it reports is what it did, and it is damage by the one rule.
       expect(changedPixels(clean, preprocess(d.image))).toBe(d.changed);
       expect(d.changed).toBeGreaterThanOrEqual(VISIBLE_MIN_PIXELS);
-      expect(d.box.w).toBeGreaterThanOrEqual(Math.round(UPLOAD_SIDES.min * 300));
-      expect(d.box.w).toBeLessThanOrEqual(Math.round(UPLOAD_SIDES.max * 300));
+      expect(d.box.width).toBeGreaterThanOrEqual(Math.round(UPLOAD_SIDES.min * 300));
+      expect(d.box.width).toBeLessThanOrEqual(Math.round(UPLOAD_SIDES.max * 300));
     }
     // A null draw (not visible) leaves the example clean; some are.
     expect(damage.length).toBeGreaterThan(50);
@@ -101,13 +101,13 @@ describe('upload protocol', () => {
       const b = ex.box!;
       expect(b.x).toBeGreaterThanOrEqual(0);
       expect(b.y).toBeGreaterThanOrEqual(0);
-      expect(b.x + b.w).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
-      expect(b.y + b.h).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
+      expect(b.x + b.width).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
+      expect(b.y + b.height).toBeLessThanOrEqual(INPUT_SIZE + 1e-9);
       // Sides 5-40% of the photo's, so 3.2-25.6 input pixels.
-      expect(b.w).toBeGreaterThan(0.05 * INPUT_SIZE - 0.5);
-      expect(b.w).toBeLessThan(0.4 * INPUT_SIZE + 0.5);
+      expect(b.width).toBeGreaterThan(0.05 * INPUT_SIZE - 0.5);
+      expect(b.width).toBeLessThan(0.4 * INPUT_SIZE + 0.5);
       // The rectangle is bright in the input at its centre.
-      const c = Math.floor(b.y + b.h / 2) * INPUT_SIZE + Math.floor(b.x + b.w / 2);
+      const c = Math.floor(b.y + b.height / 2) * INPUT_SIZE + Math.floor(b.x + b.width / 2);
       expect(ex.input[c]).toBeGreaterThan(0.8);
     }
     // Half are damaged; on a dark photo every damaged one is visible.
