@@ -29,14 +29,14 @@ export {
   verifyModelBytes,
   wantsCloserLook,
   withCloserLook,
-  zoomProblem,
+  closerLookProblem,
   type LocalisationMetrics,
   type ModelEntry,
   type ModelManifest,
   type ModelMetrics,
   type Sensitivity,
   type Views,
-  type Zoom,
+  type CloserLook,
 } from './manifest.js';
 export { ALLOWED_IMAGE_TYPES, inspectImage, sniffImageType, type ImageInfo, type ImageType } from './image-format.js';
 export { applyOrientation, readExifOrientation } from './orientation.js';

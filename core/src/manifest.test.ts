@@ -58,38 +58,51 @@ describe('manifest inputSize', () => {
   });
 });
 
-describe('manifest zoom', () => {
+describe('manifest closerLook', () => {
   it('takes a closer look larger than the input, starting at or below every threshold', () => {
-    expect(parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.2 } })).models[0].zoom).toEqual({
+    expect(parseManifest(manifest({ inputSize: 128, closerLook: { inputSize: 256, above: 0.2 } })).models[0].closerLook).toEqual({
       inputSize: 256,
       above: 0.2,
     });
-    expect(parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.4 } })).models[0].zoom?.above).toBe(0.4);
+    expect(
+      parseManifest(manifest({ inputSize: 128, closerLook: { inputSize: 256, above: 0.4 } })).models[0].closerLook?.above,
+    ).toBe(0.4);
+    // A manifest from before the closer look had one name (`zoom`) reads the same.
+    const legacy = parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.3 } })).models[0];
+    expect(legacy.closerLook).toEqual({ inputSize: 256, above: 0.3 });
+    expect('zoom' in legacy).toBe(false);
+    expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 100, above: 0.3 } }))).toThrow(
+      /closer-look inputSize/,
+    );
   });
 
   it("runs the closer look on its own views when it names them, else on the model's", () => {
     const own = parseManifest(
-      manifest({ inputSize: 128, views: 'mirror', zoom: { inputSize: 256, above: 0.2, views: 'flips' } }),
+      manifest({ inputSize: 128, views: 'mirror', closerLook: { inputSize: 256, above: 0.2, views: 'flips' } }),
     );
     expect(closerViewsOf(own.models[0])).toBe('flips');
     expect(viewsOf(own.models[0])).toBe('mirror');
-    const same = parseManifest(manifest({ inputSize: 128, views: 'mirror', zoom: { inputSize: 256, above: 0.2 } }));
+    const same = parseManifest(manifest({ inputSize: 128, views: 'mirror', closerLook: { inputSize: 256, above: 0.2 } }));
     expect(closerViewsOf(same.models[0])).toBe('mirror');
-    expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above: 0.2, views: 'rotations' } }))).toThrow(
-      /unknown zoom views 'rotations'/,
-    );
+    expect(() =>
+      parseManifest(manifest({ inputSize: 128, closerLook: { inputSize: 256, above: 0.2, views: 'rotations' } })),
+    ).toThrow(/unknown closer-look views 'rotations'/);
   });
 
-  it('refuses a zoom no larger than the input, out of range, or starting above a threshold', () => {
+  it('refuses a closer look no larger than the input, out of range, or starting above a threshold', () => {
     for (const inputSize of [128, 100, 255.5, 1024])
-      expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize, above: 0.2 } }))).toThrow(/zoom inputSize/);
+      expect(() => parseManifest(manifest({ inputSize: 128, closerLook: { inputSize, above: 0.2 } }))).toThrow(
+        /closerLook inputSize/,
+      );
     for (const above of [0, -1, 0.5, Number.NaN])
-      expect(() => parseManifest(manifest({ inputSize: 128, zoom: { inputSize: 256, above } }))).toThrow(/zoom must start/);
+      expect(() => parseManifest(manifest({ inputSize: 128, closerLook: { inputSize: 256, above } }))).toThrow(
+        /closerLook must start/,
+      );
   });
 });
 
 describe('withCloserLook, the check scoring rule', () => {
-  const entry = { zoom: { inputSize: 256, above: 0.2 } };
+  const entry = { closerLook: { inputSize: 256, above: 0.2 } };
   const first = [0.1, 0.3, 0.5, 0.95].map((score, photo) => ({ score, photo, side: 128 }));
 
   it('looks closer at the photos from its start up to the threshold, once, and answers with the higher look', async () => {
@@ -108,7 +121,7 @@ describe('withCloserLook, the check scoring rule', () => {
     ]);
   });
 
-  it('takes no closer look without a zoom, and every one from the start with thresholds still to be chosen', async () => {
+  it('takes no closer look without a closer look, and every one from the start with thresholds still to be chosen', async () => {
     let called = false;
     const none = await withCloserLook({}, 0.9, first, async () => {
       called = true;

@@ -75,15 +75,15 @@ export interface ModelEntry {
    * input of the same framing; its score is the higher of the two looks', its box that look's. Absent:
    * one look.
    */
-  zoom?: Zoom;
+  closerLook?: CloserLook;
   metrics: { validation: ModelMetrics; test?: ModelMetrics };
   trainedAt: string;
   /** Short model card, relative to the manifest. */
   card?: string;
 }
 
-/** See ModelEntry.zoom. */
-export interface Zoom {
+/** See ModelEntry.closerLook. */
+export interface CloserLook {
   inputSize: number;
   above: number;
   /**
@@ -142,8 +142,14 @@ export function parseManifest(json: unknown): ModelManifest {
       fail(`model ${e.name} has a bad inputSize '${String(e.inputSize)}' (an integer 16-${MAX_INPUT_SIZE})`);
     if (e.views != null && !(VIEWS as readonly string[]).includes(e.views))
       fail(`model ${e.name} has unknown views '${String(e.views)}'`);
-    if (e.zoom != null) {
-      const problem = zoomProblem(e.zoom, inputSizeOf(e), [e.threshold, ...Object.values(e.thresholds ?? {})]);
+    // Manifests written before the closer look had its one name call it `zoom`.
+    const legacy = e as ModelEntry & { zoom?: CloserLook };
+    if (legacy.zoom != null) {
+      legacy.closerLook ??= legacy.zoom;
+      delete legacy.zoom;
+    }
+    if (e.closerLook != null) {
+      const problem = closerLookProblem(e.closerLook, inputSizeOf(e), [e.threshold, ...Object.values(e.thresholds ?? {})]);
       if (problem) fail(`model ${e.name}: ${problem}`);
     }
     if (e.calibration != null && !(e.calibration.scale > 0 && Number.isFinite(e.calibration.shift)))
@@ -161,23 +167,23 @@ export function parseManifest(json: unknown): ModelManifest {
 }
 
 /**
- * What is wrong with a zoom for a model of this input side and these thresholds (none yet: only the
+ * What is wrong with a closer look for a model of this input side and these thresholds (none yet: only the
  * side and the start are checked); null when nothing. The manifest and the exporter both ask.
  */
-export function zoomProblem(zoom: Zoom, inputSize: number, thresholds: readonly number[]): string | null {
-  if (!(Number.isInteger(zoom.inputSize) && zoom.inputSize > inputSize && zoom.inputSize <= MAX_INPUT_SIZE))
-    return `bad zoom inputSize '${String(zoom.inputSize)}' (an integer above the input's ${inputSize}, up to ${MAX_INPUT_SIZE})`;
-  // A photo that never reaches the zoom is decided on its first look: no threshold may lie below its start.
-  if (!(zoom.above > 0 && zoom.above <= Math.min(1, ...thresholds)))
-    return `its zoom must start in (0, its lowest threshold] (it starts at ${String(zoom.above)})`;
-  if (zoom.views != null && !(VIEWS as readonly string[]).includes(zoom.views))
-    return `unknown zoom views '${String(zoom.views)}'`;
+export function closerLookProblem(closerLook: CloserLook, inputSize: number, thresholds: readonly number[]): string | null {
+  if (!(Number.isInteger(closerLook.inputSize) && closerLook.inputSize > inputSize && closerLook.inputSize <= MAX_INPUT_SIZE))
+    return `bad closer-look inputSize '${String(closerLook.inputSize)}' (an integer above the input's ${inputSize}, up to ${MAX_INPUT_SIZE})`;
+  // A photo that never reaches the closer look is decided on its first look: no threshold may lie below its start.
+  if (!(closerLook.above > 0 && closerLook.above <= Math.min(1, ...thresholds)))
+    return `its closer look must start in (0, its lowest threshold] (it starts at ${String(closerLook.above)})`;
+  if (closerLook.views != null && !(VIEWS as readonly string[]).includes(closerLook.views))
+    return `unknown closer-look views '${String(closerLook.views)}'`;
   return null;
 }
 
-/** Whether a first look's score calls for the closer look (ModelEntry.zoom): from its start up to the threshold. */
-export function wantsCloserLook(entry: Pick<ModelEntry, 'zoom'>, score: number, threshold: number): boolean {
-  return entry.zoom != null && score >= entry.zoom.above && score < threshold;
+/** Whether a first look's score calls for the closer look (ModelEntry.closerLook): from its start up to the threshold. */
+export function wantsCloserLook(entry: Pick<ModelEntry, 'closerLook'>, score: number, threshold: number): boolean {
+  return entry.closerLook != null && score >= entry.closerLook.above && score < threshold;
 }
 
 /**
@@ -188,7 +194,7 @@ export function wantsCloserLook(entry: Pick<ModelEntry, 'zoom'>, score: number, 
  * verdict at any threshold as the check's, which skips the closer look where the first flags).
  */
 export async function withCloserLook<Look extends { score: number }>(
-  entry: Pick<ModelEntry, 'zoom'>,
+  entry: Pick<ModelEntry, 'closerLook'>,
   threshold: number,
   first: readonly Look[],
   closer: (indices: number[]) => Promise<readonly Look[]>,

@@ -22,7 +22,7 @@ export interface CheckResult extends Verdict {
   /** Where the rectangle is, in the photo's own pixels; null when the model does not localise. */
   box: Box | null;
   image: { type: 'image/jpeg' | 'image/png' | 'image/webp'; width: number; height: number };
-  /** Looks the model took: 1, or 2 when the first was suspect and the closer look (a manifest's `zoom`) ran. */
+  /** Looks the model took: 1, or 2 when the first was suspect and the closer look (a manifest's `closerLook`) ran. */
   looks: 1 | 2;
   timings: { decodeMs: number; preprocessMs: number; inferenceMs: number; totalMs: number };
   requestId: string;

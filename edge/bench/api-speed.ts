@@ -80,7 +80,7 @@ const photos: Array<[string, Buffer]> = [
 /**
  * A mug alone on a white 1200x1200 canvas, the mug with an apple well apart from it (the check also looks
  * at each object), and the mug with a small white rectangle over its corner: a suspect first look, which
- * takes the default's closer look when its score reaches the zoom's start (the score column tells).
+ * takes the default's closer look when its score reaches the closer look's start (the score column tells).
  */
 async function productShots(): Promise<Array<[string, Buffer]>> {
   const cutout = (name: string, size: number) =>

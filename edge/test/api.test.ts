@@ -677,10 +677,10 @@ describe('node: configuration', () => {
       await cp(MODELS, dir, { recursive: true });
       const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
         default: string;
-        models: Array<{ name: string; threshold: number; thresholds?: Record<string, number>; zoom?: unknown }>;
+        models: Array<{ name: string; threshold: number; thresholds?: Record<string, number>; closerLook?: unknown }>;
       };
       const entry = manifest.models.find((m) => m.name === manifest.default)!;
-      delete entry.zoom;
+      delete entry.closerLook;
       await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
       const base = await startNodeServer({ port: 0, modelsDir: dir });
       let score: number;
@@ -732,18 +732,20 @@ describe('node: configuration', () => {
     }
   });
 
-  it("takes the closer look over HTTP where the manifest's zoom says, and answers the higher look's score", async () => {
+  it("takes the closer look over HTTP where the manifest's closerLook says, and answers the higher look's score", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'blankspot-models-'));
     try {
       await cp(MODELS, dir, { recursive: true });
       const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
         default: string;
-        models: Array<Record<string, unknown> & { name: string; zoom?: { inputSize: number; above: number; views?: string } }>;
+        models: Array<
+          Record<string, unknown> & { name: string; closerLook?: { inputSize: number; above: number; views?: string } }
+        >;
       };
       const index = manifest.models.findIndex((m) => m.name === manifest.default);
       const shipped = manifest.models[index];
-      expect(shipped.zoom).toBeDefined();
-      const zoom = shipped.zoom!;
+      expect(shipped.closerLook).toBeDefined();
+      const closerLook = shipped.closerLook!;
       /** The answer for the photo under the default entry changed by `patch` (undefined values removed). */
       const answerWith = async (patch: Record<string, unknown>) => {
         manifest.models[index] = JSON.parse(JSON.stringify({ ...shipped, ...patch }));
@@ -758,21 +760,21 @@ describe('node: configuration', () => {
         }
       };
       const never = { threshold: 0.9999999, thresholds: undefined, operatingPoint: undefined };
-      // Each look alone: the first at the model's side, the closer one at the zoom's side on its views.
-      const first = await answerWith({ ...never, zoom: undefined });
+      // Each look alone: the first at the model's side, the closer one at the closer look's side on its views.
+      const first = await answerWith({ ...never, closerLook: undefined });
       const near = await answerWith({
         ...never,
-        zoom: undefined,
-        inputSize: zoom.inputSize,
-        views: zoom.views ?? shipped.views,
+        closerLook: undefined,
+        inputSize: closerLook.inputSize,
+        views: closerLook.views ?? shipped.views,
       });
-      // A zoom that starts below the first look's score: both looks, the higher score.
-      const both = await answerWith({ ...never, zoom: { ...zoom, above: first.score / 2 } });
+      // A closer look that starts below the first look's score: both looks, the higher score.
+      const both = await answerWith({ ...never, closerLook: { ...closerLook, above: first.score / 2 } });
       expect([first.looks, near.looks, both.looks]).toEqual([1, 1, 2]);
       expect(Math.abs(first.score - near.score)).toBeGreaterThan(1e-6);
       expect(both.score).toBeCloseTo(Math.max(first.score, near.score), 6);
       // One that starts above it: one look, the first's score.
-      const once = await answerWith({ ...never, zoom: { ...zoom, above: Math.min(0.999, first.score * 2) } });
+      const once = await answerWith({ ...never, closerLook: { ...closerLook, above: Math.min(0.999, first.score * 2) } });
       expect(once.looks).toBe(1);
       expect(once.score).toBeCloseTo(first.score, 6);
     } finally {

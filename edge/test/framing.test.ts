@@ -54,8 +54,8 @@ async function inputOf(bytes: Buffer, entry: ModelEntry): Promise<ModelInput> {
 }
 
 describe('checkImage under a model framing', () => {
-  // One look: the closer look (`zoom`) has its own tests below.
-  const framed: ModelEntry = { ...base, framing: 'content', zoom: undefined };
+  // One look: the closer look (`closerLook`) has its own tests below.
+  const framed: ModelEntry = { ...base, framing: 'content', closerLook: undefined };
   const whole: ModelEntry = { ...base, framing: undefined };
 
   it('runs the frame around a product on white, from decoded pixels (PNG) and from block means (large JPEG)', async () => {
@@ -133,9 +133,9 @@ describe('checkImage under a model framing', () => {
   });
 });
 
-describe("checkImage's closer look (a manifest's zoom)", () => {
+describe("checkImage's closer look (a manifest's closerLook)", () => {
   // A product on white, a white rectangle erasing its side: the first look's score decides whether the
-  // second is taken, whatever the model scores it (the zoom's start is set round it). Where it is, the
+  // second is taken, whatever the model scores it (the closer look's start is set round it). Where it is, the
   // shipped default's two looks score it apart (0.993 and 0.998 for 1.4.0), so the test tells them apart.
   const DAMAGE = { x: 580, y: 300, w: 150, h: 300 };
   async function damagedProduct(): Promise<{ png: Buffer; pixels: { width: number; height: number; data: Uint8Array } }> {
@@ -168,12 +168,12 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
 
   it('looks again on the larger input between the start and the threshold; the score is the higher look, the box from it', async () => {
     const { png, pixels } = await damagedProduct();
-    const probe: ModelEntry = { ...base, framing: 'content', zoom: undefined };
+    const probe: ModelEntry = { ...base, framing: 'content', closerLook: undefined };
     const first = await scoreOf(framedInputs(pixels, 'content', inputSizeOf(base)).input, probe);
     const closer = await scoreOf(framedInputs(pixels, 'content', 256).input, probe);
     expect(Math.abs(first - closer)).toBeGreaterThan(1e-4); // the two looks differ, so the test can tell them apart
-    const zoom = { inputSize: 256, above: 1e-6 };
-    const entry: ModelEntry = { ...probe, zoom, threshold: 0.9999999, thresholds: undefined };
+    const closerLook = { inputSize: 256, above: 1e-6 };
+    const entry: ModelEntry = { ...probe, closerLook, threshold: 0.9999999, thresholds: undefined };
     const c = counting();
     // The PNG is decoded once: the closer look frames the first look's pixels again.
     let decodes = 0;
@@ -185,11 +185,11 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
     expect(c.looks).toBe(2);
     expect(decodes).toBe(1);
     expect(result.score).toBeCloseTo(Math.max(first, closer), 5);
-    // A closer look on views of its own (zoom.views): there the four flips (one batch of 4), the first look
+    // A closer look on views of its own (closerLook.views): there the four flips (one batch of 4), the first look
     // still the model's mirror (a batch of 2); the score the higher look's.
     const closerFlips = await scoreOf(framedInputs(pixels, 'content', 256).input, { ...probe, views: 'flips' });
     expect(Math.abs(closerFlips - closer)).toBeGreaterThan(1e-5);
-    const flipsEntry: ModelEntry = { ...entry, zoom: { ...zoom, views: 'flips' } };
+    const flipsEntry: ModelEntry = { ...entry, closerLook: { ...closerLook, views: 'flips' } };
     const batches: number[] = [];
     const recording: InferenceSession = { run: (input, n) => (batches.push(n), session.run(input, n)), release: async () => {} };
     const withFlips = await checkImage(new Uint8Array(png), { entry: flipsEntry, session: recording }, runtime.decoder, LIMITS);
@@ -211,19 +211,19 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
 
   it('stops at the first look below the start, and at one that flags: one look, its score', async () => {
     const { png, pixels } = await damagedProduct();
-    const probe: ModelEntry = { ...base, framing: 'content', zoom: undefined };
+    const probe: ModelEntry = { ...base, framing: 'content', closerLook: undefined };
     const first = await scoreOf(framedInputs(pixels, 'content', inputSizeOf(base)).input, probe);
     const below: ModelEntry = {
       ...probe,
       threshold: 0.9999999,
       thresholds: undefined,
-      zoom: { inputSize: 256, above: Math.min(0.999999, first + 1e-4) },
+      closerLook: { inputSize: 256, above: Math.min(0.999999, first + 1e-4) },
     };
     const flags: ModelEntry = {
       ...probe,
       threshold: first / 2,
       thresholds: undefined,
-      zoom: { inputSize: 256, above: first / 4 },
+      closerLook: { inputSize: 256, above: first / 4 },
     };
     for (const entry of [below, flags]) {
       const c = counting();
@@ -234,7 +234,7 @@ describe("checkImage's closer look (a manifest's zoom)", () => {
   });
 
   it('the shipped default takes it from its manifest, with an ONNX input of any side', () => {
-    expect(base.zoom).toEqual({ inputSize: 256, above: expect.any(Number) });
-    expect(base.zoom!.above).toBeLessThanOrEqual(base.thresholds!.high);
+    expect(base.closerLook).toEqual({ inputSize: 256, above: expect.any(Number) });
+    expect(base.closerLook!.above).toBeLessThanOrEqual(base.thresholds!.high);
   });
 });

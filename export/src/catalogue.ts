@@ -17,7 +17,7 @@ import {
   type Framing,
   type ImageDecoder,
   type Views,
-  type Zoom,
+  type CloserLook,
   withCloserLook,
 } from '@blankspot/core';
 import { sharpDecoder } from '@blankspot/runtime-node';
@@ -63,13 +63,13 @@ export async function catalogueScores(
   framing: Framing,
   views: Views = 'single',
   inputSize = INPUT_SIZE,
-  zoom?: Zoom,
+  closerLook?: CloserLook,
 ): Promise<Array<CatalogueRow & { score: number }>> {
   const rows = await readCatalogue(dir);
   const first = await lookScores(model, dir, rows, framing, views, inputSize);
   // The check's rule, with thresholds still to be chosen: the closer look for every photo from its start.
   const chosen = await withCloserLook(
-    { zoom },
+    { closerLook },
     Infinity,
     Array.from(first, (score) => ({ score })),
     async (suspect) => {
@@ -78,8 +78,8 @@ export async function catalogueScores(
         dir,
         suspect.map((i) => rows[i]),
         framing,
-        zoom?.views ?? views,
-        zoom!.inputSize,
+        closerLook?.views ?? views,
+        closerLook!.inputSize,
       );
       return Array.from(closer, (score) => ({ score }));
     },

@@ -158,12 +158,12 @@ export async function evaluateModels(
       for (const { entry, session } of sessions) {
         let test = await testFor(framingOf(entry), inputSizeOf(entry));
         const ev = await score(session, test, viewsOf(entry), sidesAt(test.side));
-        // The closer look (ModelEntry.zoom), as checkImage takes it: the same photos at the larger side,
+        // The closer look (ModelEntry.closerLook), as checkImage takes it: the same photos at the larger side,
         // for those whose first look reached its start and scored higher there; their scores, boxes and
         // (for the box fit) the rectangle as that look's frame shows it, in the first look's pixels.
-        const zoom = entry.zoom;
-        if (zoom != null) {
-          const closer = await testFor(framingOf(entry), zoom.inputSize);
+        const closerLook = entry.closerLook;
+        if (closerLook != null) {
+          const closer = await testFor(framingOf(entry), closerLook.inputSize);
           const near = await score(session, closer, closerViewsOf(entry), sidesAt(closer.side));
           const f = test.side / closer.side;
           const boxes = Float32Array.from(test.boxes);

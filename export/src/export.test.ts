@@ -387,21 +387,21 @@ describe('export to ONNX', () => {
     await expect(readCatalogue(catalogue)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
-  it("exports a closer look (zoom): an input of any side, thresholds chosen on the higher of the two looks' scores", async () => {
+  it("exports a closer look (closerLook): an input of any side, thresholds chosen on the higher of the two looks' scores", async () => {
     const catalogue = await photoCatalogue();
     const files = (await readdir(catalogue)).filter((f) => f.endsWith('.jpg'));
     const index = (f: string) => Number(/-(\d+)\.jpg$/.exec(f)![1]);
     const ckpt = await trainedRun('localiser-128');
     // A start below any score: every photo gets the closer look, so its score is the higher of the two.
-    const zoom = { inputSize: 256, above: 1e-9 };
+    const closerLook = { inputSize: 256, above: 1e-9 };
     const out = join(dir, 'zoomed.onnx');
     const result = await exportCheckpoint(ckpt, out, {
       probe: wide.probe,
       falseAlarmTarget: 0.1,
       operatingCatalogue: catalogue,
-      zoom,
+      closerLook,
     });
-    expect(result.zoom).toEqual(zoom);
+    expect(result.closerLook).toEqual(closerLook);
     // Its contract says so too, for teams reading the file's metadata rather than the manifest.
     expect(result.metadata.contract).toContain('float32 [N,1,H,W] (128x128; 256x256 for the closer look)');
     expect(result.metadata.trained_side).toBeUndefined();
@@ -428,21 +428,23 @@ describe('export to ONNX', () => {
       expect(clean.filter((v) => v >= t).length).toBeLessThanOrEqual(Math.floor(op.falseAlarmTargets[s] * clean.length) + 1);
       expect(Math.abs(op.recall[s] - damaged.filter((v) => v >= t).length / damaged.length)).toBeLessThanOrEqual(0.1);
     }
-    // A closer look on views of its own (zoom.views): the catalogue's scores take the second look on them.
+    // A closer look on views of its own (closerLook.views): the catalogue's scores take the second look on them.
     const bytes = new Uint8Array(await readFile(out));
-    const mirrored = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, { ...zoom, views: 'mirror' });
-    const plain = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, zoom);
+    const mirrored = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, { ...closerLook, views: 'mirror' });
+    const plain = await catalogueScores(bytes, catalogue, result.framing, 'single', 128, closerLook);
     expect(mirrored.some((r, i) => Math.abs(r.score - plain[i].score) > 1e-4)).toBe(true);
     for (const row of mirrored.filter((r) => r.kind === 'product').slice(0, 6)) {
       const first = (await onnxOutputs(out, await inputAt(row.file, 128), 128))[1];
       const near = (await viewScores(bytes, await inputAt(row.file, 256), 'mirror', 256))[0];
       expect(row.score).toBeCloseTo(Math.max(first, near), 5);
     }
-    // Refused: a zoom no larger than the input, thresholds for it from a generated split, a zoom starting above them.
-    await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, zoom: { inputSize: 128, above: 0.2 } })).rejects.toMatchObject({
+    // Refused: a closer look no larger than the input, thresholds for it from a generated split, a closer look starting above them.
+    await expect(
+      exportCheckpoint(ckpt, out, { probe: wide.probe, closerLook: { inputSize: 128, above: 0.2 } }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
-    await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, falseAlarmTarget: 0.1, zoom })).rejects.toMatchObject({
+    await expect(exportCheckpoint(ckpt, out, { probe: wide.probe, falseAlarmTarget: 0.1, closerLook })).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: expect.stringContaining('--operating-catalogue'),
     });
@@ -451,9 +453,9 @@ describe('export to ONNX', () => {
         probe: wide.probe,
         falseAlarmTarget: 0.1,
         operatingCatalogue: catalogue,
-        zoom: { ...zoom, above: 0.999999 },
+        closerLook: { ...closerLook, above: 0.999999 },
       }),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('--zoom-above') });
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('--closer-look-above') });
     // Weights trained at the closer look's side (`blankspot train --side 256`) say so in the file and its card.
     const atZoom = join(dir, 'trained-at-256');
     await mkdir(atZoom, { recursive: true });
@@ -462,7 +464,7 @@ describe('export to ONNX', () => {
     await writeFile(join(atZoom, 'weights.bin'), await readFile(join(ckpt, 'weights.bin')));
     const trained = await exportCheckpoint(atZoom, join(dir, 'models-at-256', 'at256.onnx'), {
       probe: wide.probe,
-      zoom,
+      closerLook,
       name: 'at256',
     });
     expect(trained.metadata.trained_side).toBe('256');
@@ -476,8 +478,8 @@ describe('export to ONNX', () => {
     const catalogue = await photoCatalogue();
     // The shipped default's checkpoint: a model that ranks damage above clean photos, as calibration needs.
     const ckpt = SHIPPED_CHECKPOINT;
-    const zoom = { inputSize: 256, above: 1e-6 };
-    const common = { probe: wide.probe, falseAlarmTarget: 0.2, operatingCatalogue: catalogue, zoom };
+    const closerLook = { inputSize: 256, above: 1e-6 };
+    const common = { probe: wide.probe, falseAlarmTarget: 0.2, operatingCatalogue: catalogue, closerLook };
     const plain = await exportCheckpoint(ckpt, join(dir, 'plain-128.onnx'), common);
     const models = join(dir, 'models-calibrated');
     const result = await exportCheckpoint(ckpt, join(models, 'cal.onnx'), { ...common, calibrate: true, name: 'cal' });
@@ -508,7 +510,7 @@ describe('export to ONNX', () => {
     expect(calibratedLoss).toBeLessThan(plainLoss);
     expect(c.after.bins.reduce((n, b) => n + b.count, 0)).toBe(20);
     // The closer look starts at the same photos, and thresholds chosen by the same rule give the same verdicts.
-    expect(result.zoom!.above).toBeCloseTo(sigmoid(c.scale * Math.log(1e-6 / (1 - 1e-6)) + c.shift), 5);
+    expect(result.closerLook!.above).toBeCloseTo(sigmoid(c.scale * Math.log(1e-6 / (1 - 1e-6)) + c.shift), 5);
     expect(result.operatingPoint!.falseAlarms).toEqual(plain.operatingPoint!.falseAlarms);
     expect(result.operatingPoint!.recall).toEqual(plain.operatingPoint!.recall);
     // Published: the manifest says how it was calibrated, the card shows the reliability table and its figure.

@@ -14,9 +14,9 @@ import {
   preprocessingDescription,
   type Framing,
   type Views,
-  type Zoom,
+  type CloserLook,
   runModel,
-  zoomProblem,
+  closerLookProblem,
 } from '@blankspot/core';
 import {
   NETWORKS,
@@ -94,10 +94,10 @@ export interface ExportOptions {
   /** Views the model is run on (core's `runModel`), stored in the manifest; thresholds are chosen on them. */
   views?: Views;
   /**
-   * A second, closer look for suspect photos (core's ModelEntry.zoom), stored in the manifest: the ONNX
+   * A second, closer look for suspect photos (core's ModelEntry.closerLook), stored in the manifest: the ONNX
    * input is declared of any side, and thresholds (on a catalogue only) are chosen on the scores with it.
    */
-  zoom?: Zoom;
+  closerLook?: CloserLook;
   /** Keep and reuse generated validation sets here (see buildSplitsCached). */
   cacheDir?: string;
   /**
@@ -140,7 +140,7 @@ export interface ExportResult {
   probeCount: number;
   operatingPoint?: OperatingPoint;
   views: Views;
-  zoom?: Zoom;
+  closerLook?: CloserLook;
   calibration?: CalibrationResult;
 }
 
@@ -330,8 +330,8 @@ function exportMetadata(
   const side = spec.inputSize;
   const validation = t.validation as { accuracy?: number; perSet?: unknown } | undefined;
   const recipe = t.recipe as { name?: string } | undefined;
-  const input = options.zoom
-    ? `[N,1,H,W] (${side}x${side}; ${options.zoom.inputSize}x${options.zoom.inputSize} for the closer look)`
+  const input = options.closerLook
+    ? `[N,1,H,W] (${side}x${side}; ${options.closerLook.inputSize}x${options.closerLook.inputSize} for the closer look)`
     : `[N,1,${side},${side}]`;
   return {
     name: options.name ?? spec.name,
@@ -365,17 +365,17 @@ function exportMetadata(
 
 /** Options that cannot work together, refused before anything is built. */
 function refuseBadOptions(spec: NetworkSpec, options: ExportOptions): void {
-  const zoom = options.zoom;
-  if (zoom != null) {
+  const closerLook = options.closerLook;
+  if (closerLook != null) {
     if (!localises(spec))
-      throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a zoom`);
-    const problem = zoomProblem(zoom, spec.inputSize, []);
+      throw new BlankspotError('BAD_REQUEST', `${spec.name} is not fully convolutional: it cannot take a closer look`);
+    const problem = closerLookProblem(closerLook, spec.inputSize, []);
     if (problem) throw new BlankspotError('BAD_REQUEST', problem);
     // The closer look needs the photos themselves at the larger side: a generated validation split has only the first.
     if (options.falseAlarmTarget != null && options.operatingCatalogue == null)
       throw new BlankspotError(
         'BAD_REQUEST',
-        'with a zoom, thresholds are chosen on a catalogue of real files (--operating-catalogue)',
+        'with a closer look, thresholds are chosen on a catalogue of real files (--operating-catalogue)',
       );
   }
   if (options.calibrate && (options.operatingCatalogue == null || options.falseAlarmTarget == null))
@@ -432,12 +432,18 @@ async function onCatalogue(
   framing: Framing,
   side: number,
   options: ExportOptions & { falseAlarmTarget: number },
-): Promise<{ bytes: Uint8Array; diff: number; operatingPoint: OperatingPoint; zoom?: Zoom; calibration?: CalibrationResult }> {
+): Promise<{
+  bytes: Uint8Array;
+  diff: number;
+  operatingPoint: OperatingPoint;
+  closerLook?: CloserLook;
+  calibration?: CalibrationResult;
+}> {
   const kind = options.operatingSet === 'photos' ? 'natural' : 'product';
   const description = `the catalogue ${basename(catalogue)}`;
   const views = options.views ?? 'single';
-  let zoom = options.zoom;
-  let rows = await catalogueScores(built.bytes, catalogue, framing, views, side, zoom);
+  let closerLook = options.closerLook;
+  let rows = await catalogueScores(built.bytes, catalogue, framing, views, side, closerLook);
   let calibration: CalibrationResult | undefined;
   if (options.calibrate) {
     const ofKind = rows.filter((r) => r.kind === kind);
@@ -455,13 +461,13 @@ async function onCatalogue(
     built = await builder.build(platt);
     built.diff = Math.max(diff, built.diff);
     // The closer look starts where it did: its start on the calibrated scale.
-    if (zoom) zoom = { ...zoom, above: Number(calibrated(platt, zoom.above).toPrecision(6)) };
-    rows = await catalogueScores(built.bytes, catalogue, framing, views, side, zoom);
+    if (closerLook) closerLook = { ...closerLook, above: Number(calibrated(platt, closerLook.above).toPrecision(6)) };
+    rows = await catalogueScores(built.bytes, catalogue, framing, views, side, closerLook);
     const after = rows.filter((r) => r.kind === kind).map((r) => r.score);
     calibration = { method: 'platt', ...platt, fittedOn, before: reliability(scores, labels), after: reliability(after, labels) };
   }
   const operatingPoint = operatingPointFromScores(rows, options.falseAlarmTarget, kind, description);
-  return { ...built, operatingPoint, ...(zoom ? { zoom } : {}), ...(calibration ? { calibration } : {}) };
+  return { ...built, operatingPoint, ...(closerLook ? { closerLook } : {}), ...(calibration ? { calibration } : {}) };
 }
 
 /** Exports a checkpoint folder to `out`, refusing to write a file that disagrees with the trainer. */
@@ -481,18 +487,18 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
   if (activeBackend() == null) await useBackend('auto');
   const probe = options.probe ?? (await probeInputs(undefined, undefined, side));
   if (weights === 'float16') metadata.weights = 'float16, each cast to float32 in the graph (the trained weights rounded)';
-  const builder = checkedBuilder(spec, values, metadata, options.zoom != null, probe, weights);
+  const builder = checkedBuilder(spec, values, metadata, options.closerLook != null, probe, weights);
   let built = await builder.build();
   const counts = t.counts as RunConfig['counts'] | undefined;
   const views = options.views ?? 'single';
-  let zoom = options.zoom;
+  let closerLook = options.closerLook;
   let operatingPoint: OperatingPoint | undefined;
   let calibration: CalibrationResult | undefined;
   const target = options.falseAlarmTarget;
   if (target != null) {
     if (!counts?.val) throw new BlankspotError('BAD_REQUEST', `${checkpointDir} does not say how large its validation split was`);
     if (options.operatingCatalogue != null) {
-      ({ operatingPoint, zoom, calibration, ...built } = await onCatalogue(
+      ({ operatingPoint, closerLook, calibration, ...built } = await onCatalogue(
         options.operatingCatalogue,
         built,
         builder,
@@ -521,8 +527,8 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
       );
     }
   }
-  const late = zoom && operatingPoint && zoomProblem(zoom, side, Object.values(operatingPoint.thresholds));
-  if (late) throw new BlankspotError('BAD_REQUEST', `${late}: lower --zoom-above`);
+  const late = closerLook && operatingPoint && closerLookProblem(closerLook, side, Object.values(operatingPoint.thresholds));
+  if (late) throw new BlankspotError('BAD_REQUEST', `${late}: lower --closer-look-above`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, built.bytes);
   return {
@@ -538,7 +544,7 @@ export async function exportCheckpoint(checkpointDir: string, out: string, optio
     probeCount: countOf(probe, side),
     ...(operatingPoint ? { operatingPoint } : {}),
     views,
-    ...(zoom ? { zoom } : {}),
+    ...(closerLook ? { closerLook } : {}),
     ...(calibration ? { calibration } : {}),
   };
 }

@@ -61,7 +61,7 @@ export function manifestEntry(result: ExportResult): ModelEntry {
     ...(result.framing === 'content' ? { framing: result.framing } : {}),
     ...(result.inputSize !== INPUT_SIZE ? { inputSize: result.inputSize } : {}),
     ...(result.views !== 'single' ? { views: result.views } : {}),
-    ...(result.zoom ? { zoom: result.zoom } : {}),
+    ...(result.closerLook ? { closerLook: result.closerLook } : {}),
     metrics: {
       validation: {
         accuracy: Number(md.validation_accuracy),
@@ -145,7 +145,7 @@ export function modelCard(entry: ModelEntry, result: ExportResult): string {
 ${md.architecture}
 
 - File: \`${entry.file}\` (${entry.size} bytes, sha256 \`${entry.sha256}\`), ONNX opset 13.
-- Input \`image\`: float32 [N,1,${entry.zoom ? `H,W] (trained on ${md.trained_side ?? side}x${md.trained_side ?? side}, run on ${side}x${side} and ${entry.zoom.inputSize}x${entry.zoom.inputSize})` : `${side},${side}]`} in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
+- Input \`image\`: float32 [N,1,${entry.closerLook ? `H,W] (trained on ${md.trained_side ?? side}x${md.trained_side ?? side}, run on ${side}x${side} and ${entry.closerLook.inputSize}x${entry.closerLook.inputSize})` : `${side},${side}]`} in [0,1]; output \`prob\`: float32 [N,2], column 1 = a white rectangle was added.${
     entry.localises
       ? `\n- Output \`heatmap\`: float32 [N,1,H,W], for each cell of (${side}/H)x(${side}/W) input pixels the share of it the rectangle covers; ` +
         'the API and the widget read the box from it (`boxFromHeatmap` in @blankspot/core).'
@@ -161,9 +161,11 @@ ${md.architecture}
         'The thresholds were chosen on these scores.'
       : ''
   }${
-    entry.zoom
-      ? `\n- Zoom (\`zoom\` in the manifest): a photo scoring ${entry.zoom.above} or more and below the threshold is looked at again on a ${entry.zoom.inputSize}x${entry.zoom.inputSize} input of the same framing (the network is fully convolutional; the ONNX input's side is declared as any); its score is the higher of the two looks', its box read from that look (\`checkImage\` in @blankspot/core)${
-          entry.zoom.views != null && entry.zoom.views !== entry.views ? `; the closer look runs on \`${entry.zoom.views}\`` : ''
+    entry.closerLook
+      ? `\n- CloserLook (\`closerLook\` in the manifest): a photo scoring ${entry.closerLook.above} or more and below the threshold is looked at again on a ${entry.closerLook.inputSize}x${entry.closerLook.inputSize} input of the same framing (the network is fully convolutional; the ONNX input's side is declared as any); its score is the higher of the two looks', its box read from that look (\`checkImage\` in @blankspot/core)${
+          entry.closerLook.views != null && entry.closerLook.views !== entry.views
+            ? `; the closer look runs on \`${entry.closerLook.views}\``
+            : ''
         }. ` + 'The thresholds were chosen on these scores.'
       : ''
   }

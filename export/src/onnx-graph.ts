@@ -88,7 +88,7 @@ export interface OnnxModelInput {
   docString?: string;
   /**
    * Declare the input's side (and the heatmap's) as any, not the trained one: a fully convolutional
-   * network runs on a larger input as it is (a manifest's `zoom`).
+   * network runs on a larger input as it is (a manifest's `closerLook`).
    */
   anySide?: boolean;
   /**

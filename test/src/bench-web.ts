@@ -20,7 +20,7 @@ const SUSPECT_PHOTO = fileURLToPath(
 );
 /**
  * A 12 MP product shot a check should find suspect: a mug on white with a small white rectangle over its
- * corner. A first look between the zoom's start and the threshold takes the closer look (the looks column
+ * corner. A first look between the closer look's start and the threshold takes the closer look (the looks column
  * says which path ran).
  */
 async function suspectProduct(): Promise<Buffer> {

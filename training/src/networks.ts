@@ -464,7 +464,7 @@ export function localises(spec: NetworkSpec): boolean {
 /**
  * A fully convolutional localiser run on a `side` x `side` input instead of its own: the same weights,
  * a grid `side / inputSize` times larger. Training `localiser-128` at 256 tunes its weights for the
- * closer look (the manifest's `zoom`), which runs them at 256; the first look still runs them at 128.
+ * closer look (the manifest's `closerLook`), which runs them at 256; the first look still runs them at 128.
  */
 export function atSide(spec: NetworkSpec, side: number): NetworkSpec {
   if (side === spec.inputSize) return spec;

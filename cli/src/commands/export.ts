@@ -53,12 +53,12 @@ function defineExport(program: Command): Command {
         .default('single'),
     )
     .option(
-      '--zoom <side>',
-      'a closer look for suspect photos: one scoring --zoom-above or more on the first look is looked at again on a ' +
+      '--closer-look <side>',
+      'a closer look for suspect photos: one scoring --closer-look-above or more on the first look is looked at again on a ' +
         'side x side input (fully convolutional localisers; thresholds chosen with it, on a catalogue)',
       positiveInt,
     )
-    .option('--zoom-above <score>', "the first look's score from which the closer look is taken", positiveNumber, 0.2)
+    .option('--closer-look-above <score>', "the first look's score from which the closer look is taken", positiveNumber, 0.2)
     .addOption(
       new Option(
         '--weights <type>',
@@ -69,9 +69,10 @@ function defineExport(program: Command): Command {
         .default('float32'),
     )
     .addOption(
-      new Option('--zoom-views <views>', "what the closer look runs on (default: --views'): only suspect photos take it").choices(
-        [...VIEWS],
-      ),
+      new Option(
+        '--closer-look-views <views>',
+        "what the closer look runs on (default: --views'): only suspect photos take it",
+      ).choices([...VIEWS]),
     );
 }
 
@@ -93,12 +94,12 @@ export function registerExport(program: Command): void {
         operatingProtocol: o.operatingProtocol as Protocol | undefined,
         operatingSize: o.operatingSize as number,
         views: o.views as Views,
-        ...(o.zoom != null
+        ...(o.closerLook != null
           ? {
-              zoom: {
-                inputSize: o.zoom as number,
-                above: o.zoomAbove as number,
-                ...(o.zoomViews != null ? { views: o.zoomViews as Views } : {}),
+              closerLook: {
+                inputSize: o.closerLook as number,
+                above: o.closerLookAbove as number,
+                ...(o.closerLookViews != null ? { views: o.closerLookViews as Views } : {}),
               },
             }
           : {}),

@@ -149,12 +149,12 @@ export async function checkImage(
   // The closer look's decoding and preprocessing, counted as such rather than as inference.
   let closerDecodeMs = 0;
   let closerPreprocessMs = 0;
-  // The closer look (ModelEntry.zoom), for a photo the first look found suspect but did not flag: a
+  // The closer look (ModelEntry.closerLook), for a photo the first look found suspect but did not flag: a
   // clean photo costs one look, and so does one the first look flags; the box is read from the look
   // that answers.
   const first = { ...(await look(model, made, threshold, viewsOf(model.entry))), size: inputSizeOf(model.entry) };
   const [{ look: seen, looks }] = await withCloserLook(model.entry, threshold, [first], async () => {
-    const side = model.entry.zoom!.inputSize;
+    const side = model.entry.closerLook!.inputSize;
     const closer = await closerInput(bytes, made, model.entry, side, decoder, limits);
     closerDecodeMs = closer.decodeMs;
     closerPreprocessMs = closer.preprocessMs;

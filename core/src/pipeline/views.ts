@@ -15,9 +15,9 @@ export function viewsOf(entry: Pick<ModelEntry, 'views'>): Views {
   return entry.views ?? 'single';
 }
 
-/** Views the closer look (ModelEntry.zoom) runs on: its own, else the model's. */
-export function closerViewsOf(entry: Pick<ModelEntry, 'views' | 'zoom'>): Views {
-  return entry.zoom?.views ?? viewsOf(entry);
+/** Views the closer look (ModelEntry.closerLook) runs on: its own, else the model's. */
+export function closerViewsOf(entry: Pick<ModelEntry, 'views' | 'closerLook'>): Views {
+  return entry.closerLook?.views ?? viewsOf(entry);
 }
 
 /** The flips (left-right, top-bottom) of each view a model runs on; the first is the input itself. */
