@@ -667,6 +667,34 @@ function slopeOf(layer: Layer | undefined): number | null {
   return null;
 }
 
+/** Each pixel repeated factor x factor times: the same as nearest-neighbour resizing by a whole factor. */
+function upsampleLayer(x: tf.Tensor4D, f: number): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  // Along the width, then the height, each as a rank-4 tile (tfjs has no gradient for a rank-6 one).
+  const wide = tf.reshape(tf.tile(tf.reshape(x, [b * h, w, 1, c]), [1, 1, f, 1]), [b, h, 1, w * f * c]);
+  return tf.reshape(tf.tile(wide, [1, 1, f, 1]), [b, h * f, w * f, c]);
+}
+
+/**
+ * A localiser's head: one logit per grid cell (a 1x1 conv, plus the set-aside stream's when it reads
+ * one), and the anomaly logit (the top cell's plus a bias) against a fixed 0 for the clean class.
+ */
+function heatmapLayer(
+  x: tf.Tensor4D,
+  params: Params,
+  layer: Extract<Layer, { op: 'heatmap' }>,
+  aside: tf.Tensor4D | null,
+): { logits: tf.Tensor2D; heatmapLogits: tf.Tensor3D } {
+  const [n, h, w, c] = x.shape;
+  let cells = denseLayer(tf.reshape(x, [n * h * w, c]), tf.reshape(params[layer.kernel], [c, 1]), params[layer.bias]);
+  if (layer.asideKernel != null && aside != null) {
+    const ca = aside.shape[3];
+    cells = tf.add(cells, tf.matMul(tf.reshape(aside, [n * h * w, ca]), tf.reshape(params[layer.asideKernel], [ca, 1])));
+  }
+  const anomaly = tf.add(tf.max(tf.reshape(cells, [n, h * w]), 1, true), params[layer.detectBias]);
+  return { logits: tf.concat([tf.zerosLike(anomaly), anomaly], 1) as tf.Tensor2D, heatmapLogits: tf.reshape(cells, [n, h, w]) };
+}
+
 /** Logits (everything but the final softmax) for a batch of inputs shaped [N,S,S,1] or [N,S*S] (S the spec's inputSize). */
 export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): ForwardResult {
   const n = input.shape[0];
@@ -727,15 +755,9 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
       case 'avgPool':
         x = tf.avgPool(x as tf.Tensor4D, layer.size, layer.size, 'valid');
         break;
-      case 'upsample': {
-        // Each pixel repeated factor x factor times: the same as nearest-neighbour resizing by a whole factor.
-        const [b, h, w, c] = x.shape as [number, number, number, number];
-        const f = layer.factor;
-        // Along the width, then the height, each as a rank-4 tile (tfjs has no gradient for a rank-6 one).
-        const wide = tf.reshape(tf.tile(tf.reshape(x, [b * h, w, 1, c]), [1, 1, f, 1]), [b, h, 1, w * f * c]);
-        x = tf.reshape(tf.tile(wide, [1, 1, f, 1]), [b, h * f, w * f, c]);
+      case 'upsample':
+        x = upsampleLayer(x as tf.Tensor4D, layer.factor);
         break;
-      }
       case 'keep':
         kept = x;
         break;
@@ -750,20 +772,9 @@ export function forward(spec: NetworkSpec, params: Params, input: tf.Tensor): Fo
         firstConv = true;
         break;
       case 'heatmap': {
-        const [, h, w, c] = x.shape as [number, number, number, number];
-        let cells = denseLayer(
-          tf.reshape(x, [n * h * w, c]) as tf.Tensor2D,
-          tf.reshape(params[layer.kernel], [c, 1]),
-          params[layer.bias],
-        );
-        if (layer.asideKernel != null) {
-          if (aside == null) throw new Error(`${spec.name}: the heatmap reads a stream nothing set aside`);
-          const ca = aside.shape[3];
-          cells = tf.add(cells, tf.matMul(tf.reshape(aside, [n * h * w, ca]), tf.reshape(params[layer.asideKernel], [ca, 1])));
-        }
-        heatmapLogits = tf.reshape(cells, [n, h, w]);
-        const anomaly = tf.add(tf.max(tf.reshape(cells, [n, h * w]), 1, true), params[layer.detectBias]);
-        x = tf.concat([tf.zerosLike(anomaly), anomaly], 1);
+        if (layer.asideKernel != null && aside == null)
+          throw new Error(`${spec.name}: the heatmap reads a stream nothing set aside`);
+        ({ logits: x, heatmapLogits } = heatmapLayer(x as tf.Tensor4D, params, layer, aside));
         break;
       }
       case 'softmax':
