@@ -15,15 +15,15 @@ import { composeUploads, judgeUploads, oracleBoxes, type UploadLabel, type Uploa
 // The gate: what the shipped default measures on this catalogue (seed 101: 200 products, 50 per layout, and
 // 100 natural photos, half of each damaged), less its sampling margin, so that a worse model fails here.
 // The figures it measured, and the large run's, are in docs/evaluation.md (`npm run eval:uploads`).
-// localiser-128 1.4.1 at balanced: products 1/100 false alarms and 80/100 caught (boxes 70/80), natural photos
-// 0/50 and 50/50, all caught rectangles boxed 120/130; its calibrated score's expected calibration error on the
-// products 0.046 (1.4.0, the same network uncalibrated: 0.124). Bounds: about the 95% (Wilson) interval's far end.
+// localiser-objects 1.2.0 at balanced: products 1/100 false alarms and 85/100 caught (boxes 74/85), natural photos
+// 0/50 and 50/50, all caught rectangles boxed 124/135; its calibrated score's expected calibration error on the
+// products 0.049. Bounds: about the 95% (Wilson) interval's far end.
 const PRODUCT_FALSE_ALARMS_MAX = 4;
 const NATURAL_FALSE_ALARMS_MAX = 1;
-const PRODUCT_RECALL_MIN = 0.72;
+const PRODUCT_RECALL_MIN = 0.76;
 const NATURAL_RECALL_MIN = 0.96;
-const BOXES_MIN = 0.87;
-const PRODUCT_BOXES_MIN = 0.8;
+const BOXES_MIN = 0.86;
+const PRODUCT_BOXES_MIN = 0.78;
 const PRODUCT_CALIBRATION_ERROR_MAX = 0.08;
 
 let dir: string;
