@@ -4,7 +4,9 @@
  * alike.
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -608,6 +610,17 @@ for (const runtime of ['node', 'workerd'] as const) {
   });
 }
 
+/** A GET's headers and body as the server sent them: fetch (undici) would decode the body on its own. */
+function asSent(url: string, acceptEncoding: string): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) =>
+    httpGet(url, { headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject),
+  );
+}
+
 describe('node: configuration', () => {
   it('requires one of the configured API keys, whole: near misses, prefixes and other cases are refused', async () => {
     const s = await startNodeServer({ port: 0, modelsDir: MODELS, config: { apiKeys: ['k-one', 'k-two'] } });
@@ -625,6 +638,33 @@ describe('node: configuration', () => {
       expect((await send({ 'x-api-key': 'k-one' })).status).toBe(200);
       // Health stays open for load balancers.
       expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("sends the widget's files precompressed (brotli, else gzip) and the manifest gzipped, to a client that accepts them", async () => {
+    const s = await startNodeServer({ port: 0 });
+    try {
+      const wasm = `${s.url}/widget/ort/ort-wasm-simd-threaded.wasm`;
+      const plain = await fetch(wasm, { headers: { 'accept-encoding': 'identity' } });
+      const bytes = new Uint8Array(await plain.arrayBuffer());
+      expect(plain.headers.get('content-encoding')).toBeNull();
+      expect(plain.headers.get('content-type')).toBe('application/wasm');
+      for (const [accept, encoding, decode] of [
+        ['gzip, deflate, br', 'br', brotliDecompressSync],
+        ['gzip', 'gzip', gunzipSync],
+      ] as const) {
+        const res = await asSent(wasm, accept);
+        expect(res.headers['content-encoding'], accept).toBe(encoding);
+        expect(res.headers['content-type'], accept).toBe('application/wasm');
+        expect(res.body.length, accept).toBeLessThan(bytes.length / 3);
+        // 14 MB: compared as buffers, not element by element.
+        expect(Buffer.from(decode(res.body)).equals(Buffer.from(bytes)), accept).toBe(true);
+      }
+      const manifest = await asSent(`${s.url}/models/manifest.json`, 'gzip');
+      expect(manifest.headers['content-encoding']).toBe('gzip');
+      expect(JSON.parse(gunzipSync(manifest.body).toString('utf8')).default).toBeTruthy();
     } finally {
       await s.close();
     }

@@ -57,7 +57,8 @@ const server = await startNodeServer({ port: 0 });
 const browser = await launchChromium();
 try {
   const page = await browser.newPage();
-  const downloads: Array<{ url: string; bytes: number; gzip: number }> = [];
+  /** Each file's bytes, what they weigh gzipped, and what the server sent (`encoding`, when it compressed them). */
+  const downloads: Array<{ url: string; bytes: number; gzip: number; sent: number; encoding: string }> = [];
   const pending: Array<Promise<void>> = [];
   page.on('response', (res) => void pending.push(weigh(res)));
   async function weigh(res: import('playwright-core').Response): Promise<void> {
@@ -70,7 +71,9 @@ try {
       // Streamed WASM compiles keep no body: fetch the same file again to weigh it.
       body = Buffer.from(await (await fetch(res.url())).arrayBuffer());
     }
-    downloads.push({ url: url.pathname, bytes: body.length, gzip: gzipSync(body).length });
+    const sent = (await res.request().sizes()).responseBodySize;
+    const encoding = (await res.headerValue('content-encoding')) ?? 'none';
+    downloads.push({ url: url.pathname, bytes: body.length, gzip: gzipSync(body).length, sent, encoding });
   }
   await page.goto(`${server.url}/`);
   await page.waitForFunction(() => customElements.get('blankspot-check') != null);
@@ -152,7 +155,7 @@ try {
         `${t.decodeMs.toFixed(0)} / ${t.preprocessMs.toFixed(0)} / ${t.inferenceMs.toFixed(0)} / ${t.totalMs.toFixed(0)} | ${t.score.toFixed(3)} | ${t.looks} |`,
     );
   }
-  const sum = (list: typeof downloads, k: 'bytes' | 'gzip') => list.reduce((a, d) => a + d[k], 0);
+  const sum = (list: typeof downloads, k: 'bytes' | 'gzip' | 'sent') => list.reduce((a, d) => a + d[k], 0);
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
   const report: string[] = [];
   const out = (line: string) => {
@@ -171,8 +174,11 @@ try {
   out(
     `downloaded on page load: ${kb(sum(downloads.slice(0, beforeFirst), 'bytes'))} (gzip ${kb(sum(downloads.slice(0, beforeFirst), 'gzip'))})`,
   );
-  out(`downloaded lazily on the first photo: ${kb(sum(lazy, 'bytes'))} (gzip ${kb(sum(lazy, 'gzip'))})`);
-  for (const d of lazy) out(`  ${d.url}: ${kb(d.bytes)} (gzip ${kb(d.gzip)})`);
+  out(
+    `downloaded lazily on the first photo: ${kb(sum(lazy, 'bytes'))} (gzip ${kb(sum(lazy, 'gzip'))}; ` +
+      `sent by the Node server: ${kb(sum(lazy, 'sent'))})`,
+  );
+  for (const d of lazy) out(`  ${d.url}: ${kb(d.bytes)} (gzip ${kb(d.gzip)}; sent ${kb(d.sent)}, encoding ${d.encoding})`);
   // A full run rewrites its section of docs/benchmarks.md; a partial one (--only) leaves it.
   if (ONLY == null) {
     await writeBenchSection('web', 'The widget (`npm run bench:web`)', report);
