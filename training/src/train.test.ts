@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { buildSplits, emptyExamples, type Splits } from './datasets/build.js';
-import { NETWORKS, atSide, forward, initParams, paramsFromValues, predict, disposeParams, growValues } from './networks.js';
+import {
+  NETWORKS,
+  atSide,
+  forward,
+  initParams,
+  paramsFromValues,
+  predict,
+  disposeParams,
+  growValues,
+  type NetworkName,
+} from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
 import { MOBILENET_FILE, pretrainedValues } from './pretrained.js';
 import { Rng } from './rng.js';
@@ -21,6 +31,25 @@ afterAll(async () => {
 });
 
 const counts = { train: 1536, val: 256, test: 256 };
+
+/**
+ * One epoch of `first` from its own start on tiny 128x128 solid-colour data, then one of `second` started
+ * from it: the two checkpoints' values.
+ */
+async function trainedInTurn(
+  first: NetworkName,
+  second: NetworkName,
+  seed: number,
+  train: number,
+  tag: string,
+): Promise<[Record<string, Float32Array>, Record<string, Float32Array>]> {
+  const counts = { train, val: train / 2, test: train / 2 };
+  const run = { recipe: 'modern', data: 'solid', seed, counts, backend: 'wasm', epochs: 1, protocol: 'realistic' } as const;
+  const data = await buildSplits({ sets: ['solid'], protocol: 'realistic', seed: `t-${tag}`, counts, inputSize: 128 });
+  const { dir: a } = await runTraining(data, { ...run, network: first }, join(dir, `${tag}-a`));
+  const { dir: b } = await runTraining(data, { ...run, network: second, initFrom: a }, join(dir, `${tag}-b`));
+  return [(await loadCheckpoint(a)).values, (await loadCheckpoint(b)).values];
+}
 
 describe('the trainer', () => {
   for (const set of ['binary', 'solid'] as const) {
@@ -201,30 +230,7 @@ describe('the trainer', () => {
     disposeParams(a);
     disposeParams(b);
 
-    const growCounts = { train: 64, val: 32, test: 32 };
-    const run = {
-      recipe: 'modern',
-      data: 'solid',
-      seed: 4,
-      counts: growCounts,
-      backend: 'wasm',
-      epochs: 1,
-      protocol: 'realistic',
-    } as const;
-    const data = await buildSplits({
-      sets: ['solid'],
-      protocol: 'realistic',
-      seed: 't-objects',
-      counts: growCounts,
-      inputSize: 128,
-    });
-    const { dir: first } = await runTraining(data, { ...run, network: 'localiser-128' }, join(dir, 'objects-a'));
-    const { dir: second } = await runTraining(
-      data,
-      { ...run, network: 'localiser-128-objects', initFrom: first },
-      join(dir, 'objects-b'),
-    );
-    const [before, after] = [(await loadCheckpoint(first)).values, (await loadCheckpoint(second)).values];
+    const [before, after] = await trainedInTurn('localiser-128', 'localiser-128-objects', 4, 64, 'objects');
     for (const name of frozen) expect(after[name]).toEqual(grown[name]);
     const moved = (name: string, from: Float32Array) => after[name].some((v, i) => v !== from[i]);
     expect(moved('objects/heat/kernel', grown['objects/heat/kernel'])).toBe(true);
@@ -260,16 +266,7 @@ describe('the trainer', () => {
     const tuned = NETWORKS['localiser-128-objects-64-tuned'];
     expect(tuned.params.some((p) => p.frozen)).toBe(false);
     expect(tuned.params.map((p) => p.name)).toEqual(NETWORKS['localiser-128-objects-64'].params.map((p) => p.name));
-    const counts = { train: 32, val: 16, test: 16 };
-    const run = { recipe: 'modern', data: 'solid', seed: 5, counts, backend: 'wasm', epochs: 1, protocol: 'realistic' } as const;
-    const data = await buildSplits({ sets: ['solid'], protocol: 'realistic', seed: 't-tuned', counts, inputSize: 128 });
-    const { dir: frozenRun } = await runTraining(data, { ...run, network: 'localiser-128-objects-64' }, join(dir, 'tuned-a'));
-    const { dir: tunedRun } = await runTraining(
-      data,
-      { ...run, network: 'localiser-128-objects-64-tuned', initFrom: frozenRun },
-      join(dir, 'tuned-b'),
-    );
-    const [before, after] = [(await loadCheckpoint(frozenRun)).values, (await loadCheckpoint(tunedRun)).values];
+    const [before, after] = await trainedInTurn('localiser-128-objects-64', 'localiser-128-objects-64-tuned', 5, 32, 'tuned');
     const stream = tuned.params.filter((p) => p.name.startsWith('mobilenet/')).map((p) => p.name);
     expect(stream).toHaveLength(36);
     // The frozen run left the stream as pretrained; the tuned one moved it.

@@ -48,6 +48,29 @@ function networkGrads(net: NetworkName, weights: Record<string, Float32Array>, i
   return out;
 }
 
+/**
+ * A convolution's input and filter gradients (of the sum of its squared outputs) on the wasm backend,
+ * against the cpu backend's: within 1e-5, and not all zero.
+ */
+async function expectConvGradsMatch(
+  conv: (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor,
+  x: tf.Tensor4D,
+  filter: Float32Array,
+  filterShape: [number, number, number, number],
+): Promise<void> {
+  const xv = x.dataSync() as Float32Array;
+  const run = () => {
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv(a as tf.Tensor4D, b as tf.Tensor4D))));
+    const [dx, df] = g([tf.tensor4d(xv, x.shape), tf.tensor4d(filter, filterShape)]);
+    return [dx.dataSync() as Float32Array, df.dataSync() as Float32Array];
+  };
+  const [rx, rf] = await onBackend('cpu', run);
+  const [wx, wf] = await onBackend('wasm', run);
+  expect(Math.hypot(...rx)).toBeGreaterThan(0);
+  expect(relError(wx, rx)).toBeLessThanOrEqual(1e-5);
+  expect(relError(wf, rf)).toBeLessThanOrEqual(1e-5);
+}
+
 describe('wasm training kernels match the cpu backend', () => {
   // localiser-wide runs the same kernels as localiser (same-padded 5x5 convs, leaky ReLU, pools, heatmap); on
   // the cpu backend its reference gradient blocks a test worker for over a minute, so it is not repeated here.
@@ -110,19 +133,12 @@ describe('wasm training kernels match the cpu backend', () => {
         -1,
         1,
       );
-      const run = () => {
-        const x = tf.tensor4d(xv, c.x as [number, number, number, number]);
-        const f = tf.tensor4d(fv, c.f as [number, number, number, number]);
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad))),
-        );
-        const [dx, df] = g([x, f]);
-        return [dx.dataSync() as Float32Array, df.dataSync() as Float32Array];
-      };
-      const [rx, rf] = await onBackend('cpu', run);
-      const [wx, wf] = await onBackend('wasm', run);
-      expect(relError(wx, rx)).toBeLessThanOrEqual(1e-5);
-      expect(relError(wf, rf)).toBeLessThanOrEqual(1e-5);
+      await expectConvGradsMatch(
+        (a, b) => tf.conv2d(a, b, c.strides, c.pad),
+        tf.tensor4d(xv, c.x as [number, number, number, number]),
+        fv,
+        c.f as [number, number, number, number],
+      );
     });
   }
 
@@ -159,20 +175,12 @@ describe('wasm training kernels match the cpu backend', () => {
         1,
       );
       const fv = randomValues(c.k * c.k * channels, `df-${c.label}`, -1, 1);
-      const run = () => {
-        const x = tf.tensor4d(xv, c.x as [number, number, number, number]);
-        const f = tf.tensor4d(fv, [c.k, c.k, channels, 1]);
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad))),
-        );
-        const [dx, df] = g([x, f]);
-        return [dx.dataSync() as Float32Array, df.dataSync() as Float32Array];
-      };
-      const [rx, rf] = await onBackend('cpu', run);
-      const [wx, wf] = await onBackend('wasm', run);
-      expect(Math.hypot(...rx)).toBeGreaterThan(0);
-      expect(relError(wx, rx)).toBeLessThanOrEqual(1e-5);
-      expect(relError(wf, rf)).toBeLessThanOrEqual(1e-5);
+      await expectConvGradsMatch(
+        (a, b) => tf.depthwiseConv2d(a, b, c.strides, c.pad),
+        tf.tensor4d(xv, c.x as [number, number, number, number]),
+        fv,
+        [c.k, c.k, channels, 1],
+      );
     });
   }
 
