@@ -92,11 +92,11 @@ describe('manifest closerLook', () => {
   it('refuses a closer look no larger than the input, out of range, or starting above a threshold', () => {
     for (const inputSize of [128, 100, 255.5, 1024])
       expect(() => parseManifest(manifest({ inputSize: 128, closerLook: { inputSize, above: 0.2 } }))).toThrow(
-        /closerLook inputSize/,
+        /closer-look inputSize/,
       );
     for (const above of [0, -1, 0.5, Number.NaN])
       expect(() => parseManifest(manifest({ inputSize: 128, closerLook: { inputSize: 256, above } }))).toThrow(
-        /closerLook must start/,
+        /closer look must start/,
       );
   });
 });
