@@ -15,6 +15,7 @@ import {
   disposeParams,
   growValues,
   type NetworkName,
+  type NetworkSpec,
 } from './networks.js';
 import { ParallelGradients, shardGradients } from './parallel.js';
 import { MOBILENET_FILE, pretrainedValues } from './pretrained.js';
@@ -31,6 +32,40 @@ afterAll(async () => {
 });
 
 const counts = { train: 1536, val: 256, test: 256 };
+
+/** A network's freshly initialised weights as plain arrays (what a checkpoint holds). */
+function initialValues(spec: NetworkSpec, seed: string): Record<string, Float32Array> {
+  const params = initParams(spec, seed);
+  const values: Record<string, Float32Array> = {};
+  for (const p of spec.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
+  disposeParams(params);
+  return values;
+}
+
+/** Two networks' probabilities on the same n random 128x128 inputs. */
+async function predictionsOf(
+  first: NetworkSpec,
+  firstValues: Record<string, Float32Array>,
+  second: NetworkSpec,
+  secondValues: Record<string, Float32Array>,
+  seed: string,
+  n: number,
+): Promise<[Float32Array, Float32Array]> {
+  const rng = new Rng(seed);
+  const input = tf.tensor4d(
+    Float32Array.from({ length: n * 128 * 128 }, () => rng.float()),
+    [n, 128, 128, 1],
+  );
+  const [a, b] = [paramsFromValues(first, firstValues), paramsFromValues(second, secondValues)];
+  const [pa, pb] = [predict(first, a, input), predict(second, b, input)];
+  try {
+    return [(await pa.data()) as Float32Array, (await pb.data()) as Float32Array];
+  } finally {
+    tf.dispose([input, pa, pb]);
+    disposeParams(a);
+    disposeParams(b);
+  }
+}
 
 /**
  * One epoch of `first` from its own start on tiny 128x128 solid-colour data, then one of `second` started
@@ -175,35 +210,19 @@ describe('the trainer', () => {
   it('grows localiser-128-deep from a localiser-128: the same predictions at the start', async () => {
     const [small, deep] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-deep']];
     expect(deep.inputSize).toBe(128);
-    const params = initParams(small, 'grow-128-deep');
-    const values: Record<string, Float32Array> = {};
-    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
-    disposeParams(params);
+    const values = initialValues(small, 'grow-128-deep');
     const grown = growValues(deep, values);
     // No stem this time: the same input size, so every trained layer keeps its place.
     expect(grown['conv1/kernel']).toBe(values['conv1/kernel']);
     expect(grown['conv5/kernel']).toBe(values['conv5/kernel']);
     expect(Array.from(grown['conv7/kernel']).filter((v) => v !== 0)).toEqual(new Array<number>(32).fill(1));
-    const rng = new Rng('grow-128-deep-input');
-    const input = tf.tensor4d(
-      Float32Array.from({ length: 4 * 128 * 128 }, () => rng.float()),
-      [4, 128, 128, 1],
-    );
-    const [a, b] = [paramsFromValues(small, values), paramsFromValues(deep, grown)];
-    const [pa, pb] = [predict(small, a, input), predict(deep, b, input)];
-    const [va, vb] = [await pa.data(), await pb.data()];
+    const [va, vb] = await predictionsOf(small, values, deep, grown, 'grow-128-deep-input', 4);
     for (let i = 0; i < va.length; i++) expect(Math.abs(vb[i] - va[i])).toBeLessThan(0.02);
-    tf.dispose([input, pa, pb]);
-    disposeParams(a);
-    disposeParams(b);
   });
 
   it('grows localiser-128-objects from a localiser-128: the same outputs at the start; training leaves the pretrained stream as it came', async () => {
     const [small, objects] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-objects']];
-    const params = initParams(small, 'grow-objects');
-    const values: Record<string, Float32Array> = {};
-    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
-    disposeParams(params);
+    const values = initialValues(small, 'grow-objects');
     const grown = growValues(objects, values);
     const frozen = objects.params.filter((p) => p.frozen).map((p) => p.name);
     expect(frozen).toHaveLength(36);
@@ -240,26 +259,13 @@ describe('the trainer', () => {
   it('grows localiser-128-objects-64 from a localiser-128 (its stream on the input halved, upsampled back): the same outputs at the start', async () => {
     const [small, objects] = [NETWORKS['localiser-128'], NETWORKS['localiser-128-objects-64']];
     expect(objects.layers.map((l) => l.op)).toEqual(expect.arrayContaining(['avgPool', 'upsample', 'setAside']));
-    const params = initParams(small, 'grow-objects-64');
-    const values: Record<string, Float32Array> = {};
-    for (const p of small.params) values[p.name] = Float32Array.from(params[p.name].dataSync() as Float32Array);
-    disposeParams(params);
+    const values = initialValues(small, 'grow-objects-64');
     const grown = growValues(objects, values);
-    const rng = new Rng('grow-objects-64-input');
-    const input = tf.tensor4d(
-      Float32Array.from({ length: 2 * 128 * 128 }, () => rng.float()),
-      [2, 128, 128, 1],
-    );
-    const [a, b] = [paramsFromValues(small, values), paramsFromValues(objects, grown)];
-    const [pa, pb] = [predict(small, a, input), predict(objects, b, input)];
-    const [va, vb] = [await pa.data(), await pb.data()];
+    const [va, vb] = await predictionsOf(small, values, objects, grown, 'grow-objects-64-input', 2);
     for (let i = 0; i < va.length; i++) expect(vb[i]).toBeCloseTo(va[i], 5);
     // Its stream needs a side the pooling and the stride-8 stream both divide.
     expect(() => atSide(objects, 136)).toThrow(/multiples of 16/);
     expect(atSide(objects, 256).inputSize).toBe(256);
-    tf.dispose([input, pa, pb]);
-    disposeParams(a);
-    disposeParams(b);
   });
 
   it('fine-tunes: localiser-128-objects-64-tuned starts as a trained localiser-128-objects-64 and training moves its stream too', async () => {
